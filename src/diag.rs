@@ -1,0 +1,71 @@
+//! Problems found while reading a blog, each with the place it was found, so
+//! `check` can print `path:line:col: message` the way compilers do and the run
+//! can go on with the posts that are fine.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Diagnostic {
+    pub path: PathBuf,
+    /// 1-based; `None` when the problem is about the whole file.
+    pub line: Option<usize>,
+    /// 1-based; only meaningful with `line`.
+    pub column: Option<usize>,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn error(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
+        Self::new(path, Severity::Error, message)
+    }
+
+    pub fn warning(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
+        Self::new(path, Severity::Warning, message)
+    }
+
+    fn new(path: impl AsRef<Path>, severity: Severity, message: impl Into<String>) -> Self {
+        Diagnostic {
+            path: path.as_ref().to_path_buf(),
+            line: None,
+            column: None,
+            severity,
+            message: message.into(),
+        }
+    }
+
+    pub fn at(mut self, line: usize, column: usize) -> Self {
+        self.line = Some(line);
+        self.column = Some(column);
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = self.column {
+                write!(f, ":{col}")?;
+            }
+        }
+        let level = match self.severity {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        };
+        write!(f, ": {level}: {}", self.message)
+    }
+}

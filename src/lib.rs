@@ -1,0 +1,8 @@
+//! postbode: turns a Docusaurus blog's Markdown/MDX posts into Atom, RSS and
+//! JSON feeds (and, later, notifications). Data flows one way:
+//! config -> posts -> content -> feeds.
+
+pub mod content;
+pub mod diag;
+pub mod feeds;
+pub mod model;

@@ -1,0 +1,100 @@
+//! The post model every later stage reads: what a blog post *is* once its
+//! front matter, file name, `tags.yml` and `authors.yml` have been resolved.
+//! Nothing here touches the file system; the loader in `posts/` fills it.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// A tag as Docusaurus resolves it: a key from `tags.yml` (or an inline label)
+/// with its display label and the permalink of its tag page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tag {
+    /// The key used in front matter (`api`), or the inline label itself.
+    #[serde(skip)]
+    pub key: String,
+    pub label: String,
+    /// Site-relative, e.g. `/blog/tags/ipv-6`.
+    pub permalink: String,
+    #[serde(skip)]
+    pub description: Option<String>,
+    /// True when the tag was not declared in the tags file.
+    #[serde(skip)]
+    pub inline: bool,
+}
+
+impl Tag {
+    /// The folder name of this tag's feeds: the last segment of its permalink,
+    /// so feed URLs line up with the site's tag pages.
+    pub fn slug(&self) -> &str {
+        self.permalink
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.permalink)
+    }
+}
+
+/// An author, from `authors.yml`, inline front matter, or the legacy
+/// single-author fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Author {
+    /// The `authors.yml` key; `None` for inline authors.
+    pub key: Option<String>,
+    pub name: Option<String>,
+    #[serde(skip)]
+    pub title: Option<String>,
+    #[serde(skip)]
+    pub url: Option<String>,
+    #[serde(skip)]
+    pub email: Option<String>,
+    #[serde(skip)]
+    pub image_url: Option<String>,
+}
+
+impl Author {
+    /// What a reader sees: the name, else the key.
+    pub fn display_name(&self) -> &str {
+        self.name
+            .as_deref()
+            .or(self.key.as_deref())
+            .unwrap_or("Unknown")
+    }
+}
+
+/// One blog post as postbode understands it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Post {
+    /// Path relative to the blog folder, with `/` separators.
+    pub source: String,
+    /// Site-relative permalink, e.g. `/blog/2025/07/15/nds`.
+    pub permalink: String,
+    /// `site_url + permalink`: also the feed id of the post.
+    pub url: String,
+    pub date: DateTime<Utc>,
+    pub title: String,
+    /// Front matter `description`, verbatim (Docusaurus keeps the trailing newline).
+    pub description: Option<String>,
+    pub tags: Vec<Tag>,
+    pub authors: Vec<Author>,
+    pub draft: bool,
+    pub unlisted: bool,
+    /// Front matter `image`, as written (relative, site-absolute or a URL).
+    pub image: Option<String>,
+    /// Markdown/MDX after the front matter, with a leading `# Title` removed
+    /// when it supplied the title.
+    #[serde(skip)]
+    pub body: String,
+    /// 1-based line in the file where `body` starts, to report problems
+    /// inside the body at the right line.
+    #[serde(skip)]
+    pub body_line: usize,
+    pub has_truncate_marker: bool,
+}
+
+impl Post {
+    /// Docusaurus's `inFeed` rule plus ours: future-dated posts stay out
+    /// until their date comes (Docusaurus would publish them at build time).
+    pub fn is_published(&self, now: DateTime<Utc>) -> bool {
+        !self.draft && !self.unlisted && self.date <= now
+    }
+}
