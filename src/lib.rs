@@ -2,7 +2,12 @@
 //! JSON feeds (and, later, notifications). Data flows one way:
 //! config -> posts -> content -> feeds.
 
+pub mod app;
+pub mod build;
+pub mod cli;
+pub mod config;
 pub mod content;
 pub mod diag;
 pub mod feeds;
 pub mod model;
+pub mod posts;

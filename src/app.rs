@@ -1,0 +1,232 @@
+//! One invocation: finds the feed definitions, runs the command for each blog
+//! and turns what happened into an exit code (0 good, 1 problems, 2 could not
+//! run), ripgrep style: one broken blog does not stop the others.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::cli::{Cli, Command};
+use crate::config::{self, BlogConfig};
+use crate::diag::Diagnostic;
+use crate::model::Post;
+use crate::posts;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    Ok,
+    Problems,
+    Fatal,
+}
+
+impl Outcome {
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Ok => 0,
+            Outcome::Problems => 1,
+            Outcome::Fatal => 2,
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Outcome {
+    let now = cli.now.unwrap_or_else(Utc::now);
+    match cli.command {
+        Command::Build { feed_files, force } => for_each_blog(&feed_files, |c| {
+            crate::build::build(c, now, force)
+        }),
+        Command::Check { feed_files } => for_each_blog(&feed_files, |c| check(c, now)),
+        Command::Posts { feed_file, json } => {
+            let files: Vec<PathBuf> = feed_file.into_iter().collect();
+            for_each_blog(&files, |c| print_posts(c, now, json))
+        }
+    }
+}
+
+/// Runs `f` for each feed definition (all of `feeds/*.toml` when none are
+/// named) and returns the worst outcome.
+fn for_each_blog(files: &[PathBuf], mut f: impl FnMut(&BlogConfig) -> Outcome) -> Outcome {
+    let files = match feed_files(files) {
+        Ok(f) => f,
+        Err(message) => {
+            eprintln!("postbode: {message}");
+            return Outcome::Fatal;
+        }
+    };
+    let mut worst = Outcome::Ok;
+    for file in files {
+        let outcome = match config::load(&file) {
+            Ok(c) => f(&c),
+            Err(e) => {
+                eprintln!("postbode: {e}");
+                Outcome::Fatal
+            }
+        };
+        worst = worst.max(outcome);
+    }
+    worst
+}
+
+fn feed_files(given: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    if !given.is_empty() {
+        return Ok(given.to_vec());
+    }
+    let dir = Path::new("feeds");
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("no feed definition given and cannot read feeds/: {e}"))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err("no feed definition given and feeds/ has no *.toml files".into());
+    }
+    Ok(files)
+}
+
+/// Prints problems compiler-style on stderr; the outcome says whether any
+/// was an error.
+pub fn report(problems: &[Diagnostic]) -> Outcome {
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    for p in problems {
+        let _ = writeln!(err, "{p}");
+    }
+    if problems.iter().any(Diagnostic::is_error) {
+        Outcome::Problems
+    } else {
+        Outcome::Ok
+    }
+}
+
+fn check(config: &BlogConfig, now: DateTime<Utc>) -> Outcome {
+    let blog = posts::load(config);
+    let mut problems = blog.problems;
+    problems.extend(crate::build::check_content(config, &blog.posts, now));
+    sort_problems(&mut problems);
+    let outcome = report(&problems);
+    let published = blog.posts.iter().filter(|p| p.is_published(now)).count();
+    let errors = problems.iter().filter(|p| p.is_error()).count();
+    eprintln!(
+        "{}: {} posts, {published} published, {errors} errors, {} warnings",
+        config.file.display(),
+        blog.posts.len(),
+        problems.len() - errors
+    );
+    outcome
+}
+
+pub fn sort_problems(problems: &mut [Diagnostic]) {
+    problems.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+}
+
+#[derive(Serialize)]
+struct PostJson<'a> {
+    source: &'a str,
+    permalink: &'a str,
+    url: &'a str,
+    date: String,
+    title: &'a str,
+    description: Option<String>,
+    tags: Vec<TagJson<'a>>,
+    authors: Vec<AuthorJson<'a>>,
+    draft: bool,
+    unlisted: bool,
+    published: bool,
+}
+
+#[derive(Serialize)]
+struct TagJson<'a> {
+    label: &'a str,
+    permalink: &'a str,
+}
+
+#[derive(Serialize)]
+struct AuthorJson<'a> {
+    key: Option<&'a str>,
+    name: Option<&'a str>,
+}
+
+fn post_json(post: &Post, now: DateTime<Utc>) -> PostJson<'_> {
+    PostJson {
+        source: &post.source,
+        permalink: &post.permalink,
+        url: &post.url,
+        date: post.date.to_rfc3339_opts(SecondsFormat::Secs, true),
+        title: &post.title,
+        description: post
+            .description
+            .clone()
+            .or_else(|| crate::content::summary(&post.body)),
+        tags: post
+            .tags
+            .iter()
+            .map(|t| TagJson {
+                label: &t.label,
+                permalink: &t.permalink,
+            })
+            .collect(),
+        authors: post
+            .authors
+            .iter()
+            .map(|a| AuthorJson {
+                key: a.key.as_deref(),
+                name: a.name.as_deref(),
+            })
+            .collect(),
+        draft: post.draft,
+        unlisted: post.unlisted,
+        published: post.is_published(now),
+    }
+}
+
+fn print_posts(config: &BlogConfig, now: DateTime<Utc>, json: bool) -> Outcome {
+    let blog = posts::load(config);
+    let mut problems = blog.problems;
+    sort_problems(&mut problems);
+    let outcome = report(&problems);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let written = if json {
+        let items: Vec<PostJson> = blog.posts.iter().map(|p| post_json(p, now)).collect();
+        serde_json::to_writer_pretty(&mut out, &items)
+            .map_err(std::io::Error::from)
+            .and_then(|_| writeln!(out))
+    } else {
+        print_table(&mut out, &blog.posts, now)
+    };
+    if let Err(e) = written {
+        eprintln!("postbode: cannot write to stdout: {e}");
+        return Outcome::Fatal;
+    }
+    outcome
+}
+
+fn print_table(out: &mut impl Write, posts: &[Post], now: DateTime<Utc>) -> std::io::Result<()> {
+    writeln!(out, "{:<10}  {:<11}  {:<50}  TAGS", "DATE", "STATE", "PERMALINK")?;
+    for p in posts {
+        let state = if p.draft {
+            "draft"
+        } else if p.unlisted {
+            "unlisted"
+        } else if p.date > now {
+            "scheduled"
+        } else {
+            "published"
+        };
+        let tags: Vec<&str> = p.tags.iter().map(|t| t.label.as_str()).collect();
+        writeln!(
+            out,
+            "{:<10}  {:<11}  {:<50}  {}",
+            p.date.format("%Y-%m-%d"),
+            state,
+            p.permalink,
+            tags.join(", ")
+        )?;
+        writeln!(out, "            {}", p.title)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,419 @@
+//! Reading a blog folder into [`Post`]s the way Docusaurus's blog plugin does:
+//! which files are posts, their front matter, dates, slugs, titles, tags and
+//! authors. Every problem becomes a [`Diagnostic`] with file and line; a post
+//! with an error is left out, the others are still read.
+
+pub mod authors;
+pub mod dates;
+pub mod discover;
+pub mod frontmatter;
+pub mod tags;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::config::BlogConfig;
+use crate::diag::Diagnostic;
+use crate::model::{Author, Post, Tag};
+use authors::{AuthorFields, AuthorsFile};
+use discover::PostFile;
+use frontmatter::{AuthorEntry, FrontMatter, TagEntry};
+use tags::TagsFile;
+
+/// Posts larger than this are refused: nobody writes a 10 MB blog post, and
+/// rendering one would stall every feed build.
+pub const MAX_POST_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Everything read from one blog folder.
+#[derive(Debug, Default)]
+pub struct Blog {
+    /// All posts that could be read (drafts, unlisted and future ones
+    /// included), newest first; ties in file order.
+    pub posts: Vec<Post>,
+    pub problems: Vec<Diagnostic>,
+}
+
+/// What every post needs to resolve its tags and authors.
+struct Context<'a> {
+    config: &'a BlogConfig,
+    tags: Option<TagsFile>,
+    authors: Option<AuthorsFile>,
+    tags_route: String,
+}
+
+pub fn load(config: &BlogConfig) -> Blog {
+    let mut problems = Vec::new();
+    if !config.source.is_dir() {
+        problems.push(Diagnostic::error(
+            &config.source,
+            "the blog folder (`source`) does not exist or is not a folder",
+        ));
+        return Blog {
+            posts: Vec::new(),
+            problems,
+        };
+    }
+    let tags = config
+        .tags_file
+        .as_deref()
+        .and_then(|p| TagsFile::load(p, &mut problems));
+    let authors = config
+        .authors_file
+        .as_deref()
+        .and_then(|p| AuthorsFile::load(p, &mut problems));
+    let cx = Context {
+        config,
+        tags,
+        authors,
+        tags_route: config.blog_route("/tags"),
+    };
+    let files = discover::post_files(&config.source, &mut problems);
+    let results: Vec<(Option<Post>, Vec<Diagnostic>)> =
+        files.par_iter().map(|f| read_post(&cx, f)).collect();
+    let mut posts = Vec::with_capacity(results.len());
+    for (post, mut diags) in results {
+        problems.append(&mut diags);
+        posts.extend(post);
+    }
+    reject_duplicate_permalinks(&mut posts, &mut problems, &config.source);
+    // Docusaurus sorts by date, newest first; equal dates keep file order.
+    posts.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.source.cmp(&b.source)));
+    Blog { posts, problems }
+}
+
+/// Two files with one URL would overwrite each other's page; Docusaurus fails
+/// the build. We keep the first (in file order) and report the others.
+fn reject_duplicate_permalinks(posts: &mut Vec<Post>, problems: &mut Vec<Diagnostic>, root: &Path) {
+    posts.sort_by(|a, b| a.source.cmp(&b.source));
+    let mut seen: HashMap<String, String> = HashMap::new();
+    posts.retain(|p| match seen.get(&p.permalink) {
+        Some(first) => {
+            problems.push(Diagnostic::error(
+                root.join(&p.source),
+                format!(
+                    "permalink {} is already used by {first}; this post is left out",
+                    p.permalink
+                ),
+            ));
+            false
+        }
+        None => {
+            seen.insert(p.permalink.clone(), p.source.clone());
+            true
+        }
+    });
+}
+
+/// Reads a file as UTF-8, naming the line and column of the first bad byte.
+pub(crate) fn read_text(path: &Path) -> Result<String, Diagnostic> {
+    let bytes = std::fs::read(path).map_err(|e| Diagnostic::error(path, format!("cannot read: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(&e.as_bytes()[..valid]);
+        let (line, col) = crate::config::line_col(&text, text.len());
+        Diagnostic::error(path, "invalid UTF-8: the file must be saved as UTF-8").at(line, col)
+    })
+}
+
+/// A YAML error at its place in the file; `line_offset` is the number of lines
+/// before the YAML text (1 for front matter after its `---`).
+pub(crate) fn yaml_diagnostic(path: &Path, e: &serde_saphyr::Error, line_offset: usize) -> Diagnostic {
+    let message = yaml_message(e);
+    match e.location() {
+        Some(loc) => Diagnostic::error(path, message)
+            .at(loc.line() as usize + line_offset, loc.column() as usize),
+        None => Diagnostic::error(path, message),
+    }
+}
+
+/// The error text without serde-saphyr's own location suffix (we print the
+/// location in front, compiler style).
+fn yaml_message(e: &serde_saphyr::Error) -> String {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or("invalid YAML");
+    match first.find(" at line ") {
+        Some(i) => first[..i].to_string(),
+        None => first.to_string(),
+    }
+}
+
+fn read_post(cx: &Context, file: &PostFile) -> (Option<Post>, Vec<Diagnostic>) {
+    let mut problems = Vec::new();
+    let post = parse_post(cx, file, &mut problems);
+    (post, problems)
+}
+
+fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> Option<Post> {
+    let path = &file.path;
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() > MAX_POST_BYTES => {
+            problems.push(Diagnostic::error(
+                path,
+                format!(
+                    "post is {} bytes, more than the {MAX_POST_BYTES} bytes postbode reads; left out",
+                    m.len()
+                ),
+            ));
+            return None;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            problems.push(Diagnostic::error(path, format!("cannot read: {e}")));
+            return None;
+        }
+    }
+    let text = match read_text(path) {
+        Ok(t) => t,
+        Err(d) => {
+            problems.push(d);
+            return None;
+        }
+    };
+    let split = match frontmatter::split(&text) {
+        Ok(s) => s,
+        Err(line) => {
+            problems.push(
+                Diagnostic::error(path, "front matter starts with `---` but is never closed").at(line, 1),
+            );
+            return None;
+        }
+    };
+    let fm: FrontMatter = match split.yaml {
+        Some(yaml) if !yaml.trim().is_empty() => {
+            match serde_saphyr::from_str::<Option<FrontMatter>>(yaml) {
+                Ok(fm) => fm.unwrap_or_default(),
+                Err(e) => {
+                    problems.push(yaml_diagnostic(path, &e, split.yaml_line - 1));
+                    return None;
+                }
+            }
+        }
+        _ => FrontMatter::default(),
+    };
+    let at = |loc: &serde_saphyr::Location| {
+        (loc.line() as usize + split.yaml_line - 1, loc.column() as usize)
+    };
+    let config = cx.config;
+    let mut errors = 0;
+
+    let parsed_name = dates::parse_file_name(&file.relative);
+    let date = if let Some(d) = &fm.date {
+        match dates::parse_front_matter_date(&d.value, config.timezone) {
+            Some(date) => Some(date),
+            None => {
+                let (l, c) = at(&d.referenced);
+                problems.push(
+                    Diagnostic::error(path, format!("date: {:?} is not a date (use YYYY-MM-DD or an RFC 3339 date-time)", d.value))
+                        .at(l, c),
+                );
+                errors += 1;
+                None
+            }
+        }
+    } else {
+        match &parsed_name.date {
+            Some(Ok(date)) => Some(*date),
+            Some(Err(text)) => {
+                problems.push(Diagnostic::error(
+                    path,
+                    format!("the date {text} in the file name is not a real date"),
+                ));
+                errors += 1;
+                None
+            }
+            None => match dates::git_first_commit_date(path) {
+                Some(date) => Some(date),
+                None => {
+                    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+                    problems.push(Diagnostic::warning(
+                        path,
+                        "no date in front matter, file name or git history; using the file's modification time",
+                    ));
+                    modified.map(chrono::DateTime::<chrono::Utc>::from)
+                }
+            },
+        }
+    };
+
+    let (content_title, body) = frontmatter::take_content_title(split.body);
+    let title = fm
+        .title
+        .as_ref()
+        .map(|t| t.value.clone())
+        .or(content_title)
+        .unwrap_or_else(|| parsed_name.text.clone());
+    let slug = fm
+        .slug
+        .as_ref()
+        .map(|s| s.value.clone())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| parsed_name.slug.clone());
+    let permalink = join_permalink(&config.blog_route(""), &slug);
+
+    let post_tags = resolve_tags(cx, &fm, path, &at, problems);
+    let post_authors = match resolve_authors(cx, &fm, path, &at, problems) {
+        Ok(a) => a,
+        Err(()) => {
+            errors += 1;
+            Vec::new()
+        }
+    };
+    if errors > 0 {
+        return None;
+    }
+    let date = date?;
+    let has_truncate_marker = crate::content::has_truncate_marker(&body);
+    Some(Post {
+        source: file.relative.clone(),
+        url: config.site_link(&permalink),
+        permalink,
+        date,
+        title,
+        description: fm.description.clone(),
+        tags: post_tags,
+        authors: post_authors,
+        draft: fm.draft.unwrap_or(false),
+        unlisted: fm.unlisted.unwrap_or(false),
+        image: fm.image.clone(),
+        body,
+        body_line: split.body_line,
+        has_truncate_marker,
+    })
+}
+
+/// Docusaurus `normalizeUrl([baseUrl, routeBasePath, slug])`: one slash
+/// between pieces, none doubled.
+fn join_permalink(base: &str, slug: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let slug = slug.trim_start_matches('/');
+    let mut out = format!("{base}/{slug}");
+    while out.contains("//") {
+        out = out.replace("//", "/");
+    }
+    out
+}
+
+type At<'a> = dyn Fn(&serde_saphyr::Location) -> (usize, usize) + 'a;
+
+fn resolve_tags(
+    cx: &Context,
+    fm: &FrontMatter,
+    path: &Path,
+    at: &At,
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<Tag> {
+    let Some(entries) = &fm.tags else {
+        return Vec::new();
+    };
+    let mut out: Vec<Tag> = Vec::new();
+    for entry in entries.value.iter().flatten() {
+        let tag = match entry {
+            TagEntry::Key(key) => {
+                let key = key.trim();
+                if key.is_empty() {
+                    continue;
+                }
+                match cx.tags.as_ref().and_then(|t| t.resolve(key, &cx.tags_route)) {
+                    Some(tag) => tag,
+                    None => {
+                        if cx.tags.as_ref().is_some_and(|t| !t.is_empty()) {
+                            let (l, c) = at(&entries.referenced);
+                            problems.push(
+                                Diagnostic::warning(
+                                    path,
+                                    format!("tags: {key:?} is not declared in the tags file; used as an inline tag"),
+                                )
+                                .at(l, c),
+                            );
+                        }
+                        tags::inline_tag(key, &cx.tags_route)
+                    }
+                }
+            }
+            TagEntry::Inline { label, permalink } => {
+                tags::inline_object_tag(label, permalink, &cx.tags_route)
+            }
+        };
+        // Docusaurus: `uniqBy(tags, permalink)`, the first one wins.
+        if !out.iter().any(|t| t.permalink == tag.permalink) {
+            out.push(tag);
+        }
+    }
+    out
+}
+
+fn resolve_authors(
+    cx: &Context,
+    fm: &FrontMatter,
+    path: &Path,
+    at: &At,
+    problems: &mut Vec<Diagnostic>,
+) -> Result<Vec<Author>, ()> {
+    let legacy = legacy_author(fm);
+    let Some(entries) = &fm.authors else {
+        return Ok(legacy.into_iter().collect());
+    };
+    let (line, col) = at(&entries.referenced);
+    if legacy.is_some() {
+        problems.push(
+            Diagnostic::error(
+                path,
+                "use either `authors` or the legacy `author*` fields, not both",
+            )
+            .at(line, col),
+        );
+        return Err(());
+    }
+    let list = match &entries.value {
+        frontmatter::OneOrMany::Many(v) => v.iter().collect::<Vec<_>>(),
+        frontmatter::OneOrMany::One(one) => vec![one],
+    };
+    let mut out = Vec::new();
+    for entry in list {
+        let inline = match entry {
+            AuthorEntry::Key(key) => AuthorFields {
+                key: Some(key.trim().to_string()),
+                ..Default::default()
+            },
+            AuthorEntry::Inline(fields) => fields.clone(),
+        };
+        let base = match inline.key.as_deref() {
+            Some(key) => {
+                let found = cx.authors.as_ref().and_then(|a| a.get(key));
+                if found.is_none() {
+                    problems.push(
+                        Diagnostic::warning(
+                            path,
+                            format!("authors: {key:?} is not in the authors file; the key is used as the name"),
+                        )
+                        .at(line, col),
+                    );
+                }
+                found
+            }
+            None => None,
+        };
+        let mut author = authors::merge(base, &inline);
+        if author.name.is_none() && base.is_none() {
+            author.name = author.key.clone();
+        }
+        out.push(author);
+    }
+    Ok(out)
+}
+
+/// Docusaurus `getFrontMatterAuthorLegacy`.
+fn legacy_author(fm: &FrontMatter) -> Option<Author> {
+    let author = Author {
+        key: None,
+        name: fm.author.clone(),
+        title: fm.author_title.clone(),
+        url: fm.author_url.clone(),
+        email: None,
+        image_url: fm.author_image_url.clone(),
+    };
+    (author.name.is_some() || author.title.is_some() || author.url.is_some() || author.image_url.is_some())
+        .then_some(author)
+}
