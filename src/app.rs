@@ -34,9 +34,9 @@ impl Outcome {
 pub fn run(cli: Cli) -> Outcome {
     let now = cli.now.unwrap_or_else(Utc::now);
     match cli.command {
-        Command::Build { feed_files, force } => for_each_blog(&feed_files, |c| {
-            crate::build::build(c, now, force)
-        }),
+        Command::Build { feed_files, force } => {
+            for_each_blog(&feed_files, |c| crate::build::build(c, now, force))
+        }
         Command::Check { feed_files } => for_each_blog(&feed_files, |c| check(c, now)),
         Command::Posts { feed_file, json } => {
             let files: Vec<PathBuf> = feed_file.into_iter().collect();
@@ -206,7 +206,11 @@ fn print_posts(config: &BlogConfig, now: DateTime<Utc>, json: bool) -> Outcome {
 }
 
 fn print_table(out: &mut impl Write, posts: &[Post], now: DateTime<Utc>) -> std::io::Result<()> {
-    writeln!(out, "{:<10}  {:<11}  {:<50}  TAGS", "DATE", "STATE", "PERMALINK")?;
+    writeln!(
+        out,
+        "{:<10}  {:<11}  {:<50}  TAGS",
+        "DATE", "STATE", "PERMALINK"
+    )?;
     for p in posts {
         let state = if p.draft {
             "draft"

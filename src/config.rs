@@ -144,13 +144,21 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+    let resolve = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
 
     let site_url = raw.site_url.trim_end_matches('/').to_string();
     let parsed = url::Url::parse(&site_url)
         .map_err(|e| invalid(format!("site_url {site_url:?} is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(invalid(format!("site_url {site_url:?} must be http or https")));
+        return Err(invalid(format!(
+            "site_url {site_url:?} must be http or https"
+        )));
     }
     if parsed.path() != "/" {
         // Docusaurus's `baseUrl` is folded into `blog_path` here, which keeps one
@@ -162,16 +170,19 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
     let blog_path = normalize_route(raw.blog_path.as_deref().unwrap_or("/blog"));
     let feeds_url = match raw.feeds_url {
         Some(u) => {
-            url::Url::parse(&u).map_err(|e| invalid(format!("feeds_url {u:?} is not a URL: {e}")))?;
+            url::Url::parse(&u)
+                .map_err(|e| invalid(format!("feeds_url {u:?} is not a URL: {e}")))?;
             u.trim_end_matches('/').to_string()
         }
         None if blog_path == "/" => site_url.clone(),
         None => format!("{site_url}{blog_path}"),
     };
     let timezone_name = raw.timezone.as_deref().unwrap_or("UTC");
-    let timezone: chrono_tz::Tz = timezone_name
-        .parse()
-        .map_err(|_| invalid(format!("timezone {timezone_name:?} is not an IANA time zone")))?;
+    let timezone: chrono_tz::Tz = timezone_name.parse().map_err(|_| {
+        invalid(format!(
+            "timezone {timezone_name:?} is not an IANA time zone"
+        ))
+    })?;
     let source = resolve(&raw.source);
     let tags_file = match raw.tags_file {
         Some(p) => Some(resolve(&p)),
@@ -275,7 +286,9 @@ source = "../examples/blog"
     #[test]
     fn an_unknown_key_is_an_error_naming_the_key_and_the_file() {
         let text = format!("{MINIMAL}limt = 5\n");
-        let err = parse(&text, Path::new("feeds/x.toml")).unwrap_err().to_string();
+        let err = parse(&text, Path::new("feeds/x.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("feeds/x.toml:5:1"), "{err}");
         assert!(err.contains("limt"), "{err}");
     }

@@ -48,7 +48,7 @@ impl AuthorsFile {
                 authors: map.unwrap_or_default(),
             }),
             Err(e) => {
-                problems.push(super::yaml_diagnostic(path, &e, 0));
+                problems.push(super::yaml_diagnostic(path, &text, &e, 0));
                 None
             }
         }

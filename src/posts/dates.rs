@@ -12,8 +12,10 @@ use regex::Regex;
 /// `/` separators (no zero padding required), then the slug text. Its
 /// unescaped `.` before `mdx?` is kept on purpose: it is what Docusaurus does.
 static DATE_FILENAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?<folder>.*)(?<date>\d{4}[-/]\d{1,2}[-/]\d{1,2})[-/]?(?<text>.*?)(?:/index)?.mdx?$")
-        .expect("valid regex")
+    Regex::new(
+        r"^(?<folder>.*)(?<date>\d{4}[-/]\d{1,2}[-/]\d{1,2})[-/]?(?<text>.*?)(?:/index)?.mdx?$",
+    )
+    .expect("valid regex")
 });
 
 static NO_DATE_SUFFIX: LazyLock<Regex> =
@@ -124,12 +126,42 @@ mod tests {
     #[test]
     fn file_names_give_dates_and_slugs_as_docusaurus() {
         let cases = [
-            ("2025/07/15-nds.md", Some(ymd(2025, 7, 15)), "/2025/07/15/nds", "nds"),
-            ("2026/07/2-tools.md", Some(ymd(2026, 7, 2)), "/2026/07/2/tools", "tools"),
-            ("2021-01-05-flat.mdx", Some(ymd(2021, 1, 5)), "/2021/01/05/flat", "flat"),
-            ("2021-01-05-dir/index.md", Some(ymd(2021, 1, 5)), "/2021/01/05/dir", "dir"),
-            ("2021/1/5/dir/index.mdx", Some(ymd(2021, 1, 5)), "/2021/1/5/dir", "dir"),
-            ("cat/2021-01-05-x.md", Some(ymd(2021, 1, 5)), "/2021/01/05/cat/x", "x"),
+            (
+                "2025/07/15-nds.md",
+                Some(ymd(2025, 7, 15)),
+                "/2025/07/15/nds",
+                "nds",
+            ),
+            (
+                "2026/07/2-tools.md",
+                Some(ymd(2026, 7, 2)),
+                "/2026/07/2/tools",
+                "tools",
+            ),
+            (
+                "2021-01-05-flat.mdx",
+                Some(ymd(2021, 1, 5)),
+                "/2021/01/05/flat",
+                "flat",
+            ),
+            (
+                "2021-01-05-dir/index.md",
+                Some(ymd(2021, 1, 5)),
+                "/2021/01/05/dir",
+                "dir",
+            ),
+            (
+                "2021/1/5/dir/index.mdx",
+                Some(ymd(2021, 1, 5)),
+                "/2021/1/5/dir",
+                "dir",
+            ),
+            (
+                "cat/2021-01-05-x.md",
+                Some(ymd(2021, 1, 5)),
+                "/2021/01/05/cat/x",
+                "x",
+            ),
             ("no-date.md", None, "/no-date", "no-date"),
             ("folder/index.md", None, "/folder", "folder"),
         ];
@@ -151,7 +183,10 @@ mod tests {
     fn front_matter_dates_without_offset_are_read_in_the_configured_zone() {
         let utc = chrono_tz::UTC;
         let ams: chrono_tz::Tz = "Europe/Amsterdam".parse().unwrap();
-        assert_eq!(parse_front_matter_date("2025-06-01", utc), Some(ymd(2025, 6, 1)));
+        assert_eq!(
+            parse_front_matter_date("2025-06-01", utc),
+            Some(ymd(2025, 6, 1))
+        );
         assert_eq!(
             parse_front_matter_date("2025-06-01T14:30:00", utc),
             Some(Utc.with_ymd_and_hms(2025, 6, 1, 14, 30, 0).unwrap())

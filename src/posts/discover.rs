@@ -91,7 +91,10 @@ mod tests {
             .into_iter()
             .map(|f| f.relative)
             .collect();
-        assert_eq!(found, ["2025-01-03-b.mdx", "2025/01/02-a.md", "folder/index.md"]);
+        assert_eq!(
+            found,
+            ["2025-01-03-b.mdx", "2025/01/02-a.md", "folder/index.md"]
+        );
         assert!(problems.is_empty());
     }
 }

@@ -128,7 +128,10 @@ pub fn take_content_title(body: &str) -> (Option<String>, String) {
     let rest = &trimmed[imports..];
     let rest_lead = rest.len() - rest.trim_start().len();
     let rest = &rest[rest_lead..];
-    let Some(caps) = ATX_TITLE.captures(rest).or_else(|| SETEXT_TITLE.captures(rest)) else {
+    let Some(caps) = ATX_TITLE
+        .captures(rest)
+        .or_else(|| SETEXT_TITLE.captures(rest))
+    else {
         return (None, body.to_string());
     };
     let whole = caps.get(0).map_or(0..0, |m| m.range());

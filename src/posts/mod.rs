@@ -11,6 +11,9 @@ pub mod tags;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use rayon::prelude::*;
 
@@ -108,7 +111,8 @@ fn reject_duplicate_permalinks(posts: &mut Vec<Post>, problems: &mut Vec<Diagnos
 
 /// Reads a file as UTF-8, naming the line and column of the first bad byte.
 pub(crate) fn read_text(path: &Path) -> Result<String, Diagnostic> {
-    let bytes = std::fs::read(path).map_err(|e| Diagnostic::error(path, format!("cannot read: {e}")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Diagnostic::error(path, format!("cannot read: {e}")))?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(&e.as_bytes()[..valid]);
@@ -118,24 +122,47 @@ pub(crate) fn read_text(path: &Path) -> Result<String, Diagnostic> {
 }
 
 /// A YAML error at its place in the file; `line_offset` is the number of lines
-/// before the YAML text (1 for front matter after its `---`).
-pub(crate) fn yaml_diagnostic(path: &Path, e: &serde_saphyr::Error, line_offset: usize) -> Diagnostic {
-    let message = yaml_message(e);
-    match e.location() {
-        Some(loc) => Diagnostic::error(path, message)
-            .at(loc.line() as usize + line_offset, loc.column() as usize),
-        None => Diagnostic::error(path, message),
+/// before the YAML text (1 for front matter after its `---`). The message
+/// names the key whose value is wrong (`tags: expected sequence start`).
+pub(crate) fn yaml_diagnostic(
+    path: &Path,
+    yaml: &str,
+    e: &serde_saphyr::Error,
+    line_offset: usize,
+) -> Diagnostic {
+    let mut message = yaml_message(e);
+    let Some(loc) = e.location() else {
+        return Diagnostic::error(path, message);
+    };
+    let (line, column) = (loc.line() as usize, loc.column() as usize);
+    if let Some(text) = yaml.lines().nth(line.saturating_sub(1)) {
+        if let Some((key, _)) = text.split_once(':') {
+            let key = key.trim();
+            let is_key = !key.is_empty()
+                && !text.starts_with([' ', '\t', '-'])
+                && key
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+            if is_key && column > key.len() {
+                message = format!("{key}: {message}");
+            }
+        }
     }
+    Diagnostic::error(path, message).at(line + line_offset, column)
 }
 
-/// The error text without serde-saphyr's own location suffix (we print the
-/// location in front, compiler style).
+static YAML_LOCATION_PREFIX: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:error: )?(?:line \d+ column \d+: )?").expect("valid regex"));
+
+/// The error text without serde-saphyr's own location (we print the location
+/// in front, compiler style).
 fn yaml_message(e: &serde_saphyr::Error) -> String {
     let text = e.to_string();
     let first = text.lines().next().unwrap_or("invalid YAML");
+    let first = YAML_LOCATION_PREFIX.replace(first, "");
     match first.find(" at line ") {
         Some(i) => first[..i].to_string(),
-        None => first.to_string(),
+        None => first.into_owned(),
     }
 }
 
@@ -175,7 +202,8 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
         Ok(s) => s,
         Err(line) => {
             problems.push(
-                Diagnostic::error(path, "front matter starts with `---` but is never closed").at(line, 1),
+                Diagnostic::error(path, "front matter starts with `---` but is never closed")
+                    .at(line, 1),
             );
             return None;
         }
@@ -185,7 +213,7 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
             match serde_saphyr::from_str::<Option<FrontMatter>>(yaml) {
                 Ok(fm) => fm.unwrap_or_default(),
                 Err(e) => {
-                    problems.push(yaml_diagnostic(path, &e, split.yaml_line - 1));
+                    problems.push(yaml_diagnostic(path, yaml, &e, split.yaml_line - 1));
                     return None;
                 }
             }
@@ -193,7 +221,10 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
         _ => FrontMatter::default(),
     };
     let at = |loc: &serde_saphyr::Location| {
-        (loc.line() as usize + split.yaml_line - 1, loc.column() as usize)
+        (
+            loc.line() as usize + split.yaml_line - 1,
+            loc.column() as usize,
+        )
     };
     let config = cx.config;
     let mut errors = 0;
@@ -205,8 +236,14 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
             None => {
                 let (l, c) = at(&d.referenced);
                 problems.push(
-                    Diagnostic::error(path, format!("date: {:?} is not a date (use YYYY-MM-DD or an RFC 3339 date-time)", d.value))
-                        .at(l, c),
+                    Diagnostic::error(
+                        path,
+                        format!(
+                            "date: {:?} is not a date (use YYYY-MM-DD or an RFC 3339 date-time)",
+                            d.value
+                        ),
+                    )
+                    .at(l, c),
                 );
                 errors += 1;
                 None
@@ -315,7 +352,11 @@ fn resolve_tags(
                 if key.is_empty() {
                     continue;
                 }
-                match cx.tags.as_ref().and_then(|t| t.resolve(key, &cx.tags_route)) {
+                match cx
+                    .tags
+                    .as_ref()
+                    .and_then(|t| t.resolve(key, &cx.tags_route))
+                {
                     Some(tag) => tag,
                     None => {
                         if cx.tags.as_ref().is_some_and(|t| !t.is_empty()) {
@@ -414,6 +455,9 @@ fn legacy_author(fm: &FrontMatter) -> Option<Author> {
         email: None,
         image_url: fm.author_image_url.clone(),
     };
-    (author.name.is_some() || author.title.is_some() || author.url.is_some() || author.image_url.is_some())
-        .then_some(author)
+    (author.name.is_some()
+        || author.title.is_some()
+        || author.url.is_some()
+        || author.image_url.is_some())
+    .then_some(author)
 }

@@ -42,7 +42,7 @@ impl TagsFile {
                     .collect(),
             }),
             Err(e) => {
-                problems.push(super::yaml_diagnostic(path, &e, 0));
+                problems.push(super::yaml_diagnostic(path, &text, &e, 0));
                 None
             }
         }
@@ -103,7 +103,10 @@ fn join_route(base: &str, rest: &str) -> String {
 fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars.as_str().to_lowercase().chars()).collect(),
+        Some(first) => first
+            .to_uppercase()
+            .chain(chars.as_str().to_lowercase().chars())
+            .collect(),
         None => String::new(),
     }
 }
@@ -232,9 +235,15 @@ mod tests {
         let tags = TagsFile::load(&path, &mut problems).unwrap();
         assert!(problems.is_empty(), "{problems:?}");
         let ipv6 = tags.resolve("ipv6", "/blog/tags").unwrap();
-        assert_eq!((ipv6.label.as_str(), ipv6.permalink.as_str()), ("IPv6", "/blog/tags/ipv-6"));
+        assert_eq!(
+            (ipv6.label.as_str(), ipv6.permalink.as_str()),
+            ("IPv6", "/blog/tags/ipv-6")
+        );
         let cio = tags.resolve("cio", "/blog/tags").unwrap();
-        assert_eq!((cio.label.as_str(), cio.permalink.as_str()), ("Cio", "/blog/tags/cio"));
+        assert_eq!(
+            (cio.label.as_str(), cio.permalink.as_str()),
+            ("Cio", "/blog/tags/cio")
+        );
         let foss = tags.resolve("foss", "/tags").unwrap();
         assert_eq!(foss.permalink, "/tags/free");
         assert_eq!(foss.description.as_deref(), Some("Free software"));

@@ -1,0 +1,169 @@
+//! Shared test plumbing: where things are, running the binary, temporary
+//! blogs with their feed definitions.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shared corpus of real posts: `../shared/corpus` beside the checkout,
+/// or `POSTBODE_CORPUS`. Its absence is a failure, not a skip: the contract
+/// with Docusaurus must always be checked.
+pub fn corpus_dir() -> PathBuf {
+    let dir = std::env::var_os("POSTBODE_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_dir().join("../shared/corpus"));
+    assert!(
+        dir.join("developer-overheid/docusaurus-metadata.json")
+            .exists(),
+        "the shared corpus is missing at {} (set POSTBODE_CORPUS)",
+        dir.display()
+    );
+    dir
+}
+
+/// Python with feedparser, from the virtualenv `.ci/run` creates (or
+/// `POSTBODE_TEST_PYTHON`).
+pub fn python() -> PathBuf {
+    let py = std::env::var_os("POSTBODE_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_dir().join(".venv/bin/python"));
+    assert!(
+        py.exists(),
+        "{} not found: run .ci/run once (it creates the virtualenv with feedparser) or set POSTBODE_TEST_PYTHON",
+        py.display()
+    );
+    py
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+pub fn postbode(args: &[&str]) -> Run {
+    postbode_in(&repo_dir(), args)
+}
+
+pub fn postbode_in(dir: &Path, args: &[&str]) -> Run {
+    Command::new(env!("CARGO_BIN_EXE_postbode"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("POSTBODE_LOG")
+        .output()
+        .expect("run postbode")
+        .into()
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(from).unwrap();
+        let target = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A blog in a temporary folder with a feed definition beside it.
+pub struct TestBlog {
+    pub dir: tempfile::TempDir,
+}
+
+pub const SITE: &str = "https://example.org";
+
+impl TestBlog {
+    /// An empty blog: `blog/` and `feeds.toml` (site https://example.org, blog
+    /// at /blog, output `out/`), plus any extra TOML lines.
+    pub fn new(extra_toml: &str) -> TestBlog {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("blog")).unwrap();
+        let toml = format!(
+            "title = \"Test blog\"\nsite_url = \"{SITE}\"\nsource = \"blog\"\noutput = \"out\"\nlanguage = \"en\"\n{extra_toml}"
+        );
+        std::fs::write(dir.path().join("feeds.toml"), toml).unwrap();
+        TestBlog { dir }
+    }
+
+    /// A copy of the bundled example blog.
+    pub fn example() -> TestBlog {
+        let blog = TestBlog::new("");
+        copy_dir(&repo_dir().join("examples/blog"), &blog.blog());
+        blog
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn blog(&self) -> PathBuf {
+        self.dir.path().join("blog")
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    pub fn toml(&self) -> PathBuf {
+        self.dir.path().join("feeds.toml")
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.blog().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let toml = self.toml();
+        let mut all: Vec<&str> = args.to_vec();
+        all.push(toml.to_str().unwrap());
+        postbode_in(self.path(), &all)
+    }
+
+    pub fn read_out(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.out().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    pub fn posts_json(&self, now: &str) -> Vec<serde_json::Value> {
+        let run = self.run(&["--now", now, "posts", "--json"]);
+        serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("posts --json: {e}\n{}\n{}", run.stdout, run.stderr))
+    }
+}
+
+/// Runs the independent feed checker (feedparser plus the W3C validator's
+/// rules) over an output folder; returns its JSON report.
+pub fn feedcheck(out: &Path, feeds_url: &str) -> serde_json::Value {
+    let output = Command::new(python())
+        .arg(repo_dir().join("tests/tools/feedcheck.py"))
+        .arg(out)
+        .args(["--feeds-url", feeds_url, "--json"])
+        .output()
+        .expect("run feedcheck");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "feedcheck output is not JSON ({e}):\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
