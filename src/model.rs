@@ -49,6 +49,10 @@ pub struct Author {
     pub email: Option<String>,
     #[serde(skip)]
     pub image_url: Option<String>,
+    /// Site-relative URL of the author's page on the blog, when
+    /// `authors.yml` sets `page` (Docusaurus 3.5+ author pages).
+    #[serde(skip)]
+    pub page: Option<String>,
 }
 
 impl Author {

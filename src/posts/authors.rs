@@ -60,8 +60,9 @@ impl AuthorsFile {
 }
 
 /// Docusaurus `toAuthor`: the map entry for the key, overridden field by
-/// field by what the front matter says inline.
-pub fn merge(base: Option<&AuthorFields>, inline: &AuthorFields) -> Author {
+/// field by what the front matter says inline. `authors_route` is the blog's
+/// `/blog/authors`, where author pages live.
+pub fn merge(base: Option<&AuthorFields>, inline: &AuthorFields, authors_route: &str) -> Author {
     let pick = |f: fn(&AuthorFields) -> &Option<String>| {
         f(inline)
             .clone()
@@ -74,7 +75,31 @@ pub fn merge(base: Option<&AuthorFields>, inline: &AuthorFields) -> Author {
         url: pick(|a| &a.url),
         email: pick(|a| &a.email),
         image_url: pick(|a| &a.image_url),
+        page: page_permalink(base, inline, authors_route),
     }
+}
+
+/// `page: true` gives `/blog/authors/<key>`; `page: {permalink: x}` gives
+/// `/blog/authors/x`.
+fn page_permalink(
+    base: Option<&AuthorFields>,
+    inline: &AuthorFields,
+    route: &str,
+) -> Option<String> {
+    let page = inline
+        .page
+        .as_ref()
+        .or(base.and_then(|b| b.page.as_ref()))?;
+    let slug = match page {
+        serde_json::Value::Bool(true) => inline.key.clone()?,
+        serde_json::Value::Object(o) => o.get("permalink")?.as_str()?.to_string(),
+        _ => return None,
+    };
+    Some(format!(
+        "{}/{}",
+        route.trim_end_matches('/'),
+        slug.trim_matches('/')
+    ))
 }
 
 #[cfg(test)]
@@ -94,7 +119,7 @@ mod tests {
             title: Some("Lead".into()),
             ..Default::default()
         };
-        let a = merge(Some(&base), &inline);
+        let a = merge(Some(&base), &inline, "/blog/authors");
         assert_eq!(a.key.as_deref(), Some("anna"));
         assert_eq!(a.name.as_deref(), Some("Anna"));
         assert_eq!(a.title.as_deref(), Some("Lead"));

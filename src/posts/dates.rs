@@ -111,7 +111,7 @@ pub fn git_first_commit_date(path: &Path) -> Option<DateTime<Utc>> {
         return None;
     }
     let text = String::from_utf8(output.stdout).ok()?;
-    let oldest = text.lines().filter(|l| !l.is_empty()).last()?;
+    let oldest = text.lines().rfind(|l| !l.is_empty())?;
     Utc.timestamp_opt(oldest.trim().parse().ok()?, 0).single()
 }
 

@@ -42,7 +42,7 @@ pub enum TagEntry {
 #[serde(untagged)]
 pub enum AuthorEntry {
     Key(String),
-    Inline(AuthorFields),
+    Inline(Box<AuthorFields>),
 }
 
 #[derive(Debug, Deserialize)]

@@ -44,6 +44,7 @@ struct Context<'a> {
     tags: Option<TagsFile>,
     authors: Option<AuthorsFile>,
     tags_route: String,
+    authors_route: String,
 }
 
 pub fn load(config: &BlogConfig) -> Blog {
@@ -71,6 +72,7 @@ pub fn load(config: &BlogConfig) -> Blog {
         tags,
         authors,
         tags_route: config.blog_route("/tags"),
+        authors_route: config.blog_route("/authors"),
     };
     let files = discover::post_files(&config.source, &mut problems);
     let results: Vec<(Option<Post>, Vec<Diagnostic>)> =
@@ -135,17 +137,16 @@ pub(crate) fn yaml_diagnostic(
         return Diagnostic::error(path, message);
     };
     let (line, column) = (loc.line() as usize, loc.column() as usize);
-    if let Some(text) = yaml.lines().nth(line.saturating_sub(1)) {
-        if let Some((key, _)) = text.split_once(':') {
-            let key = key.trim();
-            let is_key = !key.is_empty()
-                && !text.starts_with([' ', '\t', '-'])
-                && key
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
-            if is_key && column > key.len() {
-                message = format!("{key}: {message}");
-            }
+    let line_text = yaml.lines().nth(line.saturating_sub(1)).unwrap_or("");
+    if let Some((key, _)) = line_text.split_once(':') {
+        let key = key.trim();
+        let is_key = !key.is_empty()
+            && !line_text.starts_with([' ', '\t', '-'])
+            && key
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+        if is_key && column > key.len() {
+            message = format!("{key}: {message}");
         }
     }
     Diagnostic::error(path, message).at(line + line_offset, column)
@@ -418,7 +419,7 @@ fn resolve_authors(
                 key: Some(key.trim().to_string()),
                 ..Default::default()
             },
-            AuthorEntry::Inline(fields) => fields.clone(),
+            AuthorEntry::Inline(fields) => (**fields).clone(),
         };
         let base = match inline.key.as_deref() {
             Some(key) => {
@@ -436,7 +437,7 @@ fn resolve_authors(
             }
             None => None,
         };
-        let mut author = authors::merge(base, &inline);
+        let mut author = authors::merge(base, &inline, &cx.authors_route);
         if author.name.is_none() && base.is_none() {
             author.name = author.key.clone();
         }
@@ -454,6 +455,7 @@ fn legacy_author(fm: &FrontMatter) -> Option<Author> {
         url: fm.author_url.clone(),
         email: None,
         image_url: fm.author_image_url.clone(),
+        page: None,
     };
     (author.name.is_some()
         || author.title.is_some()

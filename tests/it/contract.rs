@@ -5,22 +5,6 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-fn corpus_blog() -> TestBlog {
-    let corpus = corpus_dir().join("developer-overheid");
-    let blog = TestBlog::new("");
-    // Replace the generic definition: the corpus has its own site URL.
-    std::fs::write(
-        blog.toml(),
-        format!(
-            "title = \"developer.overheid.nl\"\nsite_url = \"https://developer.overheid.nl\"\nsource = \"{}\"\ntags_file = \"{}\"\noutput = \"out\"\nlanguage = \"nl\"\n",
-            corpus.join("blog").display(),
-            corpus.join("tags.yml").display()
-        ),
-    )
-    .unwrap();
-    blog
-}
-
 fn reference() -> Vec<Value> {
     let path = corpus_dir().join("developer-overheid/docusaurus-metadata.json");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -42,7 +26,7 @@ fn pairs(v: &Value, a: &str, b: &str) -> Vec<(String, String)> {
 
 #[test]
 fn every_published_corpus_post_matches_the_docusaurus_loader() {
-    let blog = corpus_blog();
+    let blog = TestBlog::corpus();
     let ours = blog.posts_json("2026-11-29T00:00:00Z");
     let published: Vec<&Value> = ours.iter().filter(|p| p["published"] == true).collect();
     let reference = reference();
@@ -115,7 +99,7 @@ fn every_published_corpus_post_matches_the_docusaurus_loader() {
 
 #[test]
 fn the_two_corpus_drafts_are_read_but_not_published() {
-    let blog = corpus_blog();
+    let blog = TestBlog::corpus();
     let ours = blog.posts_json("2026-11-29T00:00:00Z");
     let drafts: Vec<&str> = ours
         .iter()
@@ -133,7 +117,7 @@ fn the_two_corpus_drafts_are_read_but_not_published() {
 
 #[test]
 fn summaries_without_front_matter_description_are_whole_sentences() {
-    let blog = corpus_blog();
+    let blog = TestBlog::corpus();
     for post in blog.posts_json("2026-11-29T00:00:00Z") {
         let d = post["description"]
             .as_str()

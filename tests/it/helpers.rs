@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 pub fn repo_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -26,18 +27,51 @@ pub fn corpus_dir() -> PathBuf {
     dir
 }
 
-/// Python with feedparser, from the virtualenv `.ci/run` creates (or
-/// `POSTBODE_TEST_PYTHON`).
+/// Python with feedparser: `POSTBODE_TEST_PYTHON`, or the project's `.venv`,
+/// which is created on first use (as `.ci/run` does) so that `cargo test`
+/// works on a fresh clone.
 pub fn python() -> PathBuf {
-    let py = std::env::var_os("POSTBODE_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_dir().join(".venv/bin/python"));
-    assert!(
-        py.exists(),
-        "{} not found: run .ci/run once (it creates the virtualenv with feedparser) or set POSTBODE_TEST_PYTHON",
-        py.display()
-    );
-    py
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            if let Some(py) = std::env::var_os("POSTBODE_TEST_PYTHON") {
+                return PathBuf::from(py);
+            }
+            let venv = repo_dir().join(".venv");
+            let py = venv.join("bin/python");
+            let has_feedparser = |py: &Path| {
+                Command::new(py)
+                    .args(["-c", "import feedparser"])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            };
+            if !has_feedparser(&py) {
+                let ok = Command::new("python3")
+                    .args(["-m", "venv"])
+                    .arg(&venv)
+                    .status()
+                    .is_ok_and(|s| s.success())
+                    && Command::new(&py)
+                        .args([
+                            "-m",
+                            "pip",
+                            "install",
+                            "-q",
+                            "--disable-pip-version-check",
+                            "-r",
+                        ])
+                        .arg(repo_dir().join("tests/tools/requirements.txt"))
+                        .status()
+                        .is_ok_and(|s| s.success());
+                assert!(
+                    ok,
+                    "could not create {} with feedparser; run .ci/run",
+                    venv.display()
+                );
+            }
+            py
+        })
+        .clone()
 }
 
 pub struct Run {
@@ -101,6 +135,23 @@ impl TestBlog {
         );
         std::fs::write(dir.path().join("feeds.toml"), toml).unwrap();
         TestBlog { dir }
+    }
+
+    /// The real developer.overheid.nl blog from the shared corpus, read in
+    /// place (site https://developer.overheid.nl, root `tags.yml`).
+    pub fn corpus() -> TestBlog {
+        let corpus = corpus_dir().join("developer-overheid");
+        let blog = TestBlog::new("");
+        std::fs::write(
+            blog.toml(),
+            format!(
+                "title = \"developer.overheid.nl\"\nsite_url = \"https://developer.overheid.nl\"\nsource = \"{}\"\ntags_file = \"{}\"\noutput = \"out\"\nlanguage = \"nl\"\n",
+                corpus.join("blog").display(),
+                corpus.join("tags.yml").display()
+            ),
+        )
+        .unwrap();
+        blog
     }
 
     /// A copy of the bundled example blog.

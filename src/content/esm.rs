@@ -1,0 +1,143 @@
+//! MDX's ESM: top-level `import`/`export` statements, which have no place
+//! in a feed and are dropped. Recognising them needs a little care: prose
+//! can start with the word "import", and a statement can span lines.
+
+/// Where the statement starting at `pos` ends (the start of the next line
+/// that is not part of it). MDX ends ESM at a blank line; we also end it
+/// where the statement is evidently complete, so a post that forgot the
+/// blank line keeps its first paragraph.
+pub(crate) fn statement_end(src: &str, mut pos: usize) -> usize {
+    let mut depth: i64 = 0;
+    let mut quote: Option<u8> = None;
+    loop {
+        let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
+        let line = &src[pos..line_end];
+        if line.trim().is_empty() && quote.is_none() {
+            return pos;
+        }
+        scan_js(line.as_bytes(), &mut depth, &mut quote);
+        pos = (line_end + 1).min(src.len());
+        if pos >= src.len() {
+            return pos;
+        }
+        let t = line.trim_end();
+        let open = depth > 0
+            || quote.is_some()
+            || t.ends_with([
+                ',', '{', '(', '[', '=', '+', '*', '/', '&', '|', '?', ':', '.',
+            ]);
+        let next = src[pos..].trim_start_matches([' ', '\t']);
+        if !open && !next.starts_with(['.', ')', '}', ']']) {
+            return pos;
+        }
+    }
+}
+
+/// MDX ESM: `import x from "y"`, `import "y"`, `import {a} from`,
+/// `export const ...`. Prose that starts with "import" is not ESM.
+pub(crate) fn is_statement_start(line: &str) -> bool {
+    if let Some(rest) = line.strip_prefix("import") {
+        let r = rest.trim_start();
+        if r.starts_with(['{', '"', '\'', '*']) {
+            return true;
+        }
+        let ident = r.len() < rest.len()
+            && r.starts_with(|c: char| c.is_alphabetic() || c == '_' || c == '$');
+        return ident && (has_from_clause(r) || r.ends_with(','));
+    }
+    if let Some(rest) = line.strip_prefix("export") {
+        let r = rest.trim_start();
+        return r.len() < rest.len()
+            && [
+                "const ",
+                "let ",
+                "var ",
+                "function",
+                "default ",
+                "class ",
+                "async ",
+                "type ",
+                "interface ",
+                "{",
+                "*",
+            ]
+            .iter()
+            .any(|k| r.starts_with(k));
+    }
+    false
+}
+
+fn has_from_clause(s: &str) -> bool {
+    s.match_indices("from")
+        .any(|(i, _)| s[i + 4..].trim_start().starts_with(['"', '\'']))
+}
+
+/// Tracks bracket depth and open strings through one line of JavaScript.
+fn scan_js(line: &[u8], depth: &mut i64, quote: &mut Option<u8>) {
+    let mut i = 0;
+    while i < line.len() {
+        let c = line[i];
+        match *quote {
+            Some(q) => {
+                if c == b'\\' {
+                    i += 1;
+                } else if c == q {
+                    *quote = None;
+                }
+            }
+            None => match c {
+                b'"' | b'\'' | b'`' => *quote = Some(c),
+                b'{' | b'(' | b'[' => *depth += 1,
+                b'}' | b')' | b']' => *depth -= 1,
+                b'/' if line.get(i + 1) == Some(&b'/') => return,
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    // Only template literals span lines.
+    if matches!(*quote, Some(b'"' | b'\'')) {
+        *quote = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_are_told_from_prose() {
+        for esm in [
+            "import { Blockquote } from \"@x/y\";",
+            "import Tabs from '@theme/Tabs';",
+            "import \"./style.css\";",
+            "import * as X from \"x\"",
+            "import Foo,",
+            "export const meta = {",
+            "export default function Layout() {",
+        ] {
+            assert!(is_statement_start(esm), "{esm}");
+        }
+        for prose in [
+            "import your data first.",
+            "important news",
+            "export is a word too.",
+            "exporteren kan ook",
+            "Import X from \"y\"",
+        ] {
+            assert!(!is_statement_start(prose), "{prose}");
+        }
+    }
+
+    #[test]
+    fn a_statement_ends_at_a_blank_line_or_where_it_is_complete() {
+        let src = "import {\n  A,\n  B,\n} from 'z'\nText\n";
+        assert_eq!(&src[statement_end(src, 0)..], "Text\n");
+        let src = "export const x = {\n  a: `multi\n\nline`,\n};\n\nText";
+        assert_eq!(&src[statement_end(src, 0)..], "\nText");
+        let src = "export const y = f()\n  .g();\nText";
+        assert_eq!(&src[statement_end(src, 0)..], "Text");
+        let src = "import {";
+        assert_eq!(statement_end(src, 0), src.len());
+    }
+}

@@ -1,0 +1,391 @@
+//! The output folder: writes feeds atomically and only when their bytes
+//! change, copies assets once, and clears out feeds of tags and authors that
+//! no longer exist.
+//!
+//! Atomic means a reader (or the web server) sees either the old file or the
+//! new one, never half of one: each file is written to a temporary file in the
+//! same directory and renamed over the target (`rename(2)` is atomic within a
+//! file system). Skipping unchanged files keeps their mtime, so `ETag` and
+//! `Last-Modified` stay put and conditional requests from readers get 304s.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+use tempfile::NamedTempFile;
+use walkdir::WalkDir;
+
+/// Temporary files start with this, so a crash's leftovers are recognisably
+/// ours and [`OutputDir::remove_stale`] can clear them.
+const TEMP_PREFIX: &str = ".postbode-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Feed files that may sit in any channel directory.
+const FEED_FILES: [&str; 3] = ["atom.xml", "rss.xml", "feed.json"];
+/// Files written once at the root; elsewhere a file of that name is not ours.
+const ROOT_FILES: [&str; 2] = ["feeds.opml", "index.html"];
+const ASSETS_DIR: &str = "assets/";
+
+/// The root folder all feeds are written under.
+#[derive(Debug, Clone)]
+pub struct OutputDir {
+    root: PathBuf,
+}
+
+impl OutputDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Atomic write (a temporary file in the target directory, then rename),
+    /// skipped when the file already has exactly these bytes, which leaves
+    /// its mtime untouched. Creates parent directories. Returns `Ok(true)`
+    /// when it wrote.
+    pub fn write_if_changed(&self, rel: &str, bytes: &[u8]) -> io::Result<bool> {
+        let target = self.target(rel)?;
+        if has_contents(&target, bytes)? {
+            return Ok(false);
+        }
+        let mut temp = temp_file_for(&target)?;
+        temp.write_all(bytes)?;
+        // No fsync: an interrupted build is repaired by the next one, which
+        // sees different bytes and writes again; syncing ~2000 files would
+        // cost more than it protects.
+        temp.persist(&target).map_err(|e| e.error)?;
+        Ok(true)
+    }
+
+    /// Copies `from` atomically unless the target already exists with the
+    /// same size: assets have content-hashed names, so same name and size
+    /// means same file. Returns `Ok(true)` when it copied.
+    pub fn copy_if_missing(&self, rel: &str, from: &Path) -> io::Result<bool> {
+        let target = self.target(rel)?;
+        let size = fs::metadata(from)?.len();
+        match fs::metadata(&target) {
+            Ok(meta) if meta.is_file() && meta.len() == size => return Ok(false),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut temp = temp_file_for(&target)?;
+        io::copy(&mut File::open(from)?, &mut temp)?;
+        temp.persist(&target).map_err(|e| e.error)?;
+        Ok(true)
+    }
+
+    /// Removes files an earlier build wrote that are not in `keep` (paths
+    /// relative to the root with `/`, as [`super::Channel::rel_path`] gives
+    /// them), then the directories that left empty. Returns what it removed,
+    /// sorted.
+    ///
+    /// Only files that are recognisably ours are touched: `atom.xml`,
+    /// `rss.xml` and `feed.json` anywhere, `feeds.opml` and `index.html` at
+    /// the root only (the root may sit inside a site whose pages are
+    /// `index.html` too), anything under `assets/`, and temporary files a
+    /// crashed write left behind.
+    pub fn remove_stale(&self, keep: &BTreeSet<String>) -> io::Result<Vec<String>> {
+        if !self.root.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut removed = Vec::new();
+        let walk = WalkDir::new(&self.root)
+            .min_depth(1)
+            .sort_by_file_name()
+            .into_iter();
+        for entry in walk {
+            let entry = entry?;
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let Some(rel) = rel_string(&self.root, entry.path()) else {
+                continue; // not UTF-8, so not a name we write
+            };
+            if keep.contains(&rel) || !is_ours(&rel) {
+                continue;
+            }
+            fs::remove_file(entry.path())?;
+            removed.push(rel);
+        }
+        for rel in &removed {
+            self.remove_empty_parents(Path::new(rel))?;
+        }
+        Ok(removed)
+    }
+
+    /// Removes the directories above `rel` that are now empty, stopping at
+    /// the first one that is not (and never removing the root).
+    fn remove_empty_parents(&self, rel: &Path) -> io::Result<()> {
+        let mut dir = rel.parent();
+        while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            let path = self.root.join(d);
+            match fs::read_dir(&path).map(|mut entries| entries.next().is_none()) {
+                Ok(true) => fs::remove_dir(&path)?,
+                Ok(false) => break,
+                // Already gone: removed via another stale file below it.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            dir = d.parent();
+        }
+        Ok(())
+    }
+
+    /// `rel` under the root, refusing anything that could escape it.
+    fn target(&self, rel: &str) -> io::Result<PathBuf> {
+        let path = Path::new(rel);
+        let plain = !rel.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)));
+        if !plain {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("output path must be relative and stay inside the output folder: {rel:?}"),
+            ));
+        }
+        Ok(self.root.join(path))
+    }
+}
+
+/// True when `path` is a file holding exactly `bytes`. The size check first
+/// means a changed feed is usually detected without reading it; the compare
+/// streams through a small buffer rather than reading a whole feed into a
+/// fresh allocation.
+fn has_contents(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() || meta.len() != bytes.len() as u64 {
+        return Ok(false);
+    }
+    let mut buf = vec![0; 64 * 1024];
+    let mut rest = bytes;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            return Ok(rest.is_empty());
+        }
+        match rest.split_at_checked(n) {
+            Some((head, tail)) if head == &buf[..n] => rest = tail,
+            _ => return Ok(false),
+        }
+    }
+}
+
+/// A temporary file next to `target` (same directory, so the rename is
+/// atomic), creating the directory when needed.
+fn temp_file_for(target: &Path) -> io::Result<NamedTempFile> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(TEMP_PREFIX).suffix(TEMP_SUFFIX);
+    // NamedTempFile defaults to 0600, which a web server running as another
+    // user cannot read; 0666 minus the umask is what File::create would give.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
+}
+
+fn rel_string(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+    Some(parts?.join("/"))
+}
+
+fn is_ours(rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    FEED_FILES.contains(&name)
+        || ROOT_FILES.contains(&rel)
+        || rel.starts_with(ASSETS_DIR)
+        || (name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    fn files(root: &Path) -> Vec<String> {
+        WalkDir::new(root)
+            .min_depth(1)
+            .sort_by_file_name()
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| rel_string(root, e.path()).unwrap())
+            .collect()
+    }
+
+    fn keep(paths: &[&str]) -> BTreeSet<String> {
+        paths.iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn writing_the_same_bytes_twice_skips_the_second_write_and_keeps_the_mtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = OutputDir::new(dir.path());
+        assert!(
+            out.write_if_changed("tags/api/atom.xml", b"<feed/>")
+                .unwrap()
+        );
+
+        let path = dir.path().join("tags/api/atom.xml");
+        let past = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(past)
+            .unwrap();
+
+        assert!(
+            !out.write_if_changed("tags/api/atom.xml", b"<feed/>")
+                .unwrap()
+        );
+        assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), past);
+
+        // Same size, different bytes: still rewritten.
+        assert!(
+            out.write_if_changed("tags/api/atom.xml", b"<feed2")
+                .unwrap()
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"<feed2");
+        assert_ne!(fs::metadata(&path).unwrap().modified().unwrap(), past);
+    }
+
+    #[test]
+    fn writes_leave_no_temporary_files_even_when_they_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = OutputDir::new(dir.path());
+        out.write_if_changed("atom.xml", b"one").unwrap();
+        out.write_if_changed("atom.xml", b"two!").unwrap();
+        // A directory where the file should go makes the rename fail.
+        fs::create_dir_all(dir.path().join("rss.xml/blocker")).unwrap();
+        assert!(out.write_if_changed("rss.xml", b"never").is_err());
+
+        assert_eq!(files(dir.path()), ["atom.xml"]);
+        assert_eq!(fs::read(dir.path().join("atom.xml")).unwrap(), b"two!");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn written_files_are_readable_by_the_web_server() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let out = OutputDir::new(dir.path());
+        out.write_if_changed("atom.xml", b"x").unwrap();
+        let mode = fs::metadata(dir.path().join("atom.xml"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o044, 0o044, "group and others can read ({mode:o})");
+    }
+
+    #[test]
+    fn paths_that_escape_the_output_folder_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = OutputDir::new(dir.path().join("out"));
+        for rel in ["../evil.xml", "/etc/passwd", "", "tags/../../x"] {
+            let err = out.write_if_changed(rel, b"x").unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{rel}");
+        }
+        assert!(!dir.path().join("evil.xml").exists());
+    }
+
+    #[test]
+    fn copies_happen_once_per_name_and_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("logo.3f2a.png");
+        fs::write(&src, b"png-bytes").unwrap();
+        let out = OutputDir::new(dir.path().join("out"));
+
+        assert!(out.copy_if_missing("assets/logo.3f2a.png", &src).unwrap());
+        assert!(!out.copy_if_missing("assets/logo.3f2a.png", &src).unwrap());
+        assert_eq!(
+            fs::read(dir.path().join("out/assets/logo.3f2a.png")).unwrap(),
+            b"png-bytes"
+        );
+        // A truncated earlier copy has another size, so it is replaced.
+        fs::write(dir.path().join("out/assets/logo.3f2a.png"), b"png").unwrap();
+        assert!(out.copy_if_missing("assets/logo.3f2a.png", &src).unwrap());
+        assert_eq!(files(&dir.path().join("out")), ["assets/logo.3f2a.png"]);
+    }
+
+    #[test]
+    fn remove_stale_removes_only_stale_feed_files_and_their_empty_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = OutputDir::new(dir.path());
+        for rel in [
+            "atom.xml",
+            "feeds.opml",
+            "index.html",
+            "tags/api/atom.xml",
+            "tags/api/rss.xml",
+            "tags/old/atom.xml",
+            "tags/old/feed.json",
+            "authors/gone/rss.xml",
+            "authors/gone/index.html", // not ours: only the root index is
+            "assets/old.1234.png",
+            "assets/new.5678.png",
+            "notes.txt",
+            "tags/api/.postbode-abc123.tmp",
+        ] {
+            out.write_if_changed(rel, b"x").unwrap();
+        }
+        let kept = keep(&[
+            "atom.xml",
+            "feeds.opml",
+            "index.html",
+            "tags/api/atom.xml",
+            "tags/api/rss.xml",
+            "assets/new.5678.png",
+        ]);
+
+        let removed = out.remove_stale(&kept).unwrap();
+        assert_eq!(
+            removed,
+            [
+                "assets/old.1234.png",
+                "authors/gone/rss.xml",
+                "tags/api/.postbode-abc123.tmp",
+                "tags/old/atom.xml",
+                "tags/old/feed.json",
+            ]
+        );
+        assert_eq!(
+            files(dir.path()),
+            [
+                "assets/new.5678.png",
+                "atom.xml",
+                "authors/gone/index.html",
+                "feeds.opml",
+                "index.html",
+                "notes.txt",
+                "tags/api/atom.xml",
+                "tags/api/rss.xml",
+            ]
+        );
+        assert!(!dir.path().join("tags/old").exists());
+        assert!(dir.path().join("authors/gone").exists());
+        assert!(out.remove_stale(&kept).unwrap().is_empty());
+    }
+
+    #[test]
+    fn remove_stale_on_a_missing_folder_removes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = OutputDir::new(dir.path().join("not-yet"));
+        assert!(out.remove_stale(&BTreeSet::new()).unwrap().is_empty());
+    }
+}
