@@ -131,3 +131,63 @@ fn summaries_without_front_matter_description_are_whole_sentences() {
         );
     }
 }
+
+#[test]
+fn other_docusaurus_layouts_read_the_same_way() {
+    // A blog served at the site root, with flat files, folders, slug
+    // overrides, a date with a time of day, inline authors and no tags.
+    let blog = TestBlog::new("blog_path = \"/\"\n");
+    blog.write(
+        "2024-03-05-flat.mdx",
+        "---\ntitle: Flat\nauthors:\n  - name: Ada\n    url: https://ada.example\n---\nText\n",
+    );
+    blog.write("2024-03-06-folder/index.md", "# Folder post\n");
+    blog.write(
+        "any-name.md",
+        "---\nslug: /custom/path\ndate: 2024-03-07T09:15:00+01:00\n---\n# Slugged\n",
+    );
+    blog.write("2024/3/8/deep.md", "---\ntags: []\n---\n# Deep\n");
+    let posts = blog.posts_json("2030-01-01T00:00:00Z");
+    let find = |src: &str| posts.iter().find(|p| p["source"] == src).unwrap().clone();
+    let flat = find("2024-03-05-flat.mdx");
+    assert_eq!(flat["permalink"], "/2024/03/05/flat");
+    assert_eq!(flat["url"], "https://example.org/2024/03/05/flat");
+    assert_eq!(flat["authors"][0]["name"], "Ada");
+    assert_eq!(flat["authors"][0]["key"], Value::Null);
+    assert_eq!(
+        find("2024-03-06-folder/index.md")["permalink"],
+        "/2024/03/06/folder"
+    );
+    assert_eq!(find("2024-03-06-folder/index.md")["title"], "Folder post");
+    let slugged = find("any-name.md");
+    assert_eq!(slugged["permalink"], "/custom/path");
+    assert_eq!(slugged["date"], "2024-03-07T08:15:00Z");
+    assert_eq!(find("2024/3/8/deep.md")["permalink"], "/2024/3/8/deep");
+    assert_eq!(find("2024/3/8/deep.md")["tags"], serde_json::json!([]));
+}
+
+#[test]
+fn an_undated_post_takes_the_date_of_its_first_commit() {
+    let blog = TestBlog::new("");
+    blog.write("undated.md", "# Undated\n");
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(blog.blog())
+            .env("GIT_AUTHOR_DATE", "2021-04-05T06:07:08Z")
+            .env("GIT_COMMITTER_DATE", "2021-04-05T06:07:08Z")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.org")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.org")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "undated.md"]);
+    git(&["commit", "-q", "-m", "add"]);
+    let posts = blog.posts_json("2030-01-01T00:00:00Z");
+    assert_eq!(posts[0]["date"], "2021-04-05T06:07:08Z");
+}
