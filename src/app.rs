@@ -150,7 +150,7 @@ struct AuthorJson<'a> {
     name: Option<&'a str>,
 }
 
-fn post_json(post: &Post, now: DateTime<Utc>) -> PostJson<'_> {
+fn post_json<'a>(config: &BlogConfig, post: &'a Post, now: DateTime<Utc>) -> PostJson<'a> {
     PostJson {
         source: &post.source,
         permalink: &post.permalink,
@@ -160,7 +160,11 @@ fn post_json(post: &Post, now: DateTime<Utc>) -> PostJson<'_> {
         description: post
             .description
             .clone()
-            .or_else(|| crate::content::summary(&post.body)),
+            .or_else(|| {
+                posts::read_body(config, post)
+                    .ok()
+                    .and_then(|b| crate::content::summary(&b))
+            }),
         tags: post
             .tags
             .iter()
@@ -191,7 +195,7 @@ fn print_posts(config: &BlogConfig, now: DateTime<Utc>, json: bool) -> Outcome {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = if json {
-        let items: Vec<PostJson> = blog.posts.iter().map(|p| post_json(p, now)).collect();
+        let items: Vec<PostJson> = blog.posts.iter().map(|p| post_json(config, p, now)).collect();
         serde_json::to_writer_pretty(&mut out, &items)
             .map_err(std::io::Error::from)
             .and_then(|_| writeln!(out))

@@ -224,6 +224,14 @@ impl<'a> Renderer<'a> {
 
     fn render(&self, post: &Post) -> Rendered {
         let path = self.config.source.join(&post.source);
+        let mut warnings = Vec::new();
+        // Read again here rather than kept from loading: only shown posts
+        // need their text. A file that vanished since is reported, and the
+        // item keeps its title and summary.
+        let body = posts::read_body(self.config, post).unwrap_or_else(|d| {
+            warnings.push(d);
+            String::new()
+        });
         let site = Site {
             site_url: &self.config.site_url,
             assets_url: &self.assets_url,
@@ -232,7 +240,7 @@ impl<'a> Renderer<'a> {
             path: &path,
             display_path: &path,
             url: &post.url,
-            body: &post.body,
+            body: &body,
             body_line: post.body_line,
         };
         let rendered = content::render_html(&source, &site, &self.index, &self.assets);
@@ -241,16 +249,17 @@ impl<'a> Renderer<'a> {
             .as_deref()
             .map(|d| d.trim().to_string())
             .filter(|d| !d.is_empty())
-            .or_else(|| content::summary(&post.body));
+            .or_else(|| content::summary(&body));
         let image_url = post
             .image
             .as_deref()
             .and_then(|i| content::resolve_image_url(i, &source, &site, &self.assets));
+        warnings.extend(rendered.warnings);
         Rendered {
             html: rendered.html,
             summary,
             image_url,
-            warnings: rendered.warnings,
+            warnings,
         }
     }
 }

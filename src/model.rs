@@ -84,12 +84,10 @@ pub struct Post {
     pub unlisted: bool,
     /// Front matter `image`, as written (relative, site-absolute or a URL).
     pub image: Option<String>,
-    /// Markdown/MDX after the front matter, with a leading `# Title` removed
-    /// when it supplied the title.
-    #[serde(skip)]
-    pub body: String,
-    /// 1-based line in the file where `body` starts, to report problems
-    /// inside the body at the right line.
+    /// 1-based line in the file where the body starts, to report problems
+    /// inside it at the right line. The body itself is not kept: a large blog
+    /// would hold all of its text in memory while only the posts that some
+    /// feed shows need it (`posts::read_body`).
     #[serde(skip)]
     pub body_line: usize,
     pub has_truncate_marker: bool,

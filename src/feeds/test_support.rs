@@ -54,7 +54,6 @@ fn post(slug: &str, date: DateTime<Utc>, title: &str) -> Post {
         draft: false,
         unlisted: false,
         image: None,
-        body: String::new(),
         body_line: 1,
         has_truncate_marker: false,
     }

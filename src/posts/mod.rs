@@ -315,10 +315,19 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
         draft: fm.draft.unwrap_or(false),
         unlisted: fm.unlisted.unwrap_or(false),
         image: fm.image.clone(),
-        body,
         body_line: split.body_line,
         has_truncate_marker,
     })
+}
+
+/// The Markdown/MDX body of a post as the loader saw it: after the front
+/// matter, with the `# Title` that gave the title blanked out.
+pub fn read_body(config: &BlogConfig, post: &Post) -> Result<String, Diagnostic> {
+    let path = config.source.join(&post.source);
+    let text = read_text(&path)?;
+    let split = frontmatter::split(&text)
+        .map_err(|line| Diagnostic::error(&path, "front matter is no longer closed").at(line, 1))?;
+    Ok(frontmatter::take_content_title(split.body).1)
 }
 
 /// Docusaurus `normalizeUrl([baseUrl, routeBasePath, slug])`: one slash
