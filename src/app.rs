@@ -157,14 +157,11 @@ fn post_json<'a>(config: &BlogConfig, post: &'a Post, now: DateTime<Utc>) -> Pos
         url: &post.url,
         date: post.date.to_rfc3339_opts(SecondsFormat::Secs, true),
         title: &post.title,
-        description: post
-            .description
-            .clone()
-            .or_else(|| {
-                posts::read_body(config, post)
-                    .ok()
-                    .and_then(|b| crate::content::summary(&b))
-            }),
+        description: post.description.clone().or_else(|| {
+            posts::read_body(config, post)
+                .ok()
+                .and_then(|b| crate::content::summary(&b))
+        }),
         tags: post
             .tags
             .iter()
@@ -195,7 +192,11 @@ fn print_posts(config: &BlogConfig, now: DateTime<Utc>, json: bool) -> Outcome {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = if json {
-        let items: Vec<PostJson> = blog.posts.iter().map(|p| post_json(config, p, now)).collect();
+        let items: Vec<PostJson> = blog
+            .posts
+            .iter()
+            .map(|p| post_json(config, p, now))
+            .collect();
         serde_json::to_writer_pretty(&mut out, &items)
             .map_err(std::io::Error::from)
             .and_then(|_| writeln!(out))

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::feeds::Format;
+use crate::notify::config::{EmailConfig, RawEmail, SubscribersField};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -60,6 +61,16 @@ struct RawConfig {
     by_author: Option<bool>,
     #[serde(default)]
     timezone: Option<String>,
+    #[serde(default)]
+    subscribers: Option<SubscribersField>,
+    #[serde(default)]
+    email: Option<RawEmail>,
+    /// SQLite database with what was announced and delivered.
+    #[serde(default)]
+    state: Option<PathBuf>,
+    /// Folder whose files override the built-in message templates.
+    #[serde(default)]
+    templates: Option<PathBuf>,
 }
 
 /// A validated blog definition with absolute paths and normalised URLs.
@@ -90,6 +101,12 @@ pub struct BlogConfig {
     pub by_tag: bool,
     pub by_author: bool,
     pub timezone: chrono_tz::Tz,
+    /// As written; checked by `notify::config::resolve`.
+    pub subscribers: Option<SubscribersField>,
+    pub email: Option<EmailConfig>,
+    /// Default: `state.db` beside the feed definition.
+    pub state: PathBuf,
+    pub templates: Option<PathBuf>,
 }
 
 impl BlogConfig {
@@ -228,6 +245,13 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
         by_tag: raw.by_tag.unwrap_or(true),
         by_author: raw.by_author.unwrap_or(true),
         timezone,
+        subscribers: raw.subscribers,
+        email: raw.email.map(|e| EmailConfig::from_raw(e, &base)),
+        state: raw
+            .state
+            .map(|p| resolve(&p))
+            .unwrap_or_else(|| base.join("state.db")),
+        templates: raw.templates.map(|p| resolve(&p)),
     })
 }
 

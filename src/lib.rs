@@ -10,4 +10,5 @@ pub mod content;
 pub mod diag;
 pub mod feeds;
 pub mod model;
+pub mod notify;
 pub mod posts;
