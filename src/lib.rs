@@ -11,4 +11,5 @@ pub mod diag;
 pub mod feeds;
 pub mod model;
 pub mod notify;
+pub mod plan;
 pub mod posts;
