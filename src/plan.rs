@@ -85,10 +85,12 @@ pub fn matches(filter: &Filter, post: &Post) -> bool {
             .iter()
             .any(|t| t.key.to_lowercase() == *wanted || t.label.to_lowercase() == *wanted)
     };
-    if let Some(any) = &filter.any_tags {
-        if !any.iter().any(has_tag) {
-            return false;
-        }
+    if filter
+        .any_tags
+        .as_ref()
+        .is_some_and(|any| !any.iter().any(has_tag))
+    {
+        return false;
     }
     if !filter.all_tags.iter().all(has_tag) {
         return false;
@@ -356,7 +358,7 @@ mod tests {
         draft.draft = true;
         let p1 = plan(&[draft], date(2025, 7, 11), &[], false, None, &subs, &[]);
         assert!(p1.announce.is_empty());
-        assert_eq!(p1.seen[0].announced, false);
+        assert!(!p1.seen[0].announced);
 
         let published = post(
             "2025/07/15-nds.md",
