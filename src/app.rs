@@ -12,7 +12,10 @@ use crate::cli::{Cli, Command};
 use crate::config::{self, BlogConfig};
 use crate::diag::Diagnostic;
 use crate::model::Post;
+use crate::notify::deliver;
+use crate::notify::{Payload, config::Target};
 use crate::posts;
+use crate::state::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
@@ -38,6 +41,51 @@ pub fn run(cli: Cli) -> Outcome {
             for_each_blog(&feed_files, |c| crate::build::build(c, now, force))
         }
         Command::Check { feed_files } => for_each_blog(&feed_files, |c| check(c, now)),
+        Command::Notify {
+            feed_files,
+            dry_run,
+            backfill,
+            json,
+            state,
+        } => {
+            let opts = deliver::Options {
+                dry_run,
+                backfill_since: backfill,
+                ..deliver::Options::default()
+            };
+            for_each_blog(&feed_files, |c| {
+                let c = with_state(c, state.as_deref());
+                notify(&c, now, &opts, json)
+            })
+        }
+        Command::Preview {
+            feed_file,
+            post,
+            subscriber,
+        } => {
+            let files: Vec<PathBuf> = feed_file.into_iter().collect();
+            for_each_blog(&files, |c| preview(c, now, &post, &subscriber))
+        }
+        Command::Status {
+            feed_files,
+            json,
+            state,
+        } => for_each_blog(&feed_files, |c| {
+            status(&with_state(c, state.as_deref()), json)
+        }),
+        Command::Retry {
+            feed_files,
+            dead,
+            state,
+        } => {
+            if !dead {
+                eprintln!("postbode: say which deliveries to retry: `postbode retry --dead`");
+                return Outcome::Fatal;
+            }
+            for_each_blog(&feed_files, |c| {
+                retry_dead(&with_state(c, state.as_deref()), now)
+            })
+        }
         Command::Posts { feed_file, json } => {
             let files: Vec<PathBuf> = feed_file.into_iter().collect();
             for_each_blog(&files, |c| print_posts(c, now, json))
@@ -105,6 +153,7 @@ pub fn report(problems: &[Diagnostic]) -> Outcome {
 fn check(config: &BlogConfig, now: DateTime<Utc>) -> Outcome {
     let blog = posts::load(config);
     let mut problems = blog.problems;
+    problems.extend(deliver::subscribers(config).1);
     problems.extend(crate::build::check_content(config, &blog.posts, now));
     sort_problems(&mut problems);
     let outcome = report(&problems);
@@ -238,4 +287,236 @@ fn print_table(out: &mut impl Write, posts: &[Post], now: DateTime<Utc>) -> std:
         writeln!(out, "            {}", p.title)?;
     }
     Ok(())
+}
+
+fn with_state(config: &BlogConfig, state: Option<&Path>) -> BlogConfig {
+    let mut c = config.clone();
+    if let Some(s) = state {
+        c.state = s.to_path_buf();
+    }
+    c
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("postbode: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
+fn notify(config: &BlogConfig, now: DateTime<Utc>, opts: &deliver::Options, json: bool) -> Outcome {
+    let Some(rt) = runtime() else {
+        return Outcome::Fatal;
+    };
+    let mut problems = Vec::new();
+    let result = rt.block_on(deliver::run(config, now, opts, &mut problems));
+    sort_problems(&mut problems);
+    let mut outcome = report(&problems);
+    match result {
+        Ok(summary) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&summary).unwrap_or_default()
+                );
+            } else {
+                eprintln!(
+                    "{}: {}{} new posts, {} deliveries planned, {} sent, {} retrying, {} dead ({} dead in total){}",
+                    summary.blog,
+                    if summary.first_run { "first run: " } else { "" },
+                    summary.new_posts.len(),
+                    summary.planned,
+                    summary.sent,
+                    summary.retrying,
+                    summary.dead,
+                    summary.dead_total,
+                    if summary.dry_run {
+                        " [dry run: nothing sent or recorded]"
+                    } else {
+                        ""
+                    },
+                );
+            }
+            if summary.dead_total > 0 {
+                outcome = outcome.max(Outcome::Problems);
+            }
+            outcome
+        }
+        Err(e) => {
+            eprintln!("postbode: {}: {e}", config.name);
+            Outcome::Fatal
+        }
+    }
+}
+
+fn preview(config: &BlogConfig, _now: DateTime<Utc>, post_ref: &str, subscriber: &str) -> Outcome {
+    let blog = posts::load(config);
+    let Some(post) = blog
+        .posts
+        .iter()
+        .find(|p| p.permalink == post_ref || p.url == post_ref || p.source == post_ref)
+    else {
+        eprintln!("postbode: no post with permalink {post_ref}");
+        return Outcome::Fatal;
+    };
+    let (subscribers, problems) = deliver::subscribers(config);
+    report(&problems);
+    let Some(sub) = subscribers.iter().find(|s| s.id == subscriber) else {
+        eprintln!(
+            "postbode: no valid subscriber {subscriber} in {}",
+            config.file.display()
+        );
+        return Outcome::Fatal;
+    };
+    let templates = match crate::notify::templates::Templates::load(config.templates.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("postbode: templates: {e}");
+            return Outcome::Fatal;
+        }
+    };
+    let payload = Payload {
+        blog: deliver::blog_info(config),
+        posts: vec![deliver::snapshot(config, post)],
+    };
+    // A preview has no delivery row yet; 0 stands in for its id.
+    let id = deliver::message_id(config, 0);
+    match &sub.target {
+        Target::Email { address } => {
+            let Some(email) = &config.email else {
+                eprintln!("postbode: no [email] section in {}", config.file.display());
+                return Outcome::Fatal;
+            };
+            match crate::notify::email::build_message(
+                email,
+                &templates,
+                &payload,
+                address,
+                sub,
+                &id,
+                Utc::now(),
+            ) {
+                Ok(msg) => {
+                    println!("{}", String::from_utf8_lossy(&msg.formatted()));
+                    Outcome::Ok
+                }
+                Err(e) => {
+                    eprintln!("postbode: {e}");
+                    Outcome::Fatal
+                }
+            }
+        }
+        Target::Webhook {
+            url,
+            format,
+            secret,
+            ..
+        } => match crate::notify::webhook::prepare_in(
+            sub.language,
+            &payload,
+            *format,
+            url,
+            secret.as_ref(),
+            &templates,
+            &id,
+            Utc::now(),
+        ) {
+            Ok(req) => {
+                println!("POST {}", deliver::redacted(url));
+                for (k, v) in &req.headers {
+                    println!("{k}: {v}");
+                }
+                println!();
+                println!("{}", String::from_utf8_lossy(&req.body));
+                Outcome::Ok
+            }
+            Err(e) => {
+                eprintln!("postbode: {e}");
+                Outcome::Fatal
+            }
+        },
+    }
+}
+
+fn status(config: &BlogConfig, json: bool) -> Outcome {
+    let Some(rt) = runtime() else {
+        return Outcome::Fatal;
+    };
+    let rows = rt.block_on(async {
+        let store = Store::open(&config.state).await?;
+        store.open_deliveries(&config.name).await
+    });
+    let rows = match rows {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("postbode: {e}");
+            return Outcome::Fatal;
+        }
+    };
+    if json {
+        let items: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id, "post": r.post_key, "subscriber": r.subscriber, "channel": r.channel,
+                    "status": r.status.as_str(), "attempts": r.attempts,
+                    "next_attempt_at": r.next_attempt_at, "last_error": r.last_error,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&items).unwrap_or_default()
+        );
+    } else {
+        println!(
+            "{:<6}  {:<9}  {:<8}  {:<20}  {:<40}  LAST ERROR",
+            "ID", "STATUS", "ATTEMPTS", "SUBSCRIBER", "POST"
+        );
+        for r in &rows {
+            println!(
+                "{:<6}  {:<9}  {:<8}  {:<20}  {:<40}  {}",
+                r.id,
+                r.status.as_str(),
+                r.attempts,
+                r.subscriber,
+                r.post_key,
+                r.last_error.as_deref().unwrap_or("")
+            );
+        }
+        eprintln!("{}: {} open deliveries", config.name, rows.len());
+    }
+    if rows.iter().any(|r| r.status.as_str() == "dead") {
+        Outcome::Problems
+    } else {
+        Outcome::Ok
+    }
+}
+
+fn retry_dead(config: &BlogConfig, now: DateTime<Utc>) -> Outcome {
+    let Some(rt) = runtime() else {
+        return Outcome::Fatal;
+    };
+    match rt.block_on(async {
+        let store = Store::open(&config.state).await?;
+        store.retry_dead(&config.name, now).await
+    }) {
+        Ok(n) => {
+            eprintln!(
+                "{}: {n} dead deliveries put back; the next notify sends them",
+                config.name
+            );
+            Outcome::Ok
+        }
+        Err(e) => {
+            eprintln!("postbode: {e}");
+            Outcome::Fatal
+        }
+    }
 }

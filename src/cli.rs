@@ -33,6 +33,49 @@ pub enum Command {
     },
     /// Read everything, write nothing; print every problem as path:line:col: message.
     Check { feed_files: Vec<PathBuf> },
+    /// Announce newly published posts to the subscribers whose filters match,
+    /// and send every due delivery (retries included).
+    Notify {
+        feed_files: Vec<PathBuf>,
+        /// Show what would be sent; send and record nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// On the first run (or any run): also announce posts published since this date (YYYY-MM-DD or RFC 3339).
+        #[arg(long, value_name = "DATE", value_parser = parse_since)]
+        backfill: Option<DateTime<Utc>>,
+        /// Print the run summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// SQLite state database (default: `state` in the feed definition, or state.db beside it).
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
+    /// Print the exact email (headers and both parts) or webhook request (headers and body) a subscriber would get for a post.
+    Preview {
+        feed_file: Option<PathBuf>,
+        /// The post's permalink (e.g. /blog/2025/07/15/nds) or URL.
+        #[arg(long)]
+        post: String,
+        #[arg(long)]
+        subscriber: String,
+    },
+    /// List deliveries that are pending, retrying or dead, with their last error.
+    Status {
+        feed_files: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
+    /// Put dead deliveries back in the queue; the next notify sends them.
+    Retry {
+        feed_files: Vec<PathBuf>,
+        /// Required: which deliveries to retry.
+        #[arg(long)]
+        dead: bool,
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
     /// Print the posts as postbode understands them.
     Posts {
         feed_file: Option<PathBuf>,
@@ -40,6 +83,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    parse_now(s)
 }
 
 fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {

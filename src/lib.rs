@@ -13,3 +13,4 @@ pub mod model;
 pub mod notify;
 pub mod plan;
 pub mod posts;
+pub mod state;

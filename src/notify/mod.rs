@@ -3,6 +3,10 @@
 //! webhooks). Planning lives in `plan.rs`, bookkeeping in `state/`.
 
 pub mod config;
+pub mod deliver;
+pub mod email;
+pub mod templates;
+pub mod webhook;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -7,3 +7,4 @@ mod helpers;
 mod bad_input;
 mod contract;
 mod feeds;
+mod notify;

@@ -1,0 +1,676 @@
+//! What the chat templates (`templates/webhook/{slack,teams,mattermost,discord}.json`)
+//! get to work with. A template only arranges; the text it prints is made
+//! ready here, per format, because each chat has its own markup and its own
+//! limits and a user's override should not have to know them:
+//!
+//! - every `*_md` field is escaped for the format's markup (Slack mrkdwn:
+//!   `&`, `<`, `>` as entities; Mattermost and Discord Markdown: a backslash
+//!   before `\ * _ ~ ` | [ ] < >`; Mattermost also breaks `@` mentions with a
+//!   zero-width space; Teams: as is, since Adaptive Card text has no escape);
+//! - text is cut (with `…`, at a word where one is near) to the platform's
+//!   limits, counted in UTF-16 code units, which is never less than what
+//!   Slack or Discord count: Slack headers 150 and section text 3000
+//!   characters; Discord embed titles 256, descriptions 4096 and all embeds
+//!   of a message together 6000; Mattermost messages 16383;
+//! - a digest shows at most as many posts as the platform allows (Slack: 50
+//!   blocks a message, Discord: 10 embeds) and says how many more there are.
+//!
+//! The context, as the templates see it (every key always present):
+//!
+//! ```text
+//! format, language ("nl"|"en"), kind ("post.published"|"posts.digest"), digest (bool),
+//! message_id, now (RFC 3339),
+//! blog: {name, title, title_md, url, url_md, feed_url},
+//! heading ("Nieuw bericht op Blog"; ≤ 150), heading_md, fallback (one line, in markup),
+//! post (the post, or null for a digest), posts [shown posts], total, more (not shown),
+//! more_md ("…en nog 3 berichten: <link>", or ""),
+//! labels: {read_post, all_posts, tags, authors, date},
+//! post/posts[i]: {title, title_md, url, url_md, summary?, summary_md?, date (RFC 3339),
+//!   date_text ("15 juli 2025"), authors [..], authors_text ("A, B en C"),
+//!   meta ("15 juli 2025 · A en B"), meta_md (the same plus linked tags),
+//!   tags [{key, label, label_md, url, url_md}], tags_text, tags_md (linked), image?}
+//! ```
+
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::notify::config::{Language, WebhookFormat};
+use crate::notify::{BlogInfo, Payload, PostSnapshot};
+
+/// How a format marks up text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Markup {
+    /// Slack mrkdwn: `<url|text>` links, `&<>` as entities.
+    Slack,
+    /// CommonMark-like Markdown; `mentions` breaks `@` mentions (Mattermost
+    /// notifies on `@channel` in a webhook post); `quiet_links` writes
+    /// `[text](<url>)`, which keeps Discord from adding a link preview.
+    Markdown { mentions: bool, quiet_links: bool },
+    /// Adaptive Card text: shown as written.
+    Plain,
+}
+
+impl Markup {
+    fn escape_into(self, c: char, out: &mut String) {
+        match self {
+            Markup::Slack => match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                c => out.push(c),
+            },
+            Markup::Markdown { mentions, .. } => match c {
+                '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '<' | '>' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                '@' if mentions => out.push_str("@\u{200B}"),
+                c => out.push(c),
+            },
+            Markup::Plain => out.push(c),
+        }
+    }
+
+    fn escape(self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len() + 8);
+        for c in text.chars() {
+            self.escape_into(c, &mut out);
+        }
+        out
+    }
+
+    /// A URL made safe to stand in this markup's link syntax.
+    fn url(self, url: &str) -> String {
+        let mut out = String::with_capacity(url.len() + 8);
+        for c in url.chars() {
+            match (self, c) {
+                (_, ' ') => out.push_str("%20"),
+                (Markup::Slack, '|') => out.push_str("%7C"),
+                (Markup::Slack, '&') => out.push_str("&amp;"),
+                (Markup::Slack, '<') | (Markup::Markdown { .. }, '<') => out.push_str("%3C"),
+                (Markup::Slack, '>') | (Markup::Markdown { .. }, '>') => out.push_str("%3E"),
+                (Markup::Markdown { .. }, '(') => out.push_str("%28"),
+                (Markup::Markdown { .. }, ')') => out.push_str("%29"),
+                (_, c) => out.push(c),
+            }
+        }
+        out
+    }
+
+    /// A link from already escaped text and a raw URL.
+    fn link(self, text_md: &str, url: &str, in_content: bool) -> String {
+        match self {
+            Markup::Slack => format!("<{}|{text_md}>", self.url(url)),
+            Markup::Markdown { quiet_links, .. } if quiet_links && in_content => {
+                format!("[{text_md}](<{}>)", self.url(url))
+            }
+            Markup::Markdown { .. } => format!("[{text_md}]({})", self.url(url)),
+            Markup::Plain => text_md.to_string(),
+        }
+    }
+
+    fn bold(self, text_md: &str) -> String {
+        match self {
+            Markup::Slack => format!("*{text_md}*"),
+            Markup::Markdown { .. } => format!("**{text_md}**"),
+            Markup::Plain => text_md.to_string(),
+        }
+    }
+}
+
+/// A format's limits, in UTF-16 code units of the text as sent.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_posts: usize,
+    title: usize,
+    summary: usize,
+    digest_summary: usize,
+    authors: usize,
+    tags: usize,
+    /// Title link and summary together (a Slack section's text).
+    section: Option<usize>,
+    /// Everything about all posts together (Discord: 6000 over all embeds;
+    /// Mattermost: 16383 a message), with room for the rest.
+    budget: Option<usize>,
+}
+
+fn style(format: WebhookFormat) -> (Markup, Limits) {
+    match format {
+        WebhookFormat::Slack => (
+            Markup::Slack,
+            Limits {
+                // 50 blocks a message: header, two per post, one for "more".
+                max_posts: 20,
+                title: 150,
+                summary: 2900,
+                digest_summary: 300,
+                authors: 300,
+                tags: 1000,
+                section: Some(3000),
+                budget: None,
+            },
+        ),
+        WebhookFormat::Discord => (
+            Markup::Markdown {
+                mentions: false,
+                quiet_links: true,
+            },
+            Limits {
+                max_posts: 10,
+                title: 256,
+                summary: 4096,
+                digest_summary: 300,
+                authors: 256,
+                tags: 1024,
+                section: None,
+                budget: Some(5600),
+            },
+        ),
+        WebhookFormat::Mattermost => (
+            Markup::Markdown {
+                mentions: true,
+                quiet_links: false,
+            },
+            Limits {
+                max_posts: 20,
+                title: 300,
+                summary: 3000,
+                digest_summary: 200,
+                authors: 300,
+                tags: 1000,
+                section: None,
+                budget: Some(15000),
+            },
+        ),
+        // Teams takes messages up to about 28 KB, JSON and all.
+        WebhookFormat::Teams | WebhookFormat::Json => (
+            Markup::Plain,
+            Limits {
+                max_posts: 20,
+                title: 200,
+                summary: 3000,
+                digest_summary: 300,
+                authors: 300,
+                tags: 1000,
+                section: None,
+                budget: Some(14000),
+            },
+        ),
+    }
+}
+
+fn units(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
+/// Cuts `text` so that its marked-up form fits in `max` UTF-16 code units,
+/// ending in `…` and at a word boundary when one is in the second half.
+/// Returns the cut text as is and marked up.
+fn fit(text: &str, max: usize, markup: Markup) -> (String, String) {
+    let escaped = markup.escape(text);
+    if units(&escaped) <= max {
+        return (text.to_string(), escaped);
+    }
+    if max == 0 {
+        return (String::new(), String::new());
+    }
+    let budget = max - 1; // room for the ellipsis
+    let mut used = 0;
+    let mut end = 0; // byte index in `text`
+    let mut last_space = None;
+    let mut one = String::new();
+    for (i, c) in text.char_indices() {
+        one.clear();
+        markup.escape_into(c, &mut one);
+        let cost = units(&one);
+        if used + cost > budget {
+            break;
+        }
+        if c.is_whitespace() {
+            last_space = Some(i);
+        }
+        used += cost;
+        end = i + c.len_utf8();
+    }
+    let cut = match last_space {
+        Some(space) if space * 2 >= end => space,
+        _ => end,
+    };
+    let mut raw = text[..cut].trim_end().to_string();
+    raw.push('…');
+    let escaped = markup.escape(&raw);
+    (raw, escaped)
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct Context {
+    format: &'static str,
+    language: &'static str,
+    kind: &'static str,
+    digest: bool,
+    message_id: String,
+    now: String,
+    blog: Blog,
+    heading: String,
+    heading_md: String,
+    fallback: String,
+    post: Option<Post>,
+    posts: Vec<Post>,
+    total: usize,
+    more: usize,
+    more_md: String,
+    labels: Labels,
+}
+
+#[derive(Debug, Serialize)]
+struct Blog {
+    name: String,
+    title: String,
+    title_md: String,
+    url: String,
+    url_md: String,
+    feed_url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Post {
+    title: String,
+    title_md: String,
+    url: String,
+    url_md: String,
+    summary: Option<String>,
+    summary_md: Option<String>,
+    date: String,
+    date_text: String,
+    authors: Vec<String>,
+    authors_text: String,
+    meta: String,
+    meta_md: String,
+    tags: Vec<Tag>,
+    tags_text: String,
+    tags_md: String,
+    image: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Tag {
+    key: String,
+    label: String,
+    label_md: String,
+    url: String,
+    url_md: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Labels {
+    read_post: &'static str,
+    all_posts: &'static str,
+    tags: &'static str,
+    authors: &'static str,
+    date: &'static str,
+}
+
+fn labels(language: Language) -> Labels {
+    match language {
+        Language::Nl => Labels {
+            read_post: "Lees het bericht",
+            all_posts: "Alle berichten",
+            tags: "Tags",
+            authors: "Auteurs",
+            date: "Datum",
+        },
+        Language::En => Labels {
+            read_post: "Read the post",
+            all_posts: "All posts",
+            tags: "Tags",
+            authors: "Authors",
+            date: "Date",
+        },
+    }
+}
+
+const MONTHS_NL: [&str; 12] = [
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+const MONTHS_EN: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// `15 juli 2025`: the UTC day, as the feeds show it (Docusaurus: a
+/// date-only front matter date is UTC midnight).
+fn date_text(date: DateTime<Utc>, language: Language) -> String {
+    let months = match language {
+        Language::Nl => &MONTHS_NL,
+        Language::En => &MONTHS_EN,
+    };
+    format!(
+        "{} {} {}",
+        date.day(),
+        months[date.month0() as usize],
+        date.year()
+    )
+}
+
+/// `A`, `A en B`, `A, B en C` (`and` in English).
+fn join_names(names: &[String], language: Language) -> String {
+    let and = match language {
+        Language::Nl => " en ",
+        Language::En => " and ",
+    };
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{}{and}{last}", rest.join(", ")),
+    }
+}
+
+/// `Nieuw bericht op ` / `3 new posts on `: the heading, before the blog's title.
+fn heading_lead(count: usize, language: Language) -> String {
+    match (language, count) {
+        (Language::Nl, 1) => "Nieuw bericht op ".into(),
+        (Language::Nl, n) => format!("{n} nieuwe berichten op "),
+        (Language::En, 1) => "New post on ".into(),
+        (Language::En, n) => format!("{n} new posts on "),
+    }
+}
+
+fn more_text(more: usize, language: Language) -> String {
+    match (language, more) {
+        (_, 0) => String::new(),
+        (Language::Nl, 1) => "…en nog 1 bericht".into(),
+        (Language::Nl, n) => format!("…en nog {n} berichten"),
+        (Language::En, 1) => "…and 1 more post".into(),
+        (Language::En, n) => format!("…and {n} more posts"),
+    }
+}
+
+/// Tags as links, separated by commas, as many as fit in `max`.
+fn tags_md(tags: &[Tag], max: usize, markup: Markup) -> String {
+    let mut out = String::new();
+    for (i, tag) in tags.iter().enumerate() {
+        let link = markup.link(&tag.label_md, &tag.url, false);
+        let sep = if i == 0 { "" } else { ", " };
+        if units(&out) + units(sep) + units(&link) + 2 > max {
+            out.push_str(if i == 0 { "…" } else { ", …" });
+            break;
+        }
+        out.push_str(sep);
+        out.push_str(&link);
+    }
+    out
+}
+
+fn post(
+    p: &PostSnapshot,
+    markup: Markup,
+    limits: &Limits,
+    summary_limit: usize,
+    language: Language,
+) -> Post {
+    let (title, title_md) = fit(p.title.trim(), limits.title, markup);
+    let url_md = markup.url(&p.url);
+    let names = join_names(&p.authors, language);
+    let (authors_text, authors_md) = fit(&names, limits.authors, markup);
+    let tags: Vec<Tag> = p
+        .tags
+        .iter()
+        .map(|t| Tag {
+            key: t.key.clone(),
+            label: t.label.clone(),
+            label_md: markup.escape(&t.label),
+            url: t.url.clone(),
+            url_md: markup.url(&t.url),
+        })
+        .collect();
+    let tags_text = tags
+        .iter()
+        .map(|t| t.label.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (tags_text, _) = fit(&tags_text, limits.tags, Markup::Plain);
+    let tags_md = tags_md(&tags, limits.tags, markup);
+    let mut summary_limit = summary_limit;
+    if let Some(section) = limits.section {
+        // `*<url|title>*\n` comes first in the same text.
+        let link = units(&title_md) + units(&url_md) + 8;
+        summary_limit = summary_limit.min(section.saturating_sub(link));
+    }
+    let summary = p
+        .summary
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && summary_limit > 1)
+        .map(|s| fit(s, summary_limit, markup));
+    let date_text = date_text(p.date, language);
+    let mut meta = date_text.clone();
+    let mut meta_md = markup.escape(&date_text);
+    if !authors_text.is_empty() {
+        meta.push_str(" · ");
+        meta.push_str(&authors_text);
+        meta_md.push_str(" · ");
+        meta_md.push_str(&authors_md);
+    }
+    if !tags_md.is_empty() {
+        meta_md.push_str(" · ");
+        meta_md.push_str(&tags_md);
+    }
+    Post {
+        title,
+        title_md,
+        url: p.url.clone(),
+        url_md,
+        summary_md: summary.as_ref().map(|(_, md)| md.clone()),
+        summary: summary.map(|(raw, _)| raw),
+        date: p.date.to_rfc3339_opts(SecondsFormat::Secs, true),
+        date_text,
+        authors: p.authors.clone(),
+        authors_text,
+        meta,
+        meta_md,
+        tags,
+        tags_text,
+        tags_md,
+        image: p
+            .image
+            .clone()
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+    }
+}
+
+/// Builds the template context for a chat `format`.
+pub(super) fn context(
+    payload: &Payload,
+    format: WebhookFormat,
+    language: Language,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> Context {
+    let (markup, limits) = style(format);
+    let BlogInfo {
+        name,
+        title: blog_title,
+        url: blog_url,
+        feed_url,
+    } = &payload.blog;
+    let total = payload.posts.len();
+    let digest = total > 1;
+    let shown = &payload.posts[..total.min(limits.max_posts)];
+    let more = total - shown.len();
+
+    // Lay out the posts without summaries first to see what room is left
+    // for them within the message's budget.
+    let per_post_summary = if digest {
+        limits.digest_summary
+    } else {
+        limits.summary
+    };
+    let bare: Vec<Post> = shown
+        .iter()
+        .map(|p| post(p, markup, &limits, 0, language))
+        .collect();
+    let posts: Vec<Post> = shown
+        .iter()
+        .zip(&bare)
+        .map(|(p, bare)| {
+            let room = match limits.budget {
+                Some(budget) => {
+                    let fixed = units(&bare.title_md)
+                        + units(&bare.url_md)
+                        + units(&bare.meta_md)
+                        + units(blog_title)
+                        + 40;
+                    (budget / shown.len().max(1)).saturating_sub(fixed)
+                }
+                None => usize::MAX,
+            };
+            post(p, markup, &limits, per_post_summary.min(room), language)
+        })
+        .collect();
+
+    let (blog_title_cut, blog_title_md) = fit(blog_title, 100, markup);
+    let lead = heading_lead(total, language);
+    let heading_text = format!("{lead}{blog_title_cut}");
+    let heading_md = match markup {
+        Markup::Slack => format!(
+            "{}{}",
+            markup.escape(&lead),
+            markup.link(&blog_title_md, blog_url, true)
+        ),
+        _ => format!("{}{}", markup.escape(&lead), markup.bold(&blog_title_md)),
+    };
+    let fallback = match posts.first() {
+        Some(p) if !digest => match markup {
+            Markup::Plain => format!("{heading_text}: {}", p.title),
+            _ => format!("{heading_md}: {}", markup.link(&p.title_md, &p.url, true)),
+        },
+        _ => heading_md.clone(),
+    };
+    let more_md = if more == 0 {
+        String::new()
+    } else if markup == Markup::Plain {
+        more_text(more, language)
+    } else {
+        let all = markup.escape(labels(language).all_posts);
+        format!(
+            "{}: {}",
+            markup.escape(&more_text(more, language)),
+            markup.link(&all, blog_url, true)
+        )
+    };
+    Context {
+        format: format.name(),
+        language: language.code(),
+        kind: if digest {
+            "posts.digest"
+        } else {
+            "post.published"
+        },
+        digest,
+        message_id: message_id.to_string(),
+        now: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        blog: Blog {
+            name: name.clone(),
+            title: blog_title.clone(),
+            title_md: blog_title_md,
+            url: blog_url.clone(),
+            url_md: markup.url(blog_url),
+            feed_url: feed_url.clone(),
+        },
+        heading: fit(&heading_text, 150, Markup::Plain).0,
+        heading_md,
+        fallback,
+        post: if digest { None } else { posts.first().cloned() },
+        posts,
+        total,
+        more,
+        more_md,
+        labels: labels(language),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MD: Markup = Markup::Markdown {
+        mentions: true,
+        quiet_links: false,
+    };
+
+    #[test]
+    fn each_markup_escapes_what_would_otherwise_become_markup() {
+        let text = "AT&T <b> *bold* [x](y) @channel";
+        assert_eq!(
+            Markup::Slack.escape(text),
+            "AT&amp;T &lt;b&gt; *bold* [x](y) @channel"
+        );
+        assert_eq!(
+            MD.escape(text),
+            "AT&T \\<b\\> \\*bold\\* \\[x\\](y) @\u{200B}channel"
+        );
+        assert_eq!(Markup::Plain.escape(text), text);
+        assert_eq!(
+            Markup::Slack.link("a &amp; b", "https://x.nl/a|b?c=1&d=2", false),
+            "<https://x.nl/a%7Cb?c=1&amp;d=2|a &amp; b>"
+        );
+        assert_eq!(
+            MD.link("t", "https://x.nl/wiki/A_(b)", false),
+            "[t](https://x.nl/wiki/A_%28b%29)"
+        );
+    }
+
+    #[test]
+    fn text_is_cut_to_the_limit_at_a_word_with_an_ellipsis() {
+        let (raw, md) = fit("one two three four", 12, Markup::Plain);
+        assert_eq!(raw, "one two…");
+        assert_eq!(md, raw);
+        // Escaping counts: `&` costs five units in Slack.
+        let (raw, md) = fit("&&&&&&&&", 12, Markup::Slack);
+        assert_eq!(raw, "&&…");
+        assert_eq!(md, "&amp;&amp;…");
+        assert!(units(&md) <= 12);
+        // No word boundary near the end: cut inside the word.
+        let (raw, _) = fit("abcdefghijklmnop", 5, Markup::Plain);
+        assert_eq!(raw, "abcd…");
+        // UTF-16: an emoji counts twice.
+        let (raw, _) = fit("😀😀😀😀", 6, Markup::Plain);
+        assert_eq!(raw, "😀😀…");
+        let (raw, _) = fit("short", 150, Markup::Plain);
+        assert_eq!(raw, "short");
+    }
+
+    #[test]
+    fn names_and_dates_read_naturally_in_both_languages() {
+        let names: Vec<String> = ["Ann", "Bo", "Cas"].map(String::from).to_vec();
+        assert_eq!(join_names(&names, Language::Nl), "Ann, Bo en Cas");
+        assert_eq!(join_names(&names[..2], Language::En), "Ann and Bo");
+        assert_eq!(join_names(&names[..1], Language::En), "Ann");
+        let date = "2025-07-15T23:30:00Z".parse().unwrap();
+        assert_eq!(date_text(date, Language::Nl), "15 juli 2025");
+        assert_eq!(date_text(date, Language::En), "15 July 2025");
+        assert_eq!(heading_lead(3, Language::Nl), "3 nieuwe berichten op ");
+        assert_eq!(more_text(1, Language::En), "…and 1 more post");
+    }
+}
