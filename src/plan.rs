@@ -129,30 +129,68 @@ pub fn plan(
     subscribers: &[Subscriber],
     disabled: &[String],
 ) -> Plan {
-    let by_key: HashMap<&str, &KnownPost> = known.iter().map(|k| (k.key.as_str(), k)).collect();
-    let by_permalink: HashMap<&str, &KnownPost> =
-        known.iter().map(|k| (k.permalink.as_str(), k)).collect();
-    let by_title: HashMap<String, &KnownPost> = known
+    // Two live posts can share a name (`2025/07/17-weekly.md`,
+    // `2025/07/24-weekly.md`): those are keyed by their whole path instead.
+    let base_keys: Vec<String> = posts.iter().map(|p| post_key(&p.source)).collect();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for k in &base_keys {
+        *counts.entry(k.as_str()).or_default() += 1;
+    }
+    let keys: Vec<String> = posts
         .iter()
-        .map(|k| (normalize_title(&k.title), k))
-        .filter(|(t, _)| !t.is_empty())
+        .zip(&base_keys)
+        .map(|(p, k)| {
+            if counts[k.as_str()] > 1 {
+                p.source
+                    .trim_end_matches(".mdx")
+                    .trim_end_matches(".md")
+                    .to_lowercase()
+            } else {
+                k.clone()
+            }
+        })
         .collect();
-    let current_keys: std::collections::HashSet<String> =
-        posts.iter().map(|p| post_key(&p.source)).collect();
+    let current: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
+    let by_key: HashMap<&str, &KnownPost> = known.iter().map(|k| (k.key.as_str(), k)).collect();
     // A match by permalink or title only counts when the known post is gone
-    // under its own key (it moved): two live posts may share a title.
-    let moved = |k: &&&KnownPost| !current_keys.contains(&k.key);
+    // under its own key (it moved), and each known post matches one live
+    // post at most: exact keys and permalinks first, titles last.
+    let mut claimed: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut previous: Vec<Option<&KnownPost>> = vec![None; posts.len()];
+    for (i, post) in posts.iter().enumerate() {
+        let found = by_key.get(keys[i].as_str()).copied().or_else(|| {
+            known
+                .iter()
+                .find(|k| k.permalink == post.permalink && !current.contains(k.key.as_str()))
+        });
+        if let Some(k) = found.filter(|k| claimed.insert(k.key.as_str())) {
+            previous[i] = Some(k);
+        }
+    }
+    for (i, post) in posts.iter().enumerate() {
+        if previous[i].is_some() {
+            continue;
+        }
+        let title = normalize_title(&post.title);
+        if title.is_empty() {
+            continue;
+        }
+        let found = known.iter().find(|k| {
+            !current.contains(k.key.as_str())
+                && !claimed.contains(k.key.as_str())
+                && normalize_title(&k.title) == title
+        });
+        if let Some(k) = found {
+            claimed.insert(k.key.as_str());
+            previous[i] = Some(k);
+        }
+    }
     let mut out = Plan::default();
     for (i, post) in posts.iter().enumerate() {
-        let key = post_key(&post.source);
-        let previous = by_key
-            .get(key.as_str())
-            .or_else(|| by_permalink.get(post.permalink.as_str()).filter(moved))
-            .or_else(|| by_title.get(&normalize_title(&post.title)).filter(moved))
-            .copied();
+        let previous = previous[i];
         // A known post keeps the key it was first seen under, so its identity
         // survives any number of moves.
-        let key = previous.map_or(key, |p| p.key.clone());
+        let key = previous.map_or_else(|| keys[i].clone(), |p| p.key.clone());
         let published = post.is_published(now);
         let backfill = published && backfill_since.is_some_and(|since| post.date >= since);
         let already = previous.is_some_and(|p| p.announced);
@@ -199,8 +237,8 @@ mod tests {
     ) -> Post {
         Post {
             source: source.into(),
-            permalink: format!("/blog/{}", post_key(source)),
-            url: format!("https://x.nl/blog/{}", post_key(source)),
+            permalink: format!("/blog/{}", source.trim_end_matches(".md")),
+            url: format!("https://x.nl/blog/{}", source.trim_end_matches(".md")),
             date: d,
             title: title.into(),
             description: None,
@@ -425,6 +463,53 @@ mod tests {
         );
         assert_eq!(p2.announce.len(), 1);
         assert_eq!(p2.announce[0].key, "meetup-maart");
+    }
+
+    #[test]
+    fn two_live_posts_with_the_same_name_are_two_posts() {
+        let subs = vec![sub("s", Filter::default())];
+        let first = post(
+            "2025/07/17-weekly-update.md",
+            "Weekly update",
+            date(2025, 7, 17),
+            &[],
+            "a",
+        );
+        let p1 = plan(
+            std::slice::from_ref(&first),
+            date(2025, 7, 18),
+            &[],
+            false,
+            None,
+            &subs,
+            &[],
+        );
+        assert_eq!(p1.announce.len(), 1);
+        let second = post(
+            "2025/07/24-weekly-update.md",
+            "Weekly update",
+            date(2025, 7, 24),
+            &[],
+            "a",
+        );
+        let p2 = plan(
+            &[second, first],
+            date(2025, 7, 25),
+            &p1.seen,
+            false,
+            None,
+            &subs,
+            &[],
+        );
+        assert_eq!(
+            p2.announce.len(),
+            1,
+            "the new one is announced, the old one is not"
+        );
+        assert_eq!(p2.announce[0].post, 0);
+        assert_eq!(p2.seen[1].key, "weekly-update", "the old one keeps its key");
+        let p3 = plan(&[], date(2025, 7, 26), &p2.seen, false, None, &subs, &[]);
+        assert!(p3.announce.is_empty());
     }
 
     #[test]

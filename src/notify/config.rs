@@ -248,6 +248,7 @@ pub fn resolve(
         _ => Language::Nl,
     };
     let mut out: Vec<Subscriber> = Vec::new();
+    let mut ids: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (i, raw) in raws.into_iter().enumerate() {
         let name = raw
             .id
@@ -264,7 +265,7 @@ pub fn resolve(
             fail("has no `id` (a stable, unique id per blog is required)".into());
             continue;
         };
-        if out.iter().any(|s| s.id == id) {
+        if !ids.insert(id.clone()) {
             fail("the id is used twice".into());
             continue;
         }

@@ -192,7 +192,9 @@ pub async fn run(
     opts: &Options,
     problems: &mut Vec<Diagnostic>,
 ) -> Result<Summary, NotifyError> {
+    let started = std::time::Instant::now();
     let (subscribers, mut sub_problems) = subscribers(config);
+    tracing::debug!(elapsed = ?started.elapsed(), "subscribers read");
     problems.append(&mut sub_problems);
     let blog = posts::load(config);
     problems.extend(blog.problems);
@@ -326,7 +328,9 @@ async fn run_locked(
         subscribers: by_id,
     });
     merge_digests(config, store, &cx, now).await?;
+    let started = std::time::Instant::now();
     send_due(config, now, opts, store, guard, &cx, &mut summary).await?;
+    tracing::debug!(elapsed = ?started.elapsed(), "due deliveries sent");
     let counts = store.counts(&config.name).await?;
     summary.dead_total = counts.get("dead").copied().unwrap_or(0);
     Ok(summary)
@@ -391,19 +395,30 @@ async fn send_due(
     let lease = Duration::from_secs(300);
     let mut mailer: Option<Mailer> = None;
     // Once the mail server cannot be reached (or refuses our login), the
-    // other email deliveries of this run are given back untouched instead of
-    // each failing on its own: it is the server's problem, not theirs.
+    // other email deliveries of this run are not tried: each is scheduled for
+    // a later run, so one unreachable server costs one timeout, not one per
+    // message.
     let mut mail_down = false;
     let client = WebhookClient::new(opts.webhook_timeout, 5)
         .map_err(|e| NotifyError::Config(e.to_string()))?;
     let client = Arc::new(client);
     let global = Arc::new(Semaphore::new(opts.webhook_concurrency.max(1)));
     let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
+    let mut rec = Recorder {
+        store,
+        config,
+        opts,
+        now,
+        summary,
+        sent: Vec::new(),
+    };
     loop {
         store.heartbeat(guard, Utc::now()).await?;
+        let t0 = std::time::Instant::now();
         let batch = store
-            .claim_due(&config.name, guard, now, lease, 1000)
+            .claim_due(&config.name, guard, now, lease, 5000)
             .await?;
+        tracing::debug!(elapsed = ?t0.elapsed(), n = batch.len(), "claimed");
         if batch.is_empty() {
             break;
         }
@@ -415,20 +430,11 @@ async fn send_due(
                 let err = SendError::Permanent {
                     reason: format!("gave up after {} attempts", claimed.attempts - 1),
                 };
-                record(
-                    store,
-                    config,
-                    opts,
-                    now,
-                    &claimed,
-                    Outcome::Failed(err),
-                    summary,
-                )
-                .await?;
+                rec.record(&claimed, Outcome::Failed(err)).await?;
                 continue;
             }
             let Some(sub) = cx.subscribers.get(&claimed.subscriber).cloned() else {
-                record(store, config, opts, now, &claimed, Outcome::Orphan, summary).await?;
+                rec.record(&claimed, Outcome::Orphan).await?;
                 continue;
             };
             let payload: Payload = match serde_json::from_str(&claimed.payload) {
@@ -437,16 +443,7 @@ async fn send_due(
                     let err = SendError::Permanent {
                         reason: format!("stored payload unreadable: {e}"),
                     };
-                    record(
-                        store,
-                        config,
-                        opts,
-                        now,
-                        &claimed,
-                        Outcome::Failed(err),
-                        summary,
-                    )
-                    .await?;
+                    rec.record(&claimed, Outcome::Failed(err)).await?;
                     continue;
                 }
             };
@@ -457,16 +454,7 @@ async fn send_due(
                         let err = SendError::Permanent {
                             reason: "no [email] section in the feed definition".into(),
                         };
-                        record(
-                            store,
-                            config,
-                            opts,
-                            now,
-                            &claimed,
-                            Outcome::Failed(err),
-                            summary,
-                        )
-                        .await?;
+                        rec.record(&claimed, Outcome::Failed(err)).await?;
                         continue;
                     };
                     let outcome = match email::build_message(
@@ -481,10 +469,13 @@ async fn send_due(
                         Err(e) => Outcome::Failed(SendError::Permanent {
                             reason: e.to_string(),
                         }),
-                        Ok(_) if mail_down => {
-                            store.release(claimed.id).await?;
-                            continue;
-                        }
+                        // Not given back (`release`): it would be claimed
+                        // again at once by this very loop.
+                        Ok(_) if mail_down => Outcome::Failed(SendError::Transient {
+                            reason: "the mail server could not be reached earlier in this run"
+                                .into(),
+                            retry_after: None,
+                        }),
                         Ok(msg) => {
                             if mailer.is_none() {
                                 match Mailer::connect_with(
@@ -503,16 +494,7 @@ async fn send_due(
                                             ),
                                             retry_after: None,
                                         };
-                                        record(
-                                            store,
-                                            config,
-                                            opts,
-                                            now,
-                                            &claimed,
-                                            Outcome::Failed(err),
-                                            summary,
-                                        )
-                                        .await?;
+                                        rec.record(&claimed, Outcome::Failed(err)).await?;
                                         continue;
                                     }
                                 }
@@ -526,7 +508,7 @@ async fn send_due(
                             }
                         }
                     };
-                    record(store, config, opts, now, &claimed, outcome, summary).await?;
+                    rec.record(&claimed, outcome).await?;
                 }
                 Target::Webhook {
                     url,
@@ -549,16 +531,7 @@ async fn send_due(
                             let err = SendError::Permanent {
                                 reason: e.to_string(),
                             };
-                            record(
-                                store,
-                                config,
-                                opts,
-                                now,
-                                &claimed,
-                                Outcome::Failed(err),
-                                summary,
-                            )
-                            .await?;
+                            rec.record(&claimed, Outcome::Failed(err)).await?;
                             continue;
                         }
                     };
@@ -579,6 +552,7 @@ async fn send_due(
                 }
             }
         }
+        tracing::debug!(elapsed = ?t0.elapsed(), "prepared");
         while let Some(joined) = tasks.join_next().await {
             let Ok((claimed, result)) = joined else {
                 continue;
@@ -587,8 +561,16 @@ async fn send_due(
                 Ok(()) => Outcome::Sent,
                 Err(e) => Outcome::Failed(e),
             };
-            record(store, config, opts, now, &claimed, outcome, summary).await?;
+            rec.record(&claimed, outcome).await?;
+            if rec.sent.len() >= 256 {
+                store
+                    .mark_sent_many(&std::mem::take(&mut rec.sent), Utc::now())
+                    .await?;
+            }
         }
+        store
+            .mark_sent_many(&std::mem::take(&mut rec.sent), Utc::now())
+            .await?;
     }
     if let Some(m) = mailer {
         m.close().await;
@@ -598,78 +580,94 @@ async fn send_due(
 
 /// Stores what happened to one delivery: sent, retry later (with backoff or
 /// the receiver's `Retry-After`), or dead.
-async fn record(
-    store: &Store,
-    config: &BlogConfig,
-    opts: &Options,
+struct Recorder<'a> {
+    store: &'a Store,
+    config: &'a BlogConfig,
+    opts: &'a Options,
     now: DateTime<Utc>,
-    claimed: &Claimed,
-    outcome: Outcome,
-    summary: &mut Summary,
-) -> Result<(), NotifyError> {
-    let done = Utc::now().max(now);
-    match outcome {
-        Outcome::Sent => {
-            store.mark_sent(claimed.id, done).await?;
-            summary.sent += 1;
-        }
-        Outcome::Orphan => {
-            store
-                .mark_failed(
-                    claimed.id,
-                    done,
-                    "the subscriber is no longer in the feed definition",
-                    None,
-                    true,
-                )
-                .await?;
-            summary.dead += 1;
-        }
-        Outcome::Failed(err) => {
-            let reason = err.to_string();
-            let (dead, next) = match &err {
-                SendError::Transient { retry_after, .. } => {
-                    let wait = retry_after.unwrap_or_else(|| state::backoff(claimed.attempts));
-                    let next = now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::hours(1));
-                    (now - claimed.created_at > opts.max_age, Some(next))
-                }
-                SendError::Permanent { .. } => (true, None),
-                SendError::Gone { .. } => {
-                    store
-                        .disable_subscriber(&config.name, &claimed.subscriber, done, &reason)
-                        .await?;
-                    (true, None)
-                }
-            };
-            tracing::warn!(
-                blog = %config.name,
-                delivery = claimed.id,
-                subscriber = %claimed.subscriber,
-                dead,
-                "send failed: {reason}"
-            );
-            store
-                .mark_failed(
-                    claimed.id,
-                    done,
-                    &reason,
-                    if dead { None } else { next },
-                    dead,
-                )
-                .await?;
-            if dead {
-                summary.dead += 1;
-            } else {
-                summary.retrying += 1;
-            }
-        }
-    }
-    Ok(())
+    summary: &'a mut Summary,
+    /// Sent ids not yet written (`mark_sent_many`).
+    sent: Vec<i64>,
 }
 
-/// The URL a webhook subscriber posts to, safe to print: scheme and host only.
+impl Recorder<'_> {
+    async fn record(&mut self, claimed: &Claimed, outcome: Outcome) -> Result<(), NotifyError> {
+        let (store, config, opts, now) = (self.store, self.config, self.opts, self.now);
+        let summary = &mut *self.summary;
+        let sent = &mut self.sent;
+        let done = Utc::now().max(now);
+        match outcome {
+            Outcome::Sent => {
+                // Written in batches by the caller (`mark_sent_many`).
+                sent.push(claimed.id);
+                summary.sent += 1;
+            }
+            Outcome::Orphan => {
+                store
+                    .mark_failed(
+                        claimed.id,
+                        done,
+                        "the subscriber is no longer in the feed definition",
+                        None,
+                        true,
+                    )
+                    .await?;
+                summary.dead += 1;
+            }
+            Outcome::Failed(err) => {
+                let reason = err.to_string();
+                let (dead, next) = match &err {
+                    SendError::Transient { retry_after, .. } => {
+                        let wait = retry_after.unwrap_or_else(|| state::backoff(claimed.attempts));
+                        let next = now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::hours(1));
+                        (now - claimed.created_at > opts.max_age, Some(next))
+                    }
+                    SendError::Permanent { .. } => (true, None),
+                    SendError::Gone { .. } => {
+                        store
+                            .disable_subscriber(&config.name, &claimed.subscriber, done, &reason)
+                            .await?;
+                        (true, None)
+                    }
+                };
+                tracing::warn!(
+                    blog = %config.name,
+                    delivery = claimed.id,
+                    subscriber = %claimed.subscriber,
+                    dead,
+                    "send failed: {reason}"
+                );
+                store
+                    .mark_failed(
+                        claimed.id,
+                        done,
+                        &reason,
+                        if dead { None } else { next },
+                        dead,
+                    )
+                    .await?;
+                if dead {
+                    summary.dead += 1;
+                } else {
+                    summary.retrying += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The URL a webhook subscriber posts to, safe to print: scheme, host and
+/// port only (as `PreparedRequest::redacted_url`: the port tells two local
+/// receivers apart and is no secret).
 pub fn redacted(url: &secrecy::SecretString) -> String {
     url::Url::parse(url.expose_secret())
-        .map(|u| format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("?")))
+        .map(|u| {
+            let host = u.host_str().unwrap_or("?");
+            match u.port() {
+                Some(port) => format!("{}://{host}:{port}/…", u.scheme()),
+                None => format!("{}://{host}/…", u.scheme()),
+            }
+        })
         .unwrap_or_else(|_| "(invalid URL)".into())
 }

@@ -1,10 +1,12 @@
 //! Shared test plumbing: where things are, running the binary, temporary
-//! blogs with their feed definitions.
+//! blogs with their feed definitions, and the real SMTP server
+//! (`tests/tools/smtp_server.py`) with a throwaway CA for its TLS.
 
 #![allow(dead_code)]
 
+use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
 pub fn repo_dir() -> PathBuf {
@@ -27,7 +29,8 @@ pub fn corpus_dir() -> PathBuf {
     dir
 }
 
-/// Python with feedparser: `POSTBODE_TEST_PYTHON`, or the project's `.venv`,
+/// Python with the test tools (feedparser for `feedcheck.py`, aiosmtpd for
+/// `smtp_server.py`): `POSTBODE_TEST_PYTHON`, or the project's `.venv`,
 /// which is created on first use (as `.ci/run` does) so that `cargo test`
 /// works on a fresh clone.
 pub fn python() -> PathBuf {
@@ -39,13 +42,13 @@ pub fn python() -> PathBuf {
             }
             let venv = repo_dir().join(".venv");
             let py = venv.join("bin/python");
-            let has_feedparser = |py: &Path| {
+            let has_tools = |py: &Path| {
                 Command::new(py)
-                    .args(["-c", "import feedparser"])
+                    .args(["-c", "import feedparser, aiosmtpd"])
                     .output()
                     .is_ok_and(|o| o.status.success())
             };
-            if !has_feedparser(&py) {
+            if !has_tools(&py) {
                 let ok = Command::new("python3")
                     .args(["-m", "venv"])
                     .arg(&venv)
@@ -65,7 +68,7 @@ pub fn python() -> PathBuf {
                         .is_ok_and(|s| s.success());
                 assert!(
                     ok,
-                    "could not create {} with feedparser; run .ci/run",
+                    "could not create {} with feedparser and aiosmtpd; run .ci/run",
                     venv.display()
                 );
             }
@@ -95,10 +98,18 @@ pub fn postbode(args: &[&str]) -> Run {
 }
 
 pub fn postbode_in(dir: &Path, args: &[&str]) -> Run {
+    postbode_with_env(dir, args, &[])
+}
+
+/// `postbode_in` with extra environment variables for the child only (SMTP
+/// logins, webhook secrets, `POSTBODE_SMTP_CA_FILE`).
+pub fn postbode_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     Command::new(env!("CARGO_BIN_EXE_postbode"))
         .args(args)
         .current_dir(dir)
         .env_remove("POSTBODE_LOG")
+        .env_remove("POSTBODE_SMTP_CA_FILE")
+        .envs(env.iter().copied())
         .output()
         .expect("run postbode")
         .into()
@@ -184,10 +195,15 @@ impl TestBlog {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_env(args, &[])
+    }
+
+    /// `run` with extra environment variables for the postbode process.
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let toml = self.toml();
         let mut all: Vec<&str> = args.to_vec();
         all.push(toml.to_str().unwrap());
-        postbode_in(self.path(), &all)
+        postbode_with_env(self.path(), &all, env)
     }
 
     pub fn read_out(&self, rel: &str) -> String {
@@ -217,4 +233,96 @@ pub fn feedcheck(out: &Path, feeds_url: &str) -> serde_json::Value {
             String::from_utf8_lossy(&output.stderr)
         )
     })
+}
+
+/// A running `tests/tools/smtp_server.py`, stopped when dropped.
+pub struct SmtpServer {
+    child: Child,
+    pub port: u16,
+    maildir: PathBuf,
+}
+
+impl SmtpServer {
+    /// With `maildir`, every message is saved there (and parsed); `args`
+    /// are the server's options (`--starttls CERT KEY`, `--auth USER:PASS`…).
+    pub fn start(maildir: Option<&Path>, args: &[&str]) -> SmtpServer {
+        let mut command = Command::new(python());
+        command.arg(repo_dir().join("tests/tools/smtp_server.py"));
+        if let Some(dir) = maildir {
+            command.arg("--maildir").arg(dir);
+        }
+        let mut child = command
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .strip_prefix("PORT ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("smtp_server.py did not start: {line:?}"));
+        SmtpServer {
+            child,
+            port,
+            maildir: maildir.map(Path::to_path_buf).unwrap_or_default(),
+        }
+    }
+
+    /// What arrived, in order: the `<n>.json` summaries (see the server's
+    /// docs for the fields).
+    pub fn received(&self) -> Vec<serde_json::Value> {
+        let mut n = 1;
+        let mut out = Vec::new();
+        while let Ok(text) = std::fs::read_to_string(self.maildir.join(format!("{n}.json"))) {
+            out.push(serde_json::from_str(&text).unwrap());
+            n += 1;
+        }
+        out
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh CA and a certificate for localhost and 127.0.0.1 signed by it,
+/// as PEM files in `dir`: (ca, cert, key).
+pub fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "postbode test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let mut leaf =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let leaf_cert = leaf
+        .signed_by(&leaf_key, &Issuer::from_params(&ca, &ca_key))
+        .unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
+    std::fs::write(&paths.1, leaf_cert.pem()).unwrap();
+    std::fs::write(&paths.2, leaf_key.serialize_pem()).unwrap();
+    paths
 }

@@ -1,10 +1,13 @@
 //! The one integration-test binary: runs the real `postbode` executable on
 //! real blogs (the bundled example, the shared developer.overheid.nl corpus,
-//! and small blogs written per test) and checks what a user would see.
+//! and small blogs written per test), against a real SMTP server and a real
+//! HTTP receiver, and checks what a user would see.
 
 mod helpers;
+mod receiver;
 
 mod bad_input;
 mod contract;
 mod feeds;
 mod notify;
+mod smtp;

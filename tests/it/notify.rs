@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::helpers::*;
+use crate::receiver::Receiver;
 
 const BEFORE: &str = "2025-07-10_e83322f_seed-added-as-draft";
 const AFTER: &str = "2025-07-15_664ae73_seed-published";
@@ -51,7 +52,21 @@ fn outbox(dir: &Path) -> BTreeMap<String, Vec<String>> {
     out
 }
 
+/// `[email]` writing `.eml` files to `outbox/`.
+const FILE_EMAIL: &str = r#"[email]
+from = "developer.overheid.nl <noreply@developer.overheid.nl>"
+transport = "file"
+outbox = "outbox"
+unsubscribe_url = "https://developer.overheid.nl/unsubscribe?s={subscriber}&t={token}"
+"#;
+
 fn history_blog(subscribers: &str) -> TestBlog {
+    history_blog_with(FILE_EMAIL, subscribers)
+}
+
+/// The corpus blog's feed definition (blog name `feeds`, state in
+/// `state.db`) with this `[email]` section and these subscribers.
+fn history_blog_with(email: &str, subscribers: &str) -> TestBlog {
     let blog = TestBlog::new("");
     std::fs::write(
         blog.toml(),
@@ -64,12 +79,7 @@ output = "out"
 language = "nl"
 state = "state.db"
 
-[email]
-from = "developer.overheid.nl <noreply@developer.overheid.nl>"
-transport = "file"
-outbox = "outbox"
-unsubscribe_url = "https://developer.overheid.nl/unsubscribe?s={{subscriber}}&t={{token}}"
-
+{email}
 {subscribers}"#
         ),
     )
@@ -78,7 +88,12 @@ unsubscribe_url = "https://developer.overheid.nl/unsubscribe?s={{subscriber}}&t=
 }
 
 fn notify(blog: &TestBlog, now: &str) -> (Run, serde_json::Value) {
-    let run = blog.run(&["--now", now, "notify", "--json"]);
+    notify_with_env(blog, now, &[])
+}
+
+/// `notify --json` with extra environment variables for the process.
+fn notify_with_env(blog: &TestBlog, now: &str, env: &[(&str, &str)]) -> (Run, serde_json::Value) {
+    let run = blog.run_with_env(&["--now", now, "notify", "--json"], env);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     let summary = serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
         panic!(
@@ -236,5 +251,634 @@ fn check_names_invalid_subscribers() {
             .contains("feeds.toml: error: subscriber x: webhook_env names POSTBODE_TEST_UNSET_VAR"),
         "{}",
         run.stderr
+    );
+}
+
+// --- Real transports: SMTP with STARTTLS and a login, webhooks to a real
+// HTTP receiver, failures and retries, preview ---
+
+const NDS_PATH: &str = "/blog/2025/07/15/nederlandse-digitaliseringsstrategie";
+const NDS_TITLE: &str = "Digitaal samenwerken als één overheid: wat de NDS vraagt van developers";
+const OPENAPI_TITLE: &str = "OpenAPI 3.1 eindelijk in zicht: de voordelen op een rijtje";
+/// A Standard Webhooks secret: `whsec_` + base64 of the key.
+const SECRET: &str = "whsec_cG9zdGJvZGUgdGVzdCBzaWduaW5nIGtleSwgMzIgYg==";
+const SECRET_ENV: (&str, &str) = ("POSTBODE_TEST_WEBHOOK_SECRET", SECRET);
+
+/// One `[[subscribers]]` table for a webhook at `url` in `format`, plus any
+/// extra TOML lines.
+fn hook(id: &str, format: &str, url: &str, extra: &str) -> String {
+    format!(
+        "\n[[subscribers]]\nid = \"{id}\"\nwebhook = \"{url}\"\nformat = \"{format}\"\n{extra}\n"
+    )
+}
+
+/// Checks a Standard Webhooks signature the way a receiver does: HMAC-SHA256
+/// over `{id}.{timestamp}.{body}` with the base64-decoded secret (minus
+/// `whsec_`), against any of the space-separated `v1,` signatures.
+fn signature_is_valid(secret: &str, id: &str, timestamp: &str, body: &[u8], header: &str) -> bool {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use hmac::{Hmac, KeyInit as _, Mac as _};
+    let key = STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+    header.split(' ').any(|s| s == expected)
+}
+
+/// A signed `json` request as a receiver must check it: signature valid with
+/// the secret, timestamp within Standard Webhooks' five-minute tolerance.
+fn assert_signed(req: &crate::receiver::Request) {
+    let id = req.header("webhook-id").expect("webhook-id");
+    let timestamp = req.header("webhook-timestamp").expect("webhook-timestamp");
+    let signature = req.header("webhook-signature").expect("webhook-signature");
+    assert!(
+        signature_is_valid(SECRET, id, timestamp, &req.body, signature),
+        "bad signature {signature} for {id}.{timestamp}.{}",
+        String::from_utf8_lossy(&req.body)
+    );
+    let sent_at: i64 = timestamp.parse().unwrap();
+    let age = chrono::Utc::now().timestamp() - sent_at;
+    assert!((-5..300).contains(&age), "webhook-timestamp {age} s old");
+}
+
+/// Which of the two new posts a message is about.
+fn post_of(body: &[u8]) -> &'static str {
+    let text = String::from_utf8_lossy(body);
+    match (text.contains(OPENAPI), text.contains(NDS)) {
+        (true, false) => OPENAPI,
+        (false, true) => NDS,
+        _ => panic!("not about exactly one of the two posts: {text}"),
+    }
+}
+
+#[test]
+fn the_announcements_go_over_smtp_with_starttls_and_a_login_to_a_real_server() {
+    let pki = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_pki(pki.path());
+    let server = SmtpServer::start(
+        Some(&pki.path().join("mail")),
+        &[
+            "--starttls",
+            cert.to_str().unwrap(),
+            key.to_str().unwrap(),
+            "--auth",
+            "postbode:s3cret",
+        ],
+    );
+    let blog = history_blog_with(
+        &format!(
+            r#"[email]
+from = "developer.overheid.nl <noreply@developer.overheid.nl>"
+transport = "smtp"
+smtp_url = "smtp://localhost:{}?tls=required"
+username_env = "POSTBODE_TEST_SMTP_USER"
+password_env = "POSTBODE_TEST_SMTP_PASSWORD"
+unsubscribe_url = "https://developer.overheid.nl/unsubscribe?s={{subscriber}}&t={{token}}"
+"#,
+            server.port
+        ),
+        r#"
+[[subscribers]]
+id = "all"
+email = "all@example.org"
+
+[[subscribers]]
+id = "nds-only"
+email = "nds@example.org"
+tags = ["nds"]
+
+[[subscribers]]
+id = "dimitri"
+email = "dimitri-fans@example.org"
+authors = ["dimitri-van-hees"]
+language = "en"
+"#,
+    );
+    let env = [
+        ("POSTBODE_TEST_SMTP_USER", "postbode"),
+        ("POSTBODE_TEST_SMTP_PASSWORD", "s3cret"),
+        ("POSTBODE_SMTP_CA_FILE", ca.to_str().unwrap()),
+    ];
+    use_snapshot(&blog, BEFORE);
+    let (run, first) = notify_with_env(&blog, "2025-07-11T00:00:00Z", &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(first["sent"], 0);
+    assert!(server.received().is_empty());
+
+    use_snapshot(&blog, AFTER);
+    let (run, second) = notify_with_env(&blog, "2025-07-16T00:00:00Z", &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(second["sent"], 4, "{second}");
+    assert_eq!(second["retrying"], 0, "{second}");
+    assert_eq!(second["dead"], 0, "{second}");
+
+    let got = server.received();
+    let mut arrived: Vec<(String, String)> = got
+        .iter()
+        .map(|m| {
+            (
+                m["rcpt_tos"][0].as_str().unwrap().to_string(),
+                m["subject"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    arrived.sort();
+    let nl = |title: &str| format!("Nieuw op developer.overheid.nl: {title}");
+    assert_eq!(
+        arrived,
+        [
+            ("all@example.org".to_string(), nl(NDS_TITLE)),
+            ("all@example.org".to_string(), nl(OPENAPI_TITLE)),
+            (
+                "dimitri-fans@example.org".to_string(),
+                format!("New on developer.overheid.nl: {OPENAPI_TITLE}")
+            ),
+            ("nds@example.org".to_string(), nl(NDS_TITLE)),
+        ]
+    );
+    let mut ids = Vec::new();
+    for m in &got {
+        let to = m["rcpt_tos"][0].as_str().unwrap();
+        assert_eq!(m["rcpt_tos"].as_array().unwrap().len(), 1, "{m}");
+        assert_eq!(m["to"], to, "{m}");
+        assert_eq!(m["tls"], true, "{m}");
+        assert_eq!(m["authenticated"], true, "{m}");
+        assert_eq!(m["mail_from"], "noreply@developer.overheid.nl", "{m}");
+        assert_eq!(m["content_type"], "multipart/alternative", "{m}");
+        let url = if m["subject"].as_str().unwrap().ends_with(NDS_TITLE) {
+            NDS
+        } else {
+            OPENAPI
+        };
+        let text = m["text"].as_str().unwrap();
+        let html = m["html"].as_str().unwrap();
+        assert!(text.contains(url), "{url} not in the text part:\n{text}");
+        assert!(
+            html.contains(&format!("href=\"{url}\"")),
+            "{url} not linked in the HTML part:\n{html}"
+        );
+        let id = m["message_id"].as_str().unwrap();
+        let n = id
+            .strip_prefix("<postbode.feeds.")
+            .and_then(|r| r.strip_suffix("@developer.overheid.nl>"))
+            .unwrap_or_else(|| panic!("Message-ID {id}"));
+        assert!(n.parse::<u64>().is_ok(), "Message-ID {id}");
+        ids.push(id.to_string());
+        let subscriber = match to {
+            "all@example.org" => "all",
+            "nds@example.org" => "nds-only",
+            _ => "dimitri",
+        };
+        let token = postbode::notify::email::unsubscribe_token("feeds", subscriber, to);
+        assert_eq!(
+            m["list_unsubscribe"],
+            format!("<https://developer.overheid.nl/unsubscribe?s={subscriber}&t={token}>"),
+            "{m}"
+        );
+        assert_eq!(
+            m["list_unsubscribe_post"], "List-Unsubscribe=One-Click",
+            "{m}"
+        );
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "one Message-ID per delivery: {ids:?}");
+
+    let (run, third) = notify_with_env(&blog, "2025-07-17T00:00:00Z", &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(third["sent"], 0, "a rerun sends nothing");
+    assert_eq!(server.received().len(), 4);
+}
+
+#[test]
+fn every_webhook_format_gets_the_body_its_receiver_needs_and_json_is_signed() {
+    let receiver = Receiver::start();
+    let subscribers = [
+        hook(
+            "json",
+            "json",
+            &receiver.url("/json"),
+            &format!("secret_env = \"{}\"", SECRET_ENV.0),
+        ),
+        hook("slack", "slack", &receiver.url("/slack"), ""),
+        hook("teams", "teams", &receiver.url("/teams"), ""),
+        hook("mattermost", "mattermost", &receiver.url("/mattermost"), ""),
+        hook("discord", "discord", &receiver.url("/discord"), ""),
+    ]
+    .concat();
+    let blog = history_blog(&subscribers);
+    use_snapshot(&blog, BEFORE);
+    let (run, first) = notify_with_env(&blog, "2025-07-11T00:00:00Z", &[SECRET_ENV]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(first["sent"], 0);
+    assert!(receiver.requests().is_empty());
+
+    use_snapshot(&blog, AFTER);
+    let (run, second) = notify_with_env(&blog, "2025-07-16T00:00:00Z", &[SECRET_ENV]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(second["sent"], 10, "{second}");
+    let all = receiver.requests();
+    assert_eq!(all.len(), 10);
+    let mut ids: Vec<&str> = all
+        .iter()
+        .map(|r| {
+            r.header("webhook-id")
+                .expect("every format has a webhook-id")
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 10, "one id per delivery");
+    for r in &all {
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.header("content-type"), Some("application/json"), "{r:?}");
+        assert!(
+            r.header("user-agent")
+                .is_some_and(|ua| ua.starts_with("postbode/")),
+            "{r:?}"
+        );
+    }
+
+    // Each subscriber hears of both posts, once each.
+    for path in ["/json", "/slack", "/teams", "/mattermost", "/discord"] {
+        let mut posts: Vec<&str> = receiver
+            .requests_to(path)
+            .iter()
+            .map(|r| post_of(&r.body))
+            .collect();
+        posts.sort();
+        assert_eq!(posts, [OPENAPI, NDS], "{path}");
+    }
+    for r in receiver.requests_to("/json") {
+        assert_signed(&r);
+        let body = r.json();
+        let url = post_of(&r.body);
+        assert_eq!(body["type"], "post.published", "{body}");
+        assert_eq!(body["post"]["url"], url, "{body}");
+        assert_eq!(body["posts"].as_array().unwrap().len(), 1, "{body}");
+        assert_eq!(body["posts"][0]["url"], url, "{body}");
+        assert_eq!(body["blog"]["name"], "feeds", "{body}");
+        assert_eq!(
+            body["blog"]["feed_url"], "https://developer.overheid.nl/blog/atom.xml",
+            "{body}"
+        );
+    }
+    for r in receiver.requests_to("/slack") {
+        let body = r.json();
+        assert!(
+            body["text"].as_str().is_some_and(|t| !t.is_empty()),
+            "Slack needs a text fallback: {body}"
+        );
+        let blocks = body["blocks"].as_array().expect("Block Kit blocks");
+        assert!(blocks.iter().all(|b| b["type"].is_string()), "{body}");
+        assert!(
+            blocks.iter().any(|b| b["text"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains(post_of(&r.body)))),
+            "no block links the post: {body}"
+        );
+        assert!(r.header("webhook-signature").is_none());
+    }
+    for r in receiver.requests_to("/teams") {
+        let body = r.json();
+        let card = &body["attachments"][0];
+        assert_eq!(
+            card["contentType"], "application/vnd.microsoft.card.adaptive",
+            "{body}"
+        );
+        assert_eq!(card["content"]["type"], "AdaptiveCard", "{body}");
+        assert_eq!(
+            card["content"]["actions"][0]["url"],
+            post_of(&r.body),
+            "{body}"
+        );
+    }
+    for r in receiver.requests_to("/mattermost") {
+        let body = r.json();
+        assert!(
+            body["text"].as_str().is_some_and(|t| !t.is_empty()),
+            "Mattermost needs text: {body}"
+        );
+        assert_eq!(
+            body["attachments"][0]["title_link"],
+            post_of(&r.body),
+            "{body}"
+        );
+    }
+    for r in receiver.requests_to("/discord") {
+        let body = r.json();
+        assert_eq!(body["embeds"][0]["url"], post_of(&r.body), "{body}");
+        assert!(body["embeds"][0]["title"].is_string(), "{body}");
+    }
+
+    let (run, third) = notify_with_env(&blog, "2025-07-17T00:00:00Z", &[SECRET_ENV]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(third["sent"], 0, "a rerun sends nothing");
+    assert_eq!(receiver.requests().len(), 10);
+}
+
+/// `postbode status --json` of a blog.
+fn status_json(blog: &TestBlog) -> (Run, Vec<serde_json::Value>) {
+    let run = blog.run(&["status", "--json"]);
+    let rows = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("status --json: {e}\n{}\n{}", run.stdout, run.stderr));
+    (run, rows)
+}
+
+#[test]
+fn a_503_with_retry_after_is_retried_on_the_next_run_with_the_same_webhook_id() {
+    let receiver = Receiver::start();
+    receiver.then("/hook", 503, &[("Retry-After", "1")]);
+    let subscribers = [
+        hook(
+            "hook",
+            "json",
+            &receiver.url("/hook"),
+            &format!("secret_env = \"{}\"", SECRET_ENV.0),
+        ),
+        hook("chat", "slack", &receiver.url("/chat"), ""),
+    ]
+    .concat();
+    let blog = history_blog(&subscribers);
+    use_snapshot(&blog, BEFORE);
+    assert_eq!(
+        notify_with_env(&blog, "2025-07-11T00:00:00Z", &[SECRET_ENV])
+            .0
+            .code,
+        0
+    );
+    use_snapshot(&blog, AFTER);
+    let (run, second) = notify_with_env(&blog, "2025-07-16T00:00:00Z", &[SECRET_ENV]);
+    assert_eq!(run.code, 0, "a retry is not a problem yet: {}", run.stderr);
+    assert_eq!(second["sent"], 3, "{second}");
+    assert_eq!(second["retrying"], 1, "{second}");
+    assert_eq!(second["dead"], 0, "{second}");
+    let hooked = receiver.requests_to("/hook");
+    assert_eq!(hooked.len(), 2);
+    let failed = hooked.iter().find(|r| r.status == 503).unwrap().clone();
+    assert_signed(&failed);
+
+    let run = blog.run(&["status"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("retrying"))
+        .unwrap_or_else(|| panic!("no retrying delivery in\n{}", run.stdout));
+    assert!(line.contains("hook"), "{line}");
+    assert!(line.contains("HTTP 503"), "{line}");
+    let (_, rows) = status_json(&blog);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["subscriber"], "hook");
+    assert_eq!(rows[0]["status"], "retrying");
+    assert_eq!(rows[0]["attempts"], 1);
+    let error = rows[0]["last_error"].as_str().unwrap();
+    assert!(error.contains("HTTP 503"), "{error}");
+    assert!(
+        !error.contains("/hook"),
+        "the URL's path is kept out: {error}"
+    );
+
+    let (run, third) = notify_with_env(&blog, "2025-07-16T01:00:00Z", &[SECRET_ENV]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(third["sent"], 1, "{third}");
+    assert_eq!(third["retrying"], 0, "{third}");
+    assert_eq!(third["new_posts"].as_array().unwrap().len(), 0);
+    let all = receiver.requests();
+    assert_eq!(all.len(), 5, "only the failed delivery is sent again");
+    let resent = all.last().unwrap();
+    assert_eq!(resent.path, "/hook");
+    assert_eq!(resent.status, 200);
+    assert_eq!(
+        resent.header("webhook-id"),
+        failed.header("webhook-id"),
+        "a retry keeps its webhook-id so the receiver can drop duplicates"
+    );
+    assert_eq!(post_of(&resent.body), post_of(&failed.body));
+    assert_signed(resent);
+    let (run, rows) = status_json(&blog);
+    assert_eq!(run.code, 0);
+    assert!(rows.is_empty(), "{rows:?}");
+}
+
+#[test]
+fn a_410_kills_the_delivery_and_disables_the_subscriber_until_retry_dead() {
+    let receiver = Receiver::start();
+    receiver.then("/gone", 410, &[]);
+    let subscribers = [
+        hook(
+            "gone",
+            "discord",
+            &receiver.url("/gone"),
+            "tags = [\"nds\"]",
+        ),
+        hook("stay", "mattermost", &receiver.url("/stay"), ""),
+    ]
+    .concat();
+    let blog = history_blog(&subscribers);
+    use_snapshot(&blog, BEFORE);
+    assert_eq!(notify(&blog, "2025-07-11T00:00:00Z").0.code, 0);
+    use_snapshot(&blog, AFTER);
+    let (run, second) = notify(&blog, "2025-07-16T00:00:00Z");
+    assert_eq!(run.code, 1, "a dead delivery is a problem: {}", run.stderr);
+    assert_eq!(second["sent"], 2, "{second}");
+    assert_eq!(second["dead"], 1, "{second}");
+    assert_eq!(second["dead_total"], 1, "{second}");
+    let gone = receiver.requests_to("/gone");
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].status, 410);
+
+    let run = blog.run(&["status"]);
+    assert_eq!(
+        run.code, 1,
+        "status reports dead deliveries: {}",
+        run.stderr
+    );
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("dead"))
+        .unwrap_or_else(|| panic!("no dead delivery in\n{}", run.stdout));
+    assert!(line.contains("gone") && line.contains("410"), "{line}");
+    let (_, rows) = status_json(&blog);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["subscriber"], "gone");
+    assert_eq!(rows[0]["status"], "dead");
+
+    // A new post is not sent to the disabled subscriber.
+    blog.write(
+        "2025/07/17-nog-een-nds-bericht.md",
+        "---\ntags: [nds]\n---\n# Nog een NDS-bericht\n\nTekst.\n",
+    );
+    let (run, third) = notify(&blog, "2025-07-18T00:00:00Z");
+    assert_eq!(run.code, 1, "the dead delivery is still there");
+    assert_eq!(
+        third["new_posts"],
+        serde_json::json!(["https://developer.overheid.nl/blog/2025/07/17/nog-een-nds-bericht"])
+    );
+    assert_eq!(third["planned"], 1, "{third}");
+    assert_eq!(third["sent"], 1, "{third}");
+    assert_eq!(receiver.requests_to("/gone").len(), 1);
+    assert_eq!(receiver.requests_to("/stay").len(), 3);
+
+    let run = blog.run(&["--now", "2025-07-18T00:30:00Z", "retry", "--dead"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("1 dead deliveries put back"),
+        "{}",
+        run.stderr
+    );
+    let (run, fourth) = notify(&blog, "2025-07-18T01:00:00Z");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(fourth["sent"], 1, "{fourth}");
+    assert_eq!(fourth["dead_total"], 0, "{fourth}");
+    let gone_now = receiver.requests_to("/gone");
+    assert_eq!(gone_now.len(), 2);
+    assert_eq!(gone_now[1].status, 200);
+    assert_eq!(
+        gone_now[1].header("webhook-id"),
+        gone[0].header("webhook-id")
+    );
+    assert_eq!(gone_now[1].json()["embeds"][0]["url"], NDS);
+    assert!(status_json(&blog).1.is_empty());
+
+    // Revived deliveries are sent; the subscriber stays disabled for new posts.
+    blog.write(
+        "2025/07/19-nds-vervolg.md",
+        "---\ntags: [nds]\n---\n# NDS, het vervolg\n\nTekst.\n",
+    );
+    let (run, fifth) = notify(&blog, "2025-07-20T00:00:00Z");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        fifth["new_posts"],
+        serde_json::json!(["https://developer.overheid.nl/blog/2025/07/19/nds-vervolg"])
+    );
+    assert_eq!(fifth["sent"], 1, "{fifth}");
+    assert_eq!(receiver.requests_to("/gone").len(), 2);
+    assert_eq!(receiver.requests_to("/stay").len(), 4);
+}
+
+#[test]
+fn preview_prints_the_email_and_the_webhook_request_and_sends_nothing() {
+    let receiver = Receiver::start();
+    let subscribers = [
+        "\n[[subscribers]]\nid = \"mail\"\nemail = \"mail@example.org\"\n".to_string(),
+        hook(
+            "hook",
+            "json",
+            &receiver.url("/hook"),
+            &format!("secret_env = \"{}\"", SECRET_ENV.0),
+        ),
+        hook("chat", "teams", &receiver.url("/chat"), ""),
+    ]
+    .concat();
+    let blog = history_blog(&subscribers);
+    use_snapshot(&blog, AFTER);
+    let preview = |subscriber: &str| {
+        let run = blog.run_with_env(
+            &[
+                "--now",
+                "2025-07-16T00:00:00Z",
+                "preview",
+                "--post",
+                NDS_PATH,
+                "--subscriber",
+                subscriber,
+            ],
+            &[SECRET_ENV],
+        );
+        assert_eq!(run.code, 0, "preview {subscriber}: {}", run.stderr);
+        run.stdout
+    };
+
+    let mail = preview("mail");
+    let m = mail_parser::MessageParser::default()
+        .parse(mail.as_bytes())
+        .unwrap();
+    assert_eq!(
+        m.subject(),
+        Some(format!("Nieuw op developer.overheid.nl: {NDS_TITLE}").as_str())
+    );
+    assert_eq!(
+        m.to().unwrap().first().unwrap().address(),
+        Some("mail@example.org")
+    );
+    assert_eq!(
+        m.message_id(),
+        Some("postbode.feeds.0@developer.overheid.nl")
+    );
+    assert!(
+        m.header_raw("List-Unsubscribe")
+            .unwrap()
+            .contains("https://developer.overheid.nl/unsubscribe?s=mail&t="),
+        "{mail}"
+    );
+    assert!(m.header_raw("List-Unsubscribe-Post").is_some(), "{mail}");
+    assert!(mail.contains("multipart/alternative"), "{mail}");
+    assert!(m.body_text(0).unwrap().contains(NDS), "{mail}");
+    assert!(
+        m.body_html(0).unwrap().contains(&format!("href=\"{NDS}\"")),
+        "{mail}"
+    );
+
+    let request = preview("hook");
+    let (head, body) = request
+        .split_once("\n\n")
+        .unwrap_or_else(|| panic!("no blank line after the headers:\n{request}"));
+    let mut lines = head.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("POST http://127.0.0.1:{}/…", receiver.addr.port()).as_str()),
+        "the URL is shown without its path: {request}"
+    );
+    let headers: Vec<(&str, &str)> = lines
+        .map(|l| l.split_once(": ").unwrap_or_else(|| panic!("header {l:?}")))
+        .collect();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("no {name} in\n{request}"))
+    };
+    assert_eq!(header("content-type"), "application/json");
+    assert_eq!(
+        header("webhook-id"),
+        "postbode.feeds.0@developer.overheid.nl"
+    );
+    let body = body.strip_suffix('\n').unwrap_or(body);
+    assert!(
+        signature_is_valid(
+            SECRET,
+            header("webhook-id"),
+            header("webhook-timestamp"),
+            body.as_bytes(),
+            header("webhook-signature"),
+        ),
+        "{request}"
+    );
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(json["type"], "post.published");
+    assert_eq!(json["post"]["url"], NDS);
+    assert!(!request.contains("/hook"), "{request}");
+
+    let card = preview("chat");
+    let (head, body) = card.split_once("\n\n").unwrap();
+    assert!(head.starts_with("POST http://127.0.0.1:"), "{card}");
+    let json: serde_json::Value = serde_json::from_str(body.trim_end()).unwrap();
+    assert_eq!(
+        json["attachments"][0]["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+
+    assert!(receiver.requests().is_empty(), "preview sends nothing");
+    assert!(outbox(&blog.path().join("outbox")).is_empty());
+    assert!(
+        !blog.path().join("state.db").exists(),
+        "preview records nothing"
     );
 }

@@ -11,7 +11,9 @@ Options:
   --tls CERT KEY         implicit TLS (smtps) with this certificate and key
   --auth USER:PASS       require AUTH (PLAIN or LOGIN; over TLS only)
   --maildir DIR          save message n as DIR/<n>.eml plus DIR/<n>.json:
-                         mail_from, rcpt_tos and, parsed by Python's email
+                         mail_from, rcpt_tos, connection (1 for the first
+                         connection accepted, 2 for the next...) and, parsed
+                         by Python's email
                          package, subject, message_id, the list headers and
                          the text and HTML parts
   --reject-rcpt ADDR:CODE  answer RCPT TO:<ADDR> with CODE (450, 550, ...);
@@ -25,6 +27,7 @@ import argparse
 import asyncio
 import email
 import email.policy
+import itertools
 import json
 import logging
 import os
@@ -64,6 +67,7 @@ class Handler:
 
             summary = {
                 "mail_from": envelope.mail_from,
+                "connection": getattr(server, "connection_number", None),
                 "rcpt_tos": envelope.rcpt_tos,
                 "tls": server.transport.get_extra_info("ssl_object") is not None,
                 "authenticated": bool(session.authenticated),
@@ -151,10 +155,16 @@ async def main():
             auth_require_tls=implicit is None,
         )
 
+    # Numbered, so a test can tell one reused connection from several.
+    numbers = itertools.count(1)
+
+    def protocol():
+        smtp = SMTP(handler, **options)
+        smtp.connection_number = next(numbers)
+        return smtp
+
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: SMTP(handler, **options), host="127.0.0.1", port=0, ssl=implicit
-    )
+    server = await loop.create_server(protocol, host="127.0.0.1", port=0, ssl=implicit)
     port = server.sockets[0].getsockname()[1]
     print(f"PORT {port}", flush=True)
 
