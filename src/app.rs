@@ -41,6 +41,27 @@ pub fn run(cli: Cli) -> Outcome {
             for_each_blog(&feed_files, |c| crate::build::build(c, now, force))
         }
         Command::Check { feed_files } => for_each_blog(&feed_files, |c| check(c, now)),
+        Command::Run {
+            feed_files,
+            backfill,
+            json,
+            state,
+        } => {
+            let opts = deliver::Options {
+                backfill_since: backfill,
+                ..deliver::Options::default()
+            };
+            // One broken blog does not stop the others; within a blog, the
+            // feeds come first so notifications link to pages that exist.
+            for_each_blog(&feed_files, |c| {
+                let c = with_state(c, state.as_deref());
+                let built = crate::build::build(&c, now, false);
+                if built == Outcome::Fatal {
+                    return built;
+                }
+                built.max(notify(&c, now, &opts, json))
+            })
+        }
         Command::Notify {
             feed_files,
             dry_run,

@@ -33,6 +33,18 @@ pub enum Command {
     },
     /// Read everything, write nothing; print every problem as path:line:col: message.
     Check { feed_files: Vec<PathBuf> },
+    /// Build the feeds, then notify: the one command for cron, a systemd timer or a CronJob.
+    Run {
+        feed_files: Vec<PathBuf>,
+        /// Also announce posts published since this date (YYYY-MM-DD or RFC 3339).
+        #[arg(long, value_name = "DATE", value_parser = parse_since)]
+        backfill: Option<DateTime<Utc>>,
+        /// Print the notify summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
     /// Announce newly published posts to the subscribers whose filters match,
     /// and send every due delivery (retries included).
     Notify {

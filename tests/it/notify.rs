@@ -882,3 +882,34 @@ fn preview_prints_the_email_and_the_webhook_request_and_sends_nothing() {
         "preview records nothing"
     );
 }
+
+#[test]
+fn a_weekly_digest_waits_for_the_week_to_end_and_lists_every_new_post_in_one_message() {
+    let blog = history_blog(
+        "[[subscribers]]\nid = \"weekly\"\nemail = \"weekly@example.org\"\ndigest = \"weekly\"\nlanguage = \"en\"\n",
+    );
+    use_snapshot(&blog, BEFORE);
+    assert_eq!(notify(&blog, "2025-07-11T00:00:00Z").0.code, 0);
+    use_snapshot(&blog, AFTER);
+    // Wednesday 16 July: both posts are planned, held until Monday.
+    let (run, held) = notify(&blog, "2025-07-16T00:00:00Z");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(held["planned"], 2);
+    assert_eq!(held["sent"], 0, "nothing before the week ends");
+    assert!(outbox(&blog.path().join("outbox")).is_empty());
+    let (_, still) = notify(&blog, "2025-07-20T23:59:00Z");
+    assert_eq!(still["sent"], 0);
+    // The first run after the period: one message with both posts.
+    let (run, monday) = notify(&blog, "2025-07-21T06:00:00Z");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(monday["sent"], 1, "{monday}");
+    let mail = outbox(&blog.path().join("outbox"));
+    let messages = &mail["weekly@example.org"];
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0].contains("openapi-31-in-zicht")
+            && messages[0].contains("nederlandse-digitaliseringsstrategie")
+    );
+    let (_, after) = notify(&blog, "2025-07-28T06:00:00Z");
+    assert_eq!(after["sent"], 0, "the digest is sent once");
+}
