@@ -230,7 +230,7 @@ fn post_json<'a>(config: &BlogConfig, post: &'a Post, now: DateTime<Utc>) -> Pos
         description: post.description.clone().or_else(|| {
             posts::read_body(config, post)
                 .ok()
-                .and_then(|b| crate::content::summary(&b))
+                .and_then(|b| crate::content::post_summary(None, &b))
         }),
         tags: post
             .tags

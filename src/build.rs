@@ -244,12 +244,7 @@ impl<'a> Renderer<'a> {
             body_line: post.body_line,
         };
         let rendered = content::render_html(&source, &site, &self.index, &self.assets);
-        let summary = post
-            .description
-            .as_deref()
-            .map(|d| d.trim().to_string())
-            .filter(|d| !d.is_empty())
-            .or_else(|| content::summary(&body));
+        let summary = content::post_summary(post.description.as_deref(), &body);
         let image_url = post
             .image
             .as_deref()

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::feeds::Format;
-use crate::notify::config::{EmailConfig, RawEmail, SubscribersField};
+use crate::notify::config::{DeliverySettings, EmailConfig, RawEmail, SubscribersField};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -65,6 +65,8 @@ struct RawConfig {
     subscribers: Option<SubscribersField>,
     #[serde(default)]
     email: Option<RawEmail>,
+    #[serde(default)]
+    delivery: DeliverySettings,
     /// SQLite database with what was announced and delivered.
     #[serde(default)]
     state: Option<PathBuf>,
@@ -104,6 +106,7 @@ pub struct BlogConfig {
     /// As written; checked by `notify::config::resolve`.
     pub subscribers: Option<SubscribersField>,
     pub email: Option<EmailConfig>,
+    pub delivery: DeliverySettings,
     /// Default: `state.db` beside the feed definition.
     pub state: PathBuf,
     pub templates: Option<PathBuf>,
@@ -247,6 +250,7 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
         timezone,
         subscribers: raw.subscribers,
         email: raw.email.map(|e| EmailConfig::from_raw(e, &base)),
+        delivery: raw.delivery,
         state: raw
             .state
             .map(|p| resolve(&p))

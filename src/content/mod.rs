@@ -121,6 +121,16 @@ pub fn resolve_image_url(
         .map("img", "src", image, None)
 }
 
+/// What feeds and notifications show as a post's summary: its front matter
+/// `description`, else the text before the truncate marker.
+pub fn post_summary(description: Option<&str>, body: &str) -> Option<String> {
+    description
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+        .or_else(|| summary(body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -231,8 +231,8 @@ fn xml_safe(text: &str) -> Cow<'_, str> {
 
 /// Escapes plain text for places where readers expect HTML (RSS descriptions,
 /// the index page's text and quoted attributes), so "AT&T <3" is shown as
-/// written rather than read as markup.
-fn escape_html(text: &str) -> Cow<'_, str> {
+/// written rather than read as markup. Also used for email templates.
+pub(crate) fn escape_html(text: &str) -> Cow<'_, str> {
     if !text.contains(['&', '<', '>', '"', '\'']) {
         return Cow::Borrowed(text);
     }

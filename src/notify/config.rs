@@ -76,6 +76,22 @@ pub struct RawEmail {
     pub unsubscribe_url: Option<String>,
 }
 
+/// `[delivery]`: how hard to try. All optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// A delivery still failing this many hours after it was planned is dead.
+    pub max_age_hours: Option<u32>,
+    /// Attempts before a delivery is dead.
+    pub max_attempts: Option<u32>,
+    /// Webhook requests in flight, overall and per host.
+    pub webhook_concurrency: Option<usize>,
+    pub per_host_concurrency: Option<usize>,
+    pub webhook_timeout_seconds: Option<u64>,
+    /// How long a run waits for another run of the same blog to finish.
+    pub lock_wait_seconds: Option<u64>,
+}
+
 /// Email settings with paths resolved.
 #[derive(Debug, Clone)]
 pub struct EmailConfig {

@@ -45,6 +45,28 @@ pub struct Options {
     pub smtp_ca_file: Option<std::path::PathBuf>,
 }
 
+impl Options {
+    /// The defaults, with what the feed definition's `[delivery]` says.
+    pub fn for_blog(config: &BlogConfig, base: &Options) -> Options {
+        let d = &config.delivery;
+        Options {
+            max_age: d
+                .max_age_hours
+                .map_or(base.max_age, |h| TimeDelta::hours(i64::from(h))),
+            max_attempts: d.max_attempts.unwrap_or(base.max_attempts),
+            webhook_concurrency: d.webhook_concurrency.unwrap_or(base.webhook_concurrency),
+            per_host_concurrency: d.per_host_concurrency.unwrap_or(base.per_host_concurrency),
+            webhook_timeout: d
+                .webhook_timeout_seconds
+                .map_or(base.webhook_timeout, Duration::from_secs),
+            lock_wait: d
+                .lock_wait_seconds
+                .map_or(base.lock_wait, Duration::from_secs),
+            ..base.clone()
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -134,12 +156,7 @@ pub fn subscribers(config: &BlogConfig) -> (Vec<Subscriber>, Vec<Diagnostic>) {
 /// A post as a notification shows it: its summary and absolute image URL.
 pub fn snapshot(config: &BlogConfig, post: &Post) -> PostSnapshot {
     let body = posts::read_body(config, post).unwrap_or_default();
-    let summary = post
-        .description
-        .as_deref()
-        .map(|d| d.trim().to_string())
-        .filter(|d| !d.is_empty())
-        .or_else(|| content::summary(&body));
+    let summary = content::post_summary(post.description.as_deref(), &body);
     let path = config.source.join(&post.source);
     let assets_url = format!("{}/assets", config.feeds_url);
     let site = Site {
@@ -193,6 +210,7 @@ pub async fn run(
     problems: &mut Vec<Diagnostic>,
 ) -> Result<Summary, NotifyError> {
     let started = std::time::Instant::now();
+    let opts = &Options::for_blog(config, opts);
     let (subscribers, mut sub_problems) = subscribers(config);
     tracing::debug!(elapsed = ?started.elapsed(), "subscribers read");
     problems.append(&mut sub_problems);

@@ -115,7 +115,7 @@ impl Templates {
             // but it bloats every URL in a message. `&<>"'` suffice in text
             // and in quoted attributes.
             Some(text) if *state.auto_escape() == AutoEscape::Html && !value.is_safe() => out
-                .write_str(&escape_html(text))
+                .write_str(&crate::feeds::escape_html(text))
                 .map_err(|_| Error::new(ErrorKind::WriteFailure, "writing a template")),
             _ => escape_formatter(out, state, value),
         });
@@ -215,25 +215,6 @@ fn date_filter(value: &str, language: Option<&str>) -> Result<String, Error> {
         months[day.month0() as usize],
         day.year()
     ))
-}
-
-/// Escapes text for HTML content and quoted attributes.
-fn escape_html(text: &str) -> Cow<'_, str> {
-    if !text.contains(['&', '<', '>', '"', '\'']) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
 }
 
 #[cfg(test)]

@@ -913,3 +913,31 @@ fn a_weekly_digest_waits_for_the_week_to_end_and_lists_every_new_post_in_one_mes
     let (_, after) = notify(&blog, "2025-07-28T06:00:00Z");
     assert_eq!(after["sent"], 0, "the digest is sent once");
 }
+
+#[test]
+fn a_delivery_still_failing_after_the_configured_age_becomes_dead_and_the_run_exits_1() {
+    let receiver = Receiver::start();
+    for _ in 0..4 {
+        receiver.then("/down", 503, &[]);
+    }
+    let blog = history_blog(&format!(
+        "[delivery]\nmax_age_hours = 2\n\n{}",
+        hook("down", "slack", &receiver.url("/down"), "")
+    ));
+    use_snapshot(&blog, BEFORE);
+    assert_eq!(notify(&blog, "2025-07-11T00:00:00Z").0.code, 0);
+    use_snapshot(&blog, AFTER);
+    let (run, first) = notify(&blog, "2025-07-16T00:00:00Z");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(first["retrying"], 2, "{first}");
+    // Three hours later the receiver still fails: past max_age_hours.
+    let (run, later) = notify(&blog, "2025-07-16T03:00:00Z");
+    assert_eq!(later["dead"], 2, "{later}");
+    assert_eq!(
+        run.code, 1,
+        "dead deliveries make the run exit 1\n{}",
+        run.stderr
+    );
+    let (_, rows) = status_json(&blog);
+    assert!(rows.iter().all(|r| r["status"] == "dead"), "{rows:?}");
+}
