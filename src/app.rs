@@ -51,17 +51,16 @@ pub fn run(cli: Cli) -> Outcome {
                 backfill_since: backfill,
                 ..deliver::Options::default()
             };
-            // One broken blog does not stop the others; within a blog, the
-            // feeds come first so notifications link to pages that exist.
             for_each_blog(&feed_files, |c| {
-                let c = with_state(c, state.as_deref());
-                let built = crate::build::build(&c, now, false);
-                if built == Outcome::Fatal {
-                    return built;
-                }
-                built.max(notify(&c, now, &opts, json))
+                run_blog(&with_state(c, state.as_deref()), now, &opts, json).0
             })
         }
+        Command::Daemon {
+            feed_files,
+            every,
+            listen,
+            state,
+        } => daemon(&feed_files, every, listen, state.as_deref(), cli.now),
         Command::Notify {
             feed_files,
             dry_run,
@@ -331,9 +330,80 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
     }
 }
 
-fn notify(config: &BlogConfig, now: DateTime<Utc>, opts: &deliver::Options, json: bool) -> Outcome {
-    let Some(rt) = runtime() else {
+/// One scheduled run of one blog: the feeds first, so notifications link to
+/// pages that exist, then the notifications.
+fn run_blog(
+    config: &BlogConfig,
+    now: DateTime<Utc>,
+    opts: &deliver::Options,
+    json: bool,
+) -> (Outcome, Option<deliver::Summary>) {
+    let built = crate::build::build(config, now, false);
+    if built == Outcome::Fatal {
+        return (built, None);
+    }
+    let (notified, summary) = notify_blog(config, now, opts, json);
+    (built.max(notified), summary)
+}
+
+fn daemon(
+    files: &[PathBuf],
+    every: std::time::Duration,
+    listen: Option<std::net::SocketAddr>,
+    state: Option<&Path>,
+    fixed_now: Option<DateTime<Utc>>,
+) -> Outcome {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    if let Err(e) = crate::daemon::stop_on_signals(stop.clone()) {
+        eprintln!("postbode: cannot handle signals: {e}");
         return Outcome::Fatal;
+    }
+    let metrics = Arc::new(crate::daemon::Metrics::default());
+    if let Some(addr) = listen {
+        if let Err(e) = crate::daemon::serve(addr, metrics.clone()) {
+            eprintln!("postbode: cannot listen on {addr}: {e}");
+            return Outcome::Fatal;
+        }
+    }
+    let opts = deliver::Options {
+        stop: Some(stop.clone()),
+        ..deliver::Options::default()
+    };
+    tracing::info!(every = ?every, "daemon started");
+    while !stop.load(Ordering::SeqCst) {
+        let started = std::time::Instant::now();
+        let now = fixed_now.unwrap_or_else(Utc::now);
+        let mut summaries = Vec::new();
+        let outcome = for_each_blog(files, |c| {
+            if stop.load(Ordering::SeqCst) {
+                return Outcome::Ok;
+            }
+            let (outcome, summary) = run_blog(&with_state(c, state), now, &opts, false);
+            summaries.extend(summary);
+            outcome
+        });
+        metrics.record_run(outcome, started.elapsed(), &summaries);
+        tracing::info!(outcome = ?outcome, took = ?started.elapsed(), "run finished");
+        crate::daemon::sleep_until(started + every, &stop);
+    }
+    tracing::info!("daemon stopped");
+    Outcome::Ok
+}
+
+fn notify(config: &BlogConfig, now: DateTime<Utc>, opts: &deliver::Options, json: bool) -> Outcome {
+    notify_blog(config, now, opts, json).0
+}
+
+fn notify_blog(
+    config: &BlogConfig,
+    now: DateTime<Utc>,
+    opts: &deliver::Options,
+    json: bool,
+) -> (Outcome, Option<deliver::Summary>) {
+    let Some(rt) = runtime() else {
+        return (Outcome::Fatal, None);
     };
     let mut problems = Vec::new();
     let result = rt.block_on(deliver::run(config, now, opts, &mut problems));
@@ -367,11 +437,11 @@ fn notify(config: &BlogConfig, now: DateTime<Utc>, opts: &deliver::Options, json
             if summary.dead_total > 0 {
                 outcome = outcome.max(Outcome::Problems);
             }
-            outcome
+            (outcome, Some(summary))
         }
         Err(e) => {
             eprintln!("postbode: {}: {e}", config.name);
-            Outcome::Fatal
+            (Outcome::Fatal, None)
         }
     }
 }

@@ -18,8 +18,18 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "RFC3339", value_parser = parse_now)]
     pub now: Option<DateTime<Utc>>,
 
+    /// Log lines as text (a terminal) or JSON (Kubernetes, journald collectors).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -42,6 +52,18 @@ pub enum Command {
         /// Print the notify summary as JSON on stdout.
         #[arg(long)]
         json: bool,
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
+    /// Run in a loop: build and notify every interval until SIGTERM/SIGINT.
+    Daemon {
+        feed_files: Vec<PathBuf>,
+        /// Time between the starts of two runs: 30s, 5m, 1h.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        every: std::time::Duration,
+        /// Serve /healthz and Prometheus /metrics here, e.g. 127.0.0.1:9090.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
@@ -95,6 +117,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("expected a duration like 30s, 5m or 1h: {e}"))?;
+    if d.is_zero() {
+        return Err("the interval must be longer than zero".into());
+    }
+    Ok(d)
 }
 
 fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {

@@ -7,6 +7,7 @@ pub mod build;
 pub mod cli;
 pub mod config;
 pub mod content;
+pub mod daemon;
 pub mod diag;
 pub mod feeds;
 pub mod model;

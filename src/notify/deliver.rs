@@ -41,6 +41,8 @@ pub struct Options {
     pub webhook_timeout: Duration,
     /// Attempts before a delivery is given up.
     pub max_attempts: u32,
+    /// Set by the daemon on SIGTERM: claim no more work.
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Extra CA certificate for SMTP TLS (tests, private relays).
     pub smtp_ca_file: Option<std::path::PathBuf>,
 }
@@ -78,6 +80,7 @@ impl Default for Options {
             webhook_concurrency: 64,
             per_host_concurrency: 16,
             webhook_timeout: Duration::from_secs(15),
+            stop: None,
             smtp_ca_file: std::env::var_os("POSTBODE_SMTP_CA_FILE").map(Into::into),
         }
     }
@@ -431,6 +434,16 @@ async fn send_due(
         sent: Vec::new(),
     };
     loop {
+        // On shutdown nothing new is claimed; what was claimed has been
+        // sent and recorded by now (each batch is finished before the next).
+        if opts
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            tracing::info!(blog = %config.name, "stop requested: claiming no more deliveries");
+            break;
+        }
         store.heartbeat(guard, Utc::now()).await?;
         let t0 = std::time::Instant::now();
         let batch = store

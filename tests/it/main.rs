@@ -8,6 +8,7 @@ mod receiver;
 
 mod bad_input;
 mod contract;
+mod daemon;
 mod feeds;
 mod notify;
 mod smtp;
