@@ -361,11 +361,11 @@ fn daemon(
         return Outcome::Fatal;
     }
     let metrics = Arc::new(crate::daemon::Metrics::default());
-    if let Some(addr) = listen {
-        if let Err(e) = crate::daemon::serve(addr, metrics.clone()) {
-            eprintln!("postbode: cannot listen on {addr}: {e}");
-            return Outcome::Fatal;
-        }
+    if let Some(addr) = listen
+        && let Err(e) = crate::daemon::serve(addr, metrics.clone())
+    {
+        eprintln!("postbode: cannot listen on {addr}: {e}");
+        return Outcome::Fatal;
     }
     let opts = deliver::Options {
         stop: Some(stop.clone()),
