@@ -121,3 +121,106 @@ fn the_daemon_runs_every_interval_announces_new_posts_and_stops_on_sigterm() {
     let summary: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(summary["sent"], 0, "{summary}");
 }
+
+#[test]
+fn a_run_killed_mid_send_is_taken_over_at_once_and_the_message_keeps_its_id() {
+    let receiver = crate::receiver::Receiver::start();
+    // The first request hangs long enough for the sender to be killed.
+    receiver.then("/hook", 200, &[("X-Test-Delay-Ms", "3000")]);
+    let blog = TestBlog::new(&format!(
+        "state = \"state.db\"\n\n[[subscribers]]\nid = \"hook\"\nwebhook = \"{}\"\nformat = \"json\"\n",
+        receiver.url("/hook")
+    ));
+    blog.write("2025-01-01-old.md", "# Old post\n\nText.\n");
+    assert_eq!(
+        blog.run(&["--now", "2025-06-01T00:00:00Z", "notify"]).code,
+        0
+    );
+    blog.write("2025-06-02-new.md", "# New post\n\nText.\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_postbode"))
+        .args(["--now", "2025-06-03T00:00:00Z", "notify"])
+        .arg(blog.toml())
+        .current_dir(blog.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the request in flight", Duration::from_secs(20), || {
+        !receiver.requests_to("/hook").is_empty()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Restarted right away: the dead run's lease does not make it wait, and
+    // the message goes out again under the same id for the receiver to drop.
+    let started = Instant::now();
+    let run = blog.run(&["--now", "2025-06-03T00:01:00Z", "notify", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "waited for a dead run's lock"
+    );
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(summary["sent"], 1, "{summary}");
+    let ids: std::collections::BTreeSet<String> = receiver
+        .requests_to("/hook")
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        1,
+        "one message identity across the crash: {ids:?}"
+    );
+    let again = blog.run(&["--now", "2025-06-03T00:02:00Z", "notify", "--json"]);
+    let summary: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(summary["sent"], 0, "delivered once: {summary}");
+}
+
+#[test]
+fn two_concurrent_runs_send_nothing_twice() {
+    let receiver = crate::receiver::Receiver::start();
+    receiver.then("/a", 200, &[("X-Test-Delay-Ms", "500")]);
+    let blog = TestBlog::new(&format!(
+        "state = \"state.db\"\n\n[[subscribers]]\nid = \"a\"\nwebhook = \"{}\"\n\n[[subscribers]]\nid = \"b\"\nwebhook = \"{}\"\n",
+        receiver.url("/a"),
+        receiver.url("/b")
+    ));
+    blog.write("2025-01-01-old.md", "# Old post\n\nText.\n");
+    assert_eq!(blog.run(&["--now", "2025-06-01T00:00:00Z", "run"]).code, 0);
+    blog.write("2025-06-02-one.md", "# One\n\nText.\n");
+    blog.write("2025-06-02-two.md", "# Two\n\nText.\n");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_postbode"))
+            .args(["--now", "2025-06-03T00:00:00Z", "run"])
+            .arg(blog.toml())
+            .current_dir(blog.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(), spawn());
+    let (a, b) = (
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    );
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    let mut got: Vec<String> = receiver
+        .requests()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.path,
+                r.json()["post"]["title"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        ["/a One", "/a Two", "/b One", "/b Two"],
+        "each delivery exactly once"
+    );
+}

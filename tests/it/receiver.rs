@@ -190,6 +190,19 @@ fn serve(stream: TcpStream, shared: &Shared) {
             body,
             status,
         });
+        // A scripted `X-Test-Delay-Ms` header holds the answer back (a slow
+        // receiver, to catch a sender mid-send); it is not sent.
+        let delay = extra
+            .iter()
+            .find(|(k, _)| k == "X-Test-Delay-Ms")
+            .and_then(|(_, v)| v.parse::<u64>().ok());
+        if let Some(ms) = delay {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        let extra: Vec<_> = extra
+            .into_iter()
+            .filter(|(k, _)| k != "X-Test-Delay-Ms")
+            .collect();
         let mut response = format!("HTTP/1.1 {status} {}\r\n", reason(status));
         for (name, value) in &extra {
             response.push_str(&format!("{name}: {value}\r\n"));
