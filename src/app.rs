@@ -465,6 +465,11 @@ fn preview(config: &BlogConfig, _now: DateTime<Utc>, post_ref: &str, subscriber:
         );
         return Outcome::Fatal;
     };
+    if !crate::plan::matches(&sub.filter, post) {
+        eprintln!(
+            "postbode: note: the filters of {subscriber} do not match this post; it would not be sent"
+        );
+    }
     let templates = match crate::notify::templates::Templates::load(config.templates.as_deref()) {
         Ok(t) => t,
         Err(e) => {
