@@ -1,0 +1,443 @@
+#!/usr/bin/env bash
+# Validates the deployment files offline, with real tools:
+#   - systemd units:  `systemd-analyze verify` (every warning is an error) and
+#                     `systemd-analyze security --offline` (exposure at most 2.0)
+#   - Kubernetes:     `kubernetes-validate --strict` against the Kubernetes 1.37
+#                     JSON schemas it ships (PyPI, installed into .venv), then
+#                     cross-references the schemas cannot see (names, mounts,
+#                     ports, security context, versions)
+#   - Containerfile:  parsed and checked (hadolint is not in a package registry)
+#   - publiccode.yml: YAML and the rules of publiccode.yml 0.4; LICENSE is the
+#                     verbatim EUPL-1.2 text
+# Installs what it needs on a fresh Debian machine (apt-get, pip). Exit 0 when
+# everything passes, 1 otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+K8S_VERSION=1.37.0
+# kubernetes-validate ships the schemas; pinned with its dependencies.
+PY_TOOLS=(
+  kubernetes-validate==1.37.0 jsonschema==4.26.0 jsonschema-specifications==2025.9.1
+  referencing==0.37.0 rpds-py==2026.9.1 PyYAML==6.0.4 packaging==26.4
+  importlib_resources==7.1.0 typing_extensions==4.16.0
+)
+
+# ---- tools -------------------------------------------------------------------
+apt_updated=
+apt_install() {
+  if [ -z "$apt_updated" ]; then
+    apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+command -v systemd-analyze >/dev/null || apt_install systemd
+if [ ! -x .venv/bin/python ]; then
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  python3 -m venv .venv
+fi
+if [ "$(.venv/bin/kubernetes-validate --version 2>/dev/null)" != "$K8S_VERSION" ]; then
+  .venv/bin/pip install -q --disable-pip-version-check "${PY_TOOLS[@]}"
+fi
+
+failed=0
+fail() {
+  echo "deploy/check.sh: $*" >&2
+  failed=1
+}
+
+# ---- systemd -----------------------------------------------------------------
+# `verify` needs every ExecStart binary to exist and every unit the units pull
+# in (sysinit.target, ...). So: a scratch root with a stub /usr/local/bin/postbode,
+# the system's own unit files, and our units in /etc/systemd/system, and
+# `--root` pointing at it. (A unit given by a path outside --root is not found;
+# one given by a path inside it is loaded from there.) verify exits 0 on
+# warnings such as an unknown key or a value it cannot parse, so any output
+# counts as a failure.
+echo "-- systemd units"
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root/usr/local/bin" "$root/usr/lib/systemd" "$root/etc/systemd/system"
+printf '#!/bin/sh\nexit 0\n' >"$root/usr/local/bin/postbode"
+chmod 0755 "$root/usr/local/bin/postbode"
+units=/usr/lib/systemd/system
+[ -d "$units" ] || units=/lib/systemd/system
+cp -a "$units" "$root/usr/lib/systemd/"
+cp deploy/systemd/*.service deploy/systemd/*.timer "$root/etc/systemd/system/"
+for unit in deploy/systemd/*.service deploy/systemd/*.timer; do
+  name=$(basename "$unit")
+  if ! out=$(systemd-analyze verify --root="$root" "$root/etc/systemd/system/$name" 2>&1) || [ -n "$out" ]; then
+    fail "systemd-analyze verify $unit (and the units it loads):"
+    printf '%s\n' "$out" >&2
+  fi
+done
+for unit in deploy/systemd/*.service; do
+  name=$(basename "$unit")
+  if ! out=$(systemd-analyze security --offline=yes --root="$root" --threshold=20 \
+    "$root/etc/systemd/system/$name" 2>&1); then
+    fail "systemd-analyze security $unit: exposure above 2.0"
+    printf '%s\n' "$out" | grep -E '^✗|Overall' >&2 || true
+  fi
+done
+# What verify cannot tell: that the hardening asked for is there, and that the
+# timer starts an existing unit.
+for unit in deploy/systemd/postbode.service deploy/systemd/postbode-daemon.service; do
+  for setting in 'DynamicUser=yes' 'User=postbode' 'StateDirectory=postbode' 'CacheDirectory=postbode' \
+    'ProtectSystem=strict' 'ProtectHome=yes' 'PrivateTmp=yes' 'PrivateDevices=yes' \
+    'NoNewPrivileges=yes' 'ProtectKernelTunables=yes' 'ProtectKernelModules=yes' \
+    'ProtectKernelLogs=yes' 'ProtectControlGroups=yes' \
+    'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX' 'RestrictNamespaces=yes' \
+    'LockPersonality=yes' 'MemoryDenyWriteExecute=yes' 'SystemCallFilter=@system-service' \
+    'SystemCallArchitectures=native' 'CapabilityBoundingSet=' 'UMask=0027' \
+    'EnvironmentFile=-/etc/postbode/env' 'ReadWritePaths=/var/www/feeds' \
+    'WorkingDirectory=/etc/postbode'; do
+    grep -qxF "$setting" "$unit" || fail "$unit: missing $setting"
+  done
+done
+grep -qxF 'ExecStart=/usr/local/bin/postbode run --state %S/postbode/state.db' deploy/systemd/postbode.service \
+  || fail "postbode.service: unexpected ExecStart"
+grep -qE '^ExecStart=/usr/local/bin/postbode daemon --every 10m --listen 127\.0\.0\.1:9090' deploy/systemd/postbode-daemon.service \
+  || fail "postbode-daemon.service: unexpected ExecStart"
+for setting in 'Restart=on-failure' 'TimeoutStopSec=60'; do
+  grep -qxF "$setting" deploy/systemd/postbode-daemon.service || fail "postbode-daemon.service: missing $setting"
+done
+for setting in 'OnCalendar=*:0/10' 'Persistent=true' 'Unit=postbode.service'; do
+  grep -qxF "$setting" deploy/systemd/postbode.timer || fail "postbode.timer: missing $setting"
+done
+grep -qE '^RandomizedDelaySec=[1-9]' deploy/systemd/postbode.timer || fail "postbode.timer: no RandomizedDelaySec"
+
+# ---- Kubernetes: schemas -------------------------------------------------------
+echo "-- kubernetes manifests (schemas of Kubernetes $K8S_VERSION, strict)"
+manifests=()
+for f in deploy/kubernetes/*.yaml; do
+  [ "$(basename "$f")" = kustomization.yaml ] || manifests+=("$f")
+done
+# --quiet prints only problems; an unknown kind or apiVersion is only a warning
+# (exit 0), so any output counts as a failure.
+if ! out=$(.venv/bin/kubernetes-validate --strict --quiet -k "$K8S_VERSION" "${manifests[@]}" 2>&1) || [ -n "$out" ]; then
+  fail "kubernetes-validate:"
+  printf '%s\n' "$out" >&2
+fi
+
+# ---- everything else: cross-references and conventions ------------------------
+echo "-- kubernetes cross-references, Containerfile, publiccode.yml, LICENSE"
+.venv/bin/python - <<'PY' || failed=1
+import glob, hashlib, json, os, re, sys, tomllib
+import yaml
+
+problems = []
+def problem(where, msg):
+    problems.append(f"{where}: {msg}")
+
+def load_all(path):
+    with open(path, encoding="utf-8") as f:
+        return [d for d in yaml.safe_load_all(f) if d is not None]
+
+with open("Cargo.toml", "rb") as f:
+    version = tomllib.load(f)["package"]["version"]
+image = f"ghcr.io/developer-overheid-nl/postbode:{version}"
+
+# -- Kubernetes
+kdir = "deploy/kubernetes"
+docs = {}
+for path in sorted(glob.glob(f"{kdir}/*.yaml")):
+    docs[os.path.basename(path)] = load_all(path)
+
+kust = docs.pop("kustomization.yaml")[0]
+kw = f"{kdir}/kustomization.yaml"
+if kust.get("apiVersion") != "kustomize.config.k8s.io/v1beta1" or kust.get("kind") != "Kustomization":
+    problem(kw, "not a kustomize.config.k8s.io/v1beta1 Kustomization")
+resources = kust.get("resources", [])
+for r in resources:
+    if r not in docs:
+        problem(kw, f"resource {r} does not exist")
+with open(kw, encoding="utf-8") as f:
+    commented = set(re.findall(r"^\s*#\s*-\s*(\S+\.yaml)\s*$", f.read(), re.M))
+for name in docs:
+    if name != "secret.example.yaml" and name not in resources and name not in commented:
+        problem(kw, f"{name} is neither a resource nor a commented-out alternative")
+for img in kust.get("images", []):
+    if img.get("name") != image.rsplit(":", 1)[0] or img.get("newTag") != version:
+        problem(kw, f"images: expected {image}")
+
+objects = {}
+for name, ds in docs.items():
+    for d in ds:
+        where = f"{kdir}/{name}: {d.get('kind')}/{d.get('metadata', {}).get('name')}"
+        objects.setdefault(d.get("kind"), {})[d["metadata"]["name"]] = (where, d)
+        labels = d.get("metadata", {}).get("labels", {})
+        for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/part-of"):
+            if key not in labels:
+                problem(where, f"no label {key}")
+        if "namespace" in d.get("metadata", {}):
+            problem(where, "sets a namespace (leave it to kubectl -n / kustomize)")
+        v = labels.get("app.kubernetes.io/version")
+        if v is not None and v != version:
+            problem(where, f"label app.kubernetes.io/version {v}, Cargo.toml says {version}")
+
+configmaps = set(objects.get("ConfigMap", {}))
+pvcs = set(objects.get("PersistentVolumeClaim", {}))
+secrets = set(objects.get("Secret", {}))
+
+def check_pod(where, pod, main_args0):
+    sc = pod.get("securityContext", {})
+    if sc.get("runAsNonRoot") is not True: problem(where, "runAsNonRoot is not true")
+    if sc.get("runAsUser") != 10001: problem(where, "runAsUser is not 10001")
+    if "fsGroup" not in sc: problem(where, "no fsGroup")
+    if sc.get("seccompProfile", {}).get("type") != "RuntimeDefault": problem(where, "seccompProfile is not RuntimeDefault")
+    if pod.get("automountServiceAccountToken") is not False: problem(where, "mounts a service account token")
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    for v in volumes.values():
+        if "configMap" in v and v["configMap"]["name"] not in configmaps:
+            problem(where, f"volume {v['name']}: no ConfigMap {v['configMap']['name']}")
+        if "persistentVolumeClaim" in v and v["persistentVolumeClaim"]["claimName"] not in pvcs:
+            problem(where, f"volume {v['name']}: no PersistentVolumeClaim {v['persistentVolumeClaim']['claimName']}")
+    containers = pod.get("initContainers", []) + pod["containers"]
+    used = set()
+    for c in containers:
+        cw = f"{where} container {c['name']}"
+        if c.get("image") != image: problem(cw, f"image is not {image}")
+        csc = c.get("securityContext", {})
+        if csc.get("readOnlyRootFilesystem") is not True: problem(cw, "readOnlyRootFilesystem is not true")
+        if csc.get("allowPrivilegeEscalation") is not False: problem(cw, "allowPrivilegeEscalation is not false")
+        if "ALL" not in csc.get("capabilities", {}).get("drop", []): problem(cw, "does not drop ALL capabilities")
+        res = c.get("resources", {})
+        for kind in ("requests", "limits"):
+            for r in ("cpu", "memory"):
+                if r not in res.get(kind, {}): problem(cw, f"no {kind}.{r}")
+        for m in c.get("volumeMounts", []):
+            used.add(m["name"])
+            if m["name"] not in volumes: problem(cw, f"mounts undefined volume {m['name']}")
+        for e in c.get("envFrom", []):
+            ref = e.get("secretRef", {}).get("name")
+            if ref is not None and ref not in secrets: problem(cw, f"envFrom: no Secret {ref} (secret.example.yaml)")
+    for name in volumes:
+        if name not in used: problem(where, f"volume {name} is never mounted")
+    main = next((c for c in pod["containers"] if c["name"] == "postbode"), None)
+    if main is None:
+        problem(where, "no container named postbode")
+        return None
+    res = main["resources"]
+    if (res["requests"].get("cpu"), res["requests"].get("memory"), res["limits"].get("cpu"), res["limits"].get("memory")) != ("100m", "64Mi", "1", "256Mi"):
+        problem(where, "postbode resources are not cpu 100m/1, memory 64Mi/256Mi")
+    if not main.get("args") or main["args"][0] != main_args0:
+        problem(where, f"postbode does not run `{main_args0}`")
+    mounts = {m["mountPath"]: volumes.get(m["name"], {}) for m in main.get("volumeMounts", [])}
+    expect = {"/etc/postbode/feeds": ("configMap", "postbode-feeds"),
+              "/var/lib/postbode": ("persistentVolumeClaim", "postbode-state"),
+              "/var/www/feeds": ("persistentVolumeClaim", "postbode-feeds-output"),
+              "/tmp": ("emptyDir", None), "/var/cache/postbode": ("emptyDir", None)}
+    for path, (kind, ref) in expect.items():
+        v = mounts.get(path)
+        if v is None or kind not in v or (ref and ref not in (v[kind].get("name"), v[kind].get("claimName"))):
+            problem(where, f"{path} is not the {kind} {ref or ''}".rstrip())
+    if not any(e.get("secretRef", {}).get("name") == "postbode-secrets" for e in main.get("envFrom", [])):
+        problem(where, "postbode gets no environment from the Secret postbode-secrets")
+    return main
+
+for name, (where, cj) in objects.get("CronJob", {}).items():
+    spec = cj["spec"]
+    if spec.get("schedule") != "*/10 * * * *": problem(where, "schedule is not every 10 minutes")
+    if spec.get("concurrencyPolicy") != "Forbid": problem(where, "concurrencyPolicy is not Forbid")
+    for key in ("startingDeadlineSeconds", "successfulJobsHistoryLimit"):
+        if key not in spec: problem(where, f"no {key}")
+    check_pod(where, spec["jobTemplate"]["spec"]["template"]["spec"], "run")
+
+pod_labels = {}
+for name, (where, dep) in objects.get("Deployment", {}).items():
+    spec = dep["spec"]
+    if spec.get("replicas") != 1: problem(where, "replicas is not 1")
+    if spec.get("strategy", {}).get("type") != "Recreate": problem(where, "strategy is not Recreate")
+    tlabels = spec["template"]["metadata"]["labels"]
+    for k, v in spec["selector"]["matchLabels"].items():
+        if tlabels.get(k) != v: problem(where, f"selector {k}={v} does not match the pod template")
+    main = check_pod(where, spec["template"]["spec"], "daemon")
+    if main:
+        ports = {p["name"]: p["containerPort"] for p in main.get("ports", [])}
+        pod_labels[name] = (tlabels, ports)
+        for probe in ("livenessProbe", "readinessProbe"):
+            get = main.get(probe, {}).get("httpGet", {})
+            port = ports.get(get.get("port"), get.get("port"))
+            if get.get("path") != "/healthz" or port != 9090:
+                problem(where, f"{probe} is not GET /healthz on port 9090")
+        args = main.get("args", [])
+        if "--listen" not in args or not args[args.index("--listen") + 1].endswith(":9090"):
+            problem(where, "daemon does not --listen on port 9090")
+
+for name, (where, svc) in objects.get("Service", {}).items():
+    sel = svc["spec"]["selector"]
+    matches = [d for d, (labels, _) in pod_labels.items() if all(labels.get(k) == v for k, v in sel.items())]
+    if not matches:
+        problem(where, "selects no pod of a Deployment")
+    for p in svc["spec"]["ports"]:
+        for d in matches:
+            ports = pod_labels[d][1]
+            if p.get("targetPort") not in ports and p.get("targetPort") not in ports.values():
+                problem(where, f"targetPort {p.get('targetPort')} is not a port of Deployment {d}")
+
+for name, (where, cm) in objects.get("ConfigMap", {}).items():
+    for key, text in cm.get("data", {}).items():
+        if not key.endswith(".toml"):
+            problem(where, f"{key}: feed definitions end in .toml")
+            continue
+        try:
+            feed = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            problem(where, f"{key}: {e}")
+            continue
+        for k in ("title", "site_url", "source"):
+            if k not in feed: problem(where, f"{key}: no {k}")
+        for k in ("source", "output", "state", "tags_file", "authors_file"):
+            if k in feed and not feed[k].startswith("/"): problem(where, f"{key}: {k} is not an absolute path")
+        if not feed.get("output", "").startswith("/var/www/feeds/"): problem(where, f"{key}: output is not under /var/www/feeds")
+        if not feed.get("state", "").startswith("/var/lib/postbode/"): problem(where, f"{key}: state is not under /var/lib/postbode")
+        for sub in feed.get("subscribers", []):
+            for k in ("webhook_env", "secret_env"):
+                if k in sub and sub[k] not in next(iter(objects.get("Secret", {}).values()), (None, {}))[1].get("stringData", {}):
+                    problem(where, f"{key}: subscriber {sub.get('id')}: {sub[k]} is not in secret.example.yaml")
+
+# -- Containerfile (hadolint is not available: parse it and check what matters)
+cf = "deploy/Containerfile"
+with open(cf, encoding="utf-8") as f:
+    raw = f.read()
+instructions, buf = [], ""
+for line in raw.splitlines():
+    if not buf and (not line.strip() or line.lstrip().startswith("#")):
+        continue
+    if line.rstrip().endswith("\\"):
+        buf += line.rstrip()[:-1] + " "
+        continue
+    buf += line
+    word, _, rest = buf.strip().partition(" ")
+    instructions.append((word.upper(), rest.strip()))
+    buf = ""
+if buf:
+    problem(cf, "ends inside a line continuation")
+known = {"FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME",
+         "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL"}
+for word, _ in instructions:
+    if word not in known: problem(cf, f"unknown instruction {word}")
+froms = [rest for word, rest in instructions if word == "FROM"]
+if len(froms) < 2 or not re.search(r"\bAS\s+build\b", froms[0], re.I):
+    problem(cf, "not a multi-stage build with a `build` stage")
+if not re.match(r"docker\.io/library/rust:\$\{RUST_VERSION\}-slim-bookworm|rust:[\w.]+-slim-bookworm", froms[0] if froms else ""):
+    problem(cf, "builder is not rust:*-slim-bookworm")
+if not froms or not froms[-1].endswith("debian:bookworm-slim"):
+    problem(cf, "runtime is not debian:bookworm-slim")
+final = instructions[max(i for i, (w, _) in enumerate(instructions) if w == "FROM"):]
+runs = " ".join(rest for word, rest in instructions if word == "RUN")
+if "cargo build --release --locked" not in runs: problem(cf, "no `cargo build --release --locked`")
+final_runs = " ".join(rest for word, rest in final if word == "RUN")
+for pkg in ("ca-certificates", "git"):
+    if not re.search(rf"apt-get install [^&;]*\b{re.escape(pkg)}\b", final_runs): problem(cf, f"runtime does not install {pkg}")
+users = [rest for word, rest in final if word == "USER"]
+if not users or users[-1].split(":")[0] in ("root", "0") or users[-1].split(":")[0] != "10001":
+    problem(cf, "the runtime does not run as user 10001")
+def json_form(word):
+    vals = [rest for w, rest in final if w == word]
+    try:
+        return json.loads(vals[-1]) if vals else None
+    except json.JSONDecodeError:
+        return "not JSON"
+if json_form("ENTRYPOINT") != ["postbode"]: problem(cf, 'ENTRYPOINT is not ["postbode"]')
+if json_form("CMD") != ["run"]: problem(cf, 'CMD is not ["run"]')
+if [rest for w, rest in final if w == "WORKDIR"][-1:] != ["/etc/postbode"]: problem(cf, "WORKDIR is not /etc/postbode")
+labels = " ".join(rest for word, rest in final if word == "LABEL")
+for key in ("title", "description", "version", "source", "licenses"):
+    if f"org.opencontainers.image.{key}=" not in labels: problem(cf, f"no label org.opencontainers.image.{key}")
+if 'org.opencontainers.image.licenses="EUPL-1.2"' not in labels: problem(cf, "licenses label is not EUPL-1.2")
+if not re.search(rf"^ARG VERSION={re.escape(version)}$", raw, re.M): problem(cf, f"ARG VERSION is not {version}")
+for word, rest in instructions:
+    if word == "COPY" and not rest.startswith("--from"):
+        for src in rest.split()[:-1]:
+            if not os.path.exists(src): problem(cf, f"COPY {src}: not in the build context")
+if os.path.exists(".dockerignore"):
+    with open(".dockerignore", encoding="utf-8") as f:
+        ignored = {l.strip() for l in f if l.strip() and not l.startswith("#")}
+    for entry in ("target/", ".venv/", "bench-data/", "examples/out/", "examples/outbox/"):
+        if entry not in ignored: problem(".dockerignore", f"does not exclude {entry}")
+    if not ({"*.db", "**/*.db"} & ignored): problem(".dockerignore", "does not exclude *.db")
+else:
+    problem(".dockerignore", "missing")
+
+# -- publiccode.yml 0.4
+pw = "publiccode.yml"
+CATEGORIES = set("""accounting agile-project-management applicant-tracking application-development
+appointment-scheduling backup billing-and-invoicing blog budgeting business-intelligence
+business-process-management cad call-center-management cloud-management collaboration
+communications compliance-management contact-management content-management crm
+customer-service-and-support data-analytics data-collection data-visualization design
+design-system digital-asset-management digital-citizenship document-management donor-management
+e-commerce e-signature educational-content email-management email-marketing employee-management
+enterprise-project-management enterprise-social-networking erp event-management
+facility-management feedback-and-reviews-management financial-reporting fleet-management
+fundraising gamification geographic-information-systems grant-management graphic-design
+help-desk hr ide identity-management instant-messaging inventory-management it-asset-management
+it-development it-management it-security it-service-management knowledge-management
+learning-management-system marketing mind-mapping mobile-marketing mobile-payment
+network-management office online-booking online-community payment-gateway payroll
+predictive-analysis procurement productivity-suite project-collaboration project-management
+property-management real-estate-management remote-support resource-management sales-management
+seo service-desk social-media-management survey talent-management task-management
+taxes-management test-management time-management time-tracking translation video-conferencing
+video-editing visitor-management voip warehouse-management web-collaboration web-conferencing
+website-builder whistleblowing workflow-management""".split())
+try:
+    pc = yaml.safe_load(open(pw, encoding="utf-8"))
+except yaml.YAMLError as e:
+    problem(pw, f"not YAML: {e}")
+    pc = None
+if pc is not None:
+    for key in ("publiccodeYmlVersion", "name", "url", "platforms", "categories", "developmentStatus",
+                "softwareType", "description", "legal", "maintenance", "localisation"):
+        if key not in pc: problem(pw, f"no {key}")
+    if pc.get("publiccodeYmlVersion") != "0.4": problem(pw, 'publiccodeYmlVersion is not "0.4"')
+    if pc.get("url") != "https://github.com/developer-overheid-nl/postbode": problem(pw, "unexpected url")
+    if pc.get("softwareVersion") != version: problem(pw, f"softwareVersion is not {version} (Cargo.toml)")
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(pc.get("releaseDate", ""))): problem(pw, "releaseDate is not a quoted YYYY-MM-DD")
+    for c in pc.get("categories", []):
+        if c not in CATEGORIES: problem(pw, f"category {c} is not in the standard's list")
+    if pc.get("developmentStatus") not in ("concept", "development", "beta", "stable", "obsolete"): problem(pw, "bad developmentStatus")
+    if pc.get("softwareType") not in ("standalone/mobile", "standalone/iot", "standalone/desktop", "standalone/web",
+                                      "standalone/backend", "standalone/other", "addon", "library", "configurationFiles"):
+        problem(pw, "bad softwareType")
+    for lang in ("nl", "en"):
+        d = pc.get("description", {}).get(lang)
+        if d is None:
+            problem(pw, f"no description.{lang}")
+            continue
+        if not 0 < len(d.get("shortDescription", "")) <= 150: problem(pw, f"description.{lang}.shortDescription: 1 to 150 characters")
+        if not 150 <= len(d.get("longDescription", "")) <= 10000: problem(pw, f"description.{lang}.longDescription: 150 to 10000 characters")
+        if not d.get("features"): problem(pw, f"description.{lang}.features: none")
+    if pc.get("legal", {}).get("license") != "EUPL-1.2": problem(pw, "legal.license is not EUPL-1.2")
+    m = pc.get("maintenance", {})
+    if m.get("type") not in ("internal", "contract", "community", "none"): problem(pw, "bad maintenance.type")
+    if m.get("type") in ("internal", "community") and not all(c.get("name") for c in m.get("contacts") or [{}]):
+        problem(pw, "maintenance.contacts: needed, each with a name")
+    loc = pc.get("localisation", {})
+    if not isinstance(loc.get("localisationReady"), bool): problem(pw, "localisation.localisationReady is not a boolean")
+    if sorted(loc.get("availableLanguages", [])) != ["en", "nl"]: problem(pw, "localisation.availableLanguages is not [nl, en]")
+
+# -- LICENSE: the EUPL-1.2 text of the npm package spdx-license-list 6.12.0
+# (licenses/EUPL-1.2.json, licenseText), plus a final newline.
+with open("LICENSE", "rb") as f:
+    lic = f.read()
+if hashlib.sha256(lic).hexdigest() != "57fb42fbcd0b037ce528ed8f72f1ec095d67bc6825ecf1448ff39be1fe68a4b4":
+    problem("LICENSE", "is not the verbatim EUPL-1.2 text")
+
+# -- CHANGELOG.md (Keep a Changelog)
+with open("CHANGELOG.md", encoding="utf-8") as f:
+    cl = f.read()
+if "keepachangelog.com" not in cl or not re.search(rf"^## \[{re.escape(version)}\]", cl, re.M):
+    problem("CHANGELOG.md", f"no Keep a Changelog section for {version}")
+
+for p in problems:
+    print(f"deploy/check.sh: {p}", file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+
+if [ "$failed" -ne 0 ]; then
+  echo "deploy/check.sh: FAILED" >&2
+  exit 1
+fi
+echo "deploy: all checks passed"
