@@ -9,5 +9,7 @@ mod receiver;
 mod bad_input;
 mod contract;
 mod feeds;
+mod git_source;
 mod notify;
 mod smtp;
+mod websub;
