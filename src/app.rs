@@ -37,10 +37,12 @@ impl Outcome {
 pub fn run(cli: Cli) -> Outcome {
     let now = cli.now.unwrap_or_else(Utc::now);
     match cli.command {
-        Command::Build { feed_files, force } => {
-            for_each_blog(&feed_files, |c| crate::build::build(c, now, force))
+        Command::Build { feed_files, force } => for_each_blog(&feed_files, |c| {
+            with_source(c, |c| crate::build::build(c, now, force))
+        }),
+        Command::Check { feed_files } => {
+            for_each_blog(&feed_files, |c| with_source(c, |c| check(c, now)))
         }
-        Command::Check { feed_files } => for_each_blog(&feed_files, |c| check(c, now)),
         Command::Run {
             feed_files,
             backfill,
@@ -52,7 +54,11 @@ pub fn run(cli: Cli) -> Outcome {
                 ..deliver::Options::default()
             };
             for_each_blog(&feed_files, |c| {
-                run_blog(&with_state(c, state.as_deref()), now, &opts, json).0
+                // One fetch for both halves: the feeds and the notifications
+                // see the same commit.
+                with_source(&with_state(c, state.as_deref()), |c| {
+                    run_blog(c, now, &opts, json).0
+                })
             })
         }
         Command::Daemon {
@@ -75,7 +81,7 @@ pub fn run(cli: Cli) -> Outcome {
             };
             for_each_blog(&feed_files, |c| {
                 let c = with_state(c, state.as_deref());
-                notify(&c, now, &opts, json)
+                with_source(&c, |c| notify(c, now, &opts, json))
             })
         }
         Command::Preview {
@@ -84,7 +90,9 @@ pub fn run(cli: Cli) -> Outcome {
             subscriber,
         } => {
             let files: Vec<PathBuf> = feed_file.into_iter().collect();
-            for_each_blog(&files, |c| preview(c, now, &post, &subscriber))
+            for_each_blog(&files, |c| {
+                with_source(c, |c| preview(c, now, &post, &subscriber))
+            })
         }
         Command::Status {
             feed_files,
@@ -108,7 +116,7 @@ pub fn run(cli: Cli) -> Outcome {
         }
         Command::Posts { feed_file, json } => {
             let files: Vec<PathBuf> = feed_file.into_iter().collect();
-            for_each_blog(&files, |c| print_posts(c, now, json))
+            for_each_blog(&files, |c| with_source(c, |c| print_posts(c, now, json)))
         }
     }
 }
@@ -135,6 +143,29 @@ fn for_each_blog(files: &[PathBuf], mut f: impl FnMut(&BlogConfig) -> Outcome) -
         worst = worst.max(outcome);
     }
     worst
+}
+
+/// Runs `f` on the config with its posts on disk: a git source is cloned
+/// or fetched first. A failed fetch with an earlier checkout is a warning and
+/// the run goes on with that checkout (exit 1); a failed first clone stops
+/// this blog (exit 2).
+fn with_source(config: &BlogConfig, f: impl FnOnce(&BlogConfig) -> Outcome) -> Outcome {
+    match crate::source::resolve(config) {
+        Ok(resolved) => {
+            let stale = match &resolved.stale {
+                Some(e) => {
+                    eprintln!("{}: warning: {e}", config.file.display());
+                    Outcome::Problems
+                }
+                None => Outcome::Ok,
+            };
+            f(&resolved.config).max(stale)
+        }
+        Err(e) => {
+            eprintln!("postbode: {}: {e}", config.file.display());
+            Outcome::Fatal
+        }
+    }
 }
 
 fn feed_files(given: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
@@ -380,9 +411,11 @@ fn daemon(
             if stop.load(Ordering::SeqCst) {
                 return Outcome::Ok;
             }
-            let (outcome, summary) = run_blog(&with_state(c, state), now, &opts, false);
-            summaries.extend(summary);
-            outcome
+            with_source(&with_state(c, state), |c| {
+                let (outcome, summary) = run_blog(c, now, &opts, false);
+                summaries.extend(summary);
+                outcome
+            })
         });
         metrics.record_run(outcome, started.elapsed(), &summaries);
         tracing::info!(outcome = ?outcome, took = ?started.elapsed(), "run finished");

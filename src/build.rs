@@ -70,8 +70,8 @@ pub fn build(config: &BlogConfig, now: DateTime<Utc>, force: bool) -> Outcome {
     let result = write_feeds(config, &blog.posts, now, &mut problems);
     sort_problems(&mut problems);
     let outcome = report(&problems);
-    let written = match result {
-        Ok(n) => n,
+    let (written, changed) = match result {
+        Ok(w) => w,
         Err(e) => {
             eprintln!(
                 "postbode: {}: cannot write feeds: {e}",
@@ -99,6 +99,16 @@ pub fn build(config: &BlogConfig, now: DateTime<Utc>, force: bool) -> Outcome {
         return Outcome::Fatal;
     }
     tracing::info!(blog = %config.name, files_written = written, "build finished");
+    // WebSub: only feeds whose bytes changed are news to the hub.
+    if let Some(hub) = &config.websub_hub {
+        let failures = crate::websub::publish(hub, &changed);
+        for f in &failures {
+            eprintln!("{}: warning: {f}", config.file.display());
+        }
+        if !failures.is_empty() {
+            return outcome.max(Outcome::Problems);
+        }
+    }
     outcome
 }
 
@@ -364,13 +374,14 @@ fn author_key(author: &Author) -> Option<String> {
         .filter(|k| !k.is_empty() && !k.contains(['/', '\\']) && k != "." && k != "..")
 }
 
-/// Returns how many files were written (unchanged ones are left alone).
+/// Returns how many files were written (unchanged ones are left alone) and
+/// the public URLs of the feed files among them.
 fn write_feeds(
     config: &BlogConfig,
     posts: &[Post],
     now: DateTime<Utc>,
     problems: &mut Vec<Diagnostic>,
-) -> std::io::Result<usize> {
+) -> std::io::Result<(usize, Vec<String>)> {
     let published: Vec<&Post> = posts.iter().filter(|p| p.is_published(now)).collect();
     let plans = plan_channels(config, &published, problems);
 
@@ -403,7 +414,7 @@ fn write_feeds(
             language: config.language.clone(),
             generator: generator.clone(),
             fallback_author: config.title.clone(),
-            hub: None,
+            hub: config.websub_hub.clone(),
             items: plan
                 .posts
                 .iter()
@@ -456,6 +467,12 @@ fn write_feeds(
         .map(|(rel, c, f)| out.write_if_changed(rel, &feeds::render(c, *f)))
         .collect::<std::io::Result<_>>()?;
     let mut count = written.iter().filter(|w| **w).count();
+    let changed: Vec<String> = jobs
+        .iter()
+        .zip(&written)
+        .filter(|(_, w)| **w)
+        .map(|((rel, _, _), _)| format!("{}/{rel}", config.feeds_url))
+        .collect();
 
     for (name, from) in renderer.assets.files() {
         let rel = format!("assets/{name}");
@@ -476,5 +493,5 @@ fn write_feeds(
     for stale in out.remove_stale(&keep)? {
         tracing::info!(file = %stale, "removed a feed that no longer has posts");
     }
-    Ok(count)
+    Ok((count, changed))
 }

@@ -44,7 +44,7 @@ struct RawConfig {
     feeds_url: Option<String>,
     #[serde(default)]
     language: Option<String>,
-    source: PathBuf,
+    source: RawSource,
     #[serde(default)]
     tags_file: Option<PathBuf>,
     #[serde(default)]
@@ -73,6 +73,44 @@ struct RawConfig {
     /// Folder whose files override the built-in message templates.
     #[serde(default)]
     templates: Option<PathBuf>,
+    /// WebSub hub announced as `rel=hub` and pinged when feeds change.
+    #[serde(default)]
+    websub_hub: Option<String>,
+}
+
+/// `source = "blog"` or `source = { git = "https://…", branch = "main", path = "blog" }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawSource {
+    Path(PathBuf),
+    Git(RawGit),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGit {
+    git: String,
+    #[serde(default)]
+    branch: Option<String>,
+    #[serde(default)]
+    path: Option<PathBuf>,
+}
+
+/// Posts read from a branch of a git repository, checked out by
+/// [`crate::source::prepare_source`] into a cache folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitSource {
+    /// As written; may hold credentials, so print it only through
+    /// [`crate::source::redact_url`].
+    pub url: String,
+    /// Default `main`.
+    pub branch: String,
+    /// The blog folder inside the repository (default `blog`).
+    pub path: PathBuf,
+    /// `tags_file` and `authors_file` as written: relative ones are resolved
+    /// against the checkout root once it exists.
+    pub tags_file: Option<PathBuf>,
+    pub authors_file: Option<PathBuf>,
 }
 
 /// A validated blog definition with absolute paths and normalised URLs.
@@ -93,8 +131,11 @@ pub struct BlogConfig {
     /// Public URL of the output folder, without trailing slash.
     pub feeds_url: String,
     pub language: Option<String>,
-    /// The blog folder (Docusaurus's `blog/`).
+    /// The blog folder (Docusaurus's `blog/`). For a git source this is
+    /// empty until [`crate::source::resolve`] sets it to the checkout.
     pub source: PathBuf,
+    /// Set when the posts come from a git repository.
+    pub git: Option<GitSource>,
     pub tags_file: Option<PathBuf>,
     pub authors_file: Option<PathBuf>,
     pub output: PathBuf,
@@ -110,6 +151,8 @@ pub struct BlogConfig {
     /// Default: `state.db` beside the feed definition.
     pub state: PathBuf,
     pub templates: Option<PathBuf>,
+    /// WebSub hub URL (`rel=hub` in every feed, pinged after a change).
+    pub websub_hub: Option<String>,
 }
 
 impl BlogConfig {
@@ -203,14 +246,59 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
             "timezone {timezone_name:?} is not an IANA time zone"
         ))
     })?;
-    let source = resolve(&raw.source);
-    let tags_file = match raw.tags_file {
-        Some(p) => Some(resolve(&p)),
-        None => Some(source.join("tags.yml")).filter(|p| p.exists()),
+    let (source, git, tags_file, authors_file) = match raw.source {
+        RawSource::Path(p) => {
+            let source = resolve(&p);
+            let tags_file = match raw.tags_file {
+                Some(p) => Some(resolve(&p)),
+                None => Some(source.join("tags.yml")).filter(|p| p.exists()),
+            };
+            let authors_file = match raw.authors_file {
+                Some(p) => Some(resolve(&p)),
+                None => Some(source.join("authors.yml")).filter(|p| p.exists()),
+            };
+            (source, None, tags_file, authors_file)
+        }
+        RawSource::Git(g) => {
+            if g.git.trim().is_empty() {
+                return Err(invalid("source.git must be a repository URL".into()));
+            }
+            let branch = g.branch.unwrap_or_else(|| "main".to_string());
+            if branch.is_empty() || branch.starts_with('-') || branch.contains("..") {
+                return Err(invalid(format!(
+                    "source.branch {branch:?} is not a branch name"
+                )));
+            }
+            let path = g.path.unwrap_or_else(|| PathBuf::from("blog"));
+            let inside = |p: &Path| {
+                p.is_relative() && !p.components().any(|c| c == std::path::Component::ParentDir)
+            };
+            if !inside(&path) {
+                return Err(invalid(format!(
+                    "source.path {:?} must be a folder inside the repository",
+                    path.display().to_string()
+                )));
+            }
+            let git = GitSource {
+                url: g.git,
+                branch,
+                path,
+                tags_file: raw.tags_file,
+                authors_file: raw.authors_file,
+            };
+            (PathBuf::new(), Some(git), None, None)
+        }
     };
-    let authors_file = match raw.authors_file {
-        Some(p) => Some(resolve(&p)),
-        None => Some(source.join("authors.yml")).filter(|p| p.exists()),
+    let websub_hub = match raw.websub_hub {
+        Some(h) => {
+            let u = url::Url::parse(&h)
+                .map_err(|e| invalid(format!("websub_hub {h:?} is not a URL: {e}")))?;
+            if !matches!(u.scheme(), "http" | "https") {
+                return Err(invalid(format!("websub_hub {h:?} must be http or https")));
+            }
+            Some(h)
+        }
+        None => None,
     };
     let name = path
         .file_stem()
@@ -240,6 +328,7 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
         feeds_url,
         language: raw.language,
         source,
+        git,
         tags_file,
         authors_file,
         output,
@@ -256,6 +345,7 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
             .map(|p| resolve(&p))
             .unwrap_or_else(|| base.join("state.db")),
         templates: raw.templates.map(|p| resolve(&p)),
+        websub_hub,
     })
 }
 
@@ -319,6 +409,34 @@ source = "../examples/blog"
             .to_string();
         assert!(err.contains("feeds/x.toml:5:1"), "{err}");
         assert!(err.contains("limt"), "{err}");
+    }
+
+    #[test]
+    fn a_git_source_keeps_its_spec_and_relative_tags_file() {
+        let text = MINIMAL.replace(
+            r#"source = "../examples/blog""#,
+            r#"source = { git = "https://github.com/developer-overheid-nl/don-site", branch = "main", path = "blog" }
+tags_file = "tags.yml"
+websub_hub = "https://hub.example.org/""#,
+        );
+        let c = parse(&text, Path::new("/srv/feeds/x.toml")).unwrap();
+        let git = c.git.unwrap();
+        assert_eq!(git.url, "https://github.com/developer-overheid-nl/don-site");
+        assert_eq!(git.branch, "main");
+        assert_eq!(git.path, Path::new("blog"));
+        assert_eq!(git.tags_file.as_deref(), Some(Path::new("tags.yml")));
+        assert_eq!(c.tags_file, None);
+        assert_eq!(c.websub_hub.as_deref(), Some("https://hub.example.org/"));
+    }
+
+    #[test]
+    fn a_git_source_path_must_stay_inside_the_repository() {
+        let text = MINIMAL.replace(
+            r#"source = "../examples/blog""#,
+            r#"source = { git = "https://example.org/r.git", path = "../etc" }"#,
+        );
+        let err = parse(&text, Path::new("x.toml")).unwrap_err().to_string();
+        assert!(err.contains("inside the repository"), "{err}");
     }
 
     #[test]

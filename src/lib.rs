@@ -14,4 +14,6 @@ pub mod model;
 pub mod notify;
 pub mod plan;
 pub mod posts;
+pub mod source;
 pub mod state;
+pub mod websub;

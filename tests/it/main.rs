@@ -10,5 +10,7 @@ mod bad_input;
 mod contract;
 mod daemon;
 mod feeds;
+mod git_source;
 mod notify;
 mod smtp;
+mod websub;
