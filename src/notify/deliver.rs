@@ -426,6 +426,7 @@ async fn send_due(
     let global = Arc::new(Semaphore::new(opts.webhook_concurrency.max(1)));
     let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut rec = Recorder {
+        bar: progress_bar(),
         store,
         config,
         opts,
@@ -450,6 +451,7 @@ async fn send_due(
             .claim_due(&config.name, guard, now, lease, 5000)
             .await?;
         tracing::debug!(elapsed = ?t0.elapsed(), n = batch.len(), "claimed");
+        rec.bar.inc_length(batch.len() as u64);
         if batch.is_empty() {
             break;
         }
@@ -603,6 +605,7 @@ async fn send_due(
             .mark_sent_many(&std::mem::take(&mut rec.sent), Utc::now())
             .await?;
     }
+    rec.bar.finish_and_clear();
     if let Some(m) = mailer {
         m.close().await;
     }
@@ -619,6 +622,22 @@ struct Recorder<'a> {
     summary: &'a mut Summary,
     /// Sent ids not yet written (`mark_sent_many`).
     sent: Vec<i64>,
+    /// Deliveries done; drawn only on a terminal.
+    bar: indicatif::ProgressBar,
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} deliveries {wide_bar} {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
 }
 
 impl Recorder<'_> {
@@ -626,6 +645,7 @@ impl Recorder<'_> {
         let (store, config, opts, now) = (self.store, self.config, self.opts, self.now);
         let summary = &mut *self.summary;
         let sent = &mut self.sent;
+        self.bar.inc(1);
         let done = Utc::now().max(now);
         match outcome {
             Outcome::Sent => {

@@ -224,3 +224,42 @@ fn two_concurrent_runs_send_nothing_twice() {
         "each delivery exactly once"
     );
 }
+
+#[test]
+fn run_on_the_example_writes_feeds_and_outbox_mail_and_a_rerun_sends_nothing() {
+    let blog = TestBlog::example();
+    std::fs::write(
+        blog.toml(),
+        std::fs::read_to_string(repo_dir().join("feeds/example.toml"))
+            .unwrap()
+            .replace("../examples/blog", "blog")
+            .replace("../examples/out", "out")
+            .replace("../examples/outbox", "outbox")
+            .replace("../examples/state.db", "state.db"),
+    )
+    .unwrap();
+    let run = blog.run(&[
+        "--now",
+        "2026-01-01T00:00:00Z",
+        "run",
+        "--backfill",
+        "2025-01-01",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(blog.out().join("atom.xml").exists() && blog.out().join("tags/api/rss.xml").exists());
+    let mails = std::fs::read_dir(blog.path().join("outbox"))
+        .unwrap()
+        .count();
+    assert!(
+        mails >= 6,
+        "one mail per post for `everyone`, plus the api team's: {mails}"
+    );
+    let again = blog.run(&["--now", "2026-01-01T01:00:00Z", "run"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(
+        std::fs::read_dir(blog.path().join("outbox"))
+            .unwrap()
+            .count(),
+        mails
+    );
+}
