@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, NaiveDate};
 use minijinja::syntax::SyntaxConfig;
+
+use crate::notify::config::Language;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, escape_formatter};
 
 /// Every built-in template: its name (also its path under `templates/` and
@@ -199,9 +201,9 @@ fn date_filter(value: &str, language: Option<&str>) -> Result<String, Error> {
                 format!("date: {value:?} is not an RFC 3339 date"),
             )
         })?;
-    let months = match language.unwrap_or("nl") {
-        "nl" => &MONTHS_NL,
-        "en" => &MONTHS_EN,
+    let language = match language.unwrap_or("nl") {
+        "nl" => Language::Nl,
+        "en" => Language::En,
         other => {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,
@@ -209,12 +211,21 @@ fn date_filter(value: &str, language: Option<&str>) -> Result<String, Error> {
             ));
         }
     };
-    Ok(format!(
+    Ok(day_text(day, language))
+}
+
+/// `14 juli 2025` / `14 July 2025`: how messages write a day.
+pub(crate) fn day_text(day: NaiveDate, language: Language) -> String {
+    let months = match language {
+        Language::Nl => &MONTHS_NL,
+        Language::En => &MONTHS_EN,
+    };
+    format!(
         "{} {} {}",
         day.day(),
         months[day.month0() as usize],
         day.year()
-    ))
+    )
 }
 
 #[cfg(test)]

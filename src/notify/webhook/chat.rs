@@ -31,7 +31,7 @@
 //!   tags [{key, label, label_md, url, url_md}], tags_text, tags_md (linked), image?}
 //! ```
 
-use chrono::{DateTime, Datelike, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::notify::config::{Language, WebhookFormat};
@@ -329,48 +329,10 @@ fn labels(language: Language) -> Labels {
     }
 }
 
-const MONTHS_NL: [&str; 12] = [
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
-const MONTHS_EN: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
 /// `15 juli 2025`: the UTC day, as the feeds show it (Docusaurus: a
 /// date-only front matter date is UTC midnight).
 fn date_text(date: DateTime<Utc>, language: Language) -> String {
-    let months = match language {
-        Language::Nl => &MONTHS_NL,
-        Language::En => &MONTHS_EN,
-    };
-    format!(
-        "{} {} {}",
-        date.day(),
-        months[date.month0() as usize],
-        date.year()
-    )
+    crate::notify::templates::day_text(date.date_naive(), language)
 }
 
 /// `A`, `A en B`, `A, B en C` (`and` in English).
