@@ -179,6 +179,60 @@ configmaps = set(objects.get("ConfigMap", {}))
 pvcs = set(objects.get("PersistentVolumeClaim", {}))
 secrets = set(objects.get("Secret", {}))
 
+feeds = []  # (where, definition, git source?, absolute paths) of every feed definition
+for name, (where, cm) in objects.get("ConfigMap", {}).items():
+    for key, text in cm.get("data", {}).items():
+        if not key.endswith(".toml"):
+            problem(where, f"{key}: feed definitions end in .toml")
+            continue
+        try:
+            feed = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            problem(where, f"{key}: {e}")
+            continue
+        fw = f"{where}: {key}"
+        for k in ("title", "site_url", "source"):
+            if k not in feed: problem(fw, f"no {k}")
+        src = feed.get("source")
+        git = src if isinstance(src, dict) else None
+        if git is not None:
+            # source = { git = URL, branch = "main", path = "blog" } (src/config.rs RawGit)
+            for k in git:
+                if k not in ("git", "branch", "path"): problem(fw, f"source: unknown key {k}")
+            url = git.get("git")
+            if not isinstance(url, str) or not re.match(r"(https?|ssh|git|file)://\S+$|[\w.-]+@[\w.-]+:\S+$", url):
+                problem(fw, f"source.git {url!r} is not a repository URL")
+            elif re.match(r"\w+://[^/@]*:[^/@]*@", url):
+                problem(fw, "source.git has credentials in it (use a credential helper or the Secret)")
+            branch = git.get("branch", "main")
+            if not isinstance(branch, str) or not branch or branch.startswith("-") or ".." in branch:
+                problem(fw, f"source.branch {branch!r} is not a branch name")
+            gpath = git.get("path", "blog")
+            if not isinstance(gpath, str) or not gpath or gpath.startswith("/") or ".." in gpath.split("/"):
+                problem(fw, f"source.path {gpath!r} is not a folder inside the repository")
+            # Relative to the checkout root; an absolute one would point outside it.
+            for k in ("tags_file", "authors_file"):
+                v = feed.get(k)
+                if v is not None and (not isinstance(v, str) or v.startswith("/") or ".." in v.split("/")):
+                    problem(fw, f"{k} {v!r} is not a path relative to the repository's root (git source)")
+        elif src is not None and not isinstance(src, str):
+            problem(fw, "source is neither a path nor a { git = ... } table")
+        # Absolute paths in the pod: each must lie on a volume (checked per pod below).
+        paths = {}
+        for k in ("output", "state", "templates") + (() if git is not None else ("source", "tags_file", "authors_file")):
+            if k in feed: paths[k] = feed[k]
+        if isinstance(feed.get("subscribers"), str): paths["subscribers"] = feed["subscribers"]
+        if isinstance(feed.get("email"), dict) and "outbox" in feed["email"]: paths["email.outbox"] = feed["email"]["outbox"]
+        for k, v in paths.items():
+            if not isinstance(v, str) or not v.startswith("/"): problem(fw, f"{k} is not an absolute path")
+        if not str(feed.get("output", "")).startswith("/var/www/feeds/"): problem(fw, "output is not under /var/www/feeds")
+        if not str(feed.get("state", "")).startswith("/var/lib/postbode/"): problem(fw, "state is not under /var/lib/postbode")
+        for sub in feed.get("subscribers", []) if isinstance(feed.get("subscribers"), list) else []:
+            for k in ("webhook_env", "secret_env"):
+                if k in sub and sub[k] not in next(iter(objects.get("Secret", {}).values()), (None, {}))[1].get("stringData", {}):
+                    problem(fw, f"subscriber {sub.get('id')}: {sub[k]} is not in secret.example.yaml")
+        feeds.append((fw, feed, git is not None, paths))
+
 def check_pod(where, pod, main_args0):
     sc = pod.get("securityContext", {})
     if sc.get("runAsNonRoot") is not True: problem(where, "runAsNonRoot is not true")
@@ -222,15 +276,51 @@ def check_pod(where, pod, main_args0):
         problem(where, "postbode resources are not cpu 100m/1, memory 64Mi/256Mi")
     if not main.get("args") or main["args"][0] != main_args0:
         problem(where, f"postbode does not run `{main_args0}`")
-    mounts = {m["mountPath"]: volumes.get(m["name"], {}) for m in main.get("volumeMounts", [])}
-    expect = {"/etc/postbode/feeds": ("configMap", "postbode-feeds"),
-              "/var/lib/postbode": ("persistentVolumeClaim", "postbode-state"),
-              "/var/www/feeds": ("persistentVolumeClaim", "postbode-feeds-output"),
-              "/tmp": ("emptyDir", None), "/var/cache/postbode": ("emptyDir", None)}
-    for path, (kind, ref) in expect.items():
+    main_mounts = main.get("volumeMounts", [])
+    mounts = {m["mountPath"]: volumes.get(m["name"], {}) for m in main_mounts}
+    by_path = {m["mountPath"]: m for m in main_mounts}
+    # The git source cache is the folder `cache` on the state volume, so a run
+    # fetches into the last checkout instead of cloning again.
+    expect = {"/etc/postbode/feeds": ("configMap", "postbode-feeds", None),
+              "/var/lib/postbode": ("persistentVolumeClaim", "postbode-state", None),
+              "/var/www/feeds": ("persistentVolumeClaim", "postbode-feeds-output", None),
+              "/tmp": ("emptyDir", None, None),
+              "/var/cache/postbode": ("persistentVolumeClaim", "postbode-state", "cache")}
+    for path, (kind, ref, sub) in expect.items():
         v = mounts.get(path)
         if v is None or kind not in v or (ref and ref not in (v[kind].get("name"), v[kind].get("claimName"))):
             problem(where, f"{path} is not the {kind} {ref or ''}".rstrip())
+        elif by_path[path].get("subPath") != sub:
+            problem(where, f"{path}: subPath is {by_path[path].get('subPath')!r}, expected {sub!r}")
+        elif path != "/etc/postbode/feeds" and by_path[path].get("readOnly"):
+            problem(where, f"{path} is mounted read-only")
+    env = {e["name"]: e.get("value") for e in main.get("env", [])}
+    def mount_of(path):
+        """The deepest mount of the postbode container holding path, or None."""
+        best = None
+        for m in main_mounts:
+            mp = m["mountPath"].rstrip("/")
+            if (path == mp or path.startswith(mp + "/")) and (best is None or len(mp) > len(best["mountPath"].rstrip("/"))):
+                best = m
+        return best
+    cache = env.get("POSTBODE_CACHE_DIR")
+    if any(is_git for _, _, is_git, _ in feeds):
+        # git sources clone into POSTBODE_CACHE_DIR: it must be a writable volume
+        # (the root filesystem is read-only).
+        m = mount_of(cache) if cache else None
+        if not cache:
+            problem(where, "postbode has no POSTBODE_CACHE_DIR, but a feed definition has a git source")
+        elif m is None or m.get("readOnly"):
+            problem(where, f"POSTBODE_CACHE_DIR {cache} is not on a writable volume")
+    for fw, _, _, paths in feeds:
+        for k, v in paths.items():
+            if not isinstance(v, str) or not v.startswith("/"):
+                continue
+            m = mount_of(v)
+            if m is None:
+                problem(where, f"{fw}: {k} {v} is on no volume of the postbode container")
+            elif k in ("output", "state", "email.outbox") and m.get("readOnly"):
+                problem(where, f"{fw}: {k} {v} is on the read-only mount {m['mountPath']}")
     if not any(e.get("secretRef", {}).get("name") == "postbode-secrets" for e in main.get("envFrom", [])):
         problem(where, "postbode gets no environment from the Secret postbode-secrets")
     return main
@@ -274,27 +364,6 @@ for name, (where, svc) in objects.get("Service", {}).items():
             ports = pod_labels[d][1]
             if p.get("targetPort") not in ports and p.get("targetPort") not in ports.values():
                 problem(where, f"targetPort {p.get('targetPort')} is not a port of Deployment {d}")
-
-for name, (where, cm) in objects.get("ConfigMap", {}).items():
-    for key, text in cm.get("data", {}).items():
-        if not key.endswith(".toml"):
-            problem(where, f"{key}: feed definitions end in .toml")
-            continue
-        try:
-            feed = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            problem(where, f"{key}: {e}")
-            continue
-        for k in ("title", "site_url", "source"):
-            if k not in feed: problem(where, f"{key}: no {k}")
-        for k in ("source", "output", "state", "tags_file", "authors_file"):
-            if k in feed and not feed[k].startswith("/"): problem(where, f"{key}: {k} is not an absolute path")
-        if not feed.get("output", "").startswith("/var/www/feeds/"): problem(where, f"{key}: output is not under /var/www/feeds")
-        if not feed.get("state", "").startswith("/var/lib/postbode/"): problem(where, f"{key}: state is not under /var/lib/postbode")
-        for sub in feed.get("subscribers", []):
-            for k in ("webhook_env", "secret_env"):
-                if k in sub and sub[k] not in next(iter(objects.get("Secret", {}).values()), (None, {}))[1].get("stringData", {}):
-                    problem(where, f"{key}: subscriber {sub.get('id')}: {sub[k]} is not in secret.example.yaml")
 
 # -- Containerfile (hadolint is not available: parse it and check what matters)
 cf = "deploy/Containerfile"
