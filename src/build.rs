@@ -46,6 +46,18 @@ pub fn build(config: &BlogConfig, now: DateTime<Utc>, force: bool) -> Outcome {
             return Outcome::Fatal;
         }
     };
+    // Two runs may overlap (a slow cron run and the next one): builds of one
+    // output folder take turns, so one never removes what the other writes.
+    let _lock = match lock_output(&config.output) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "postbode: {}: cannot write feeds: {e}",
+                config.output.display()
+            );
+            return Outcome::Fatal;
+        }
+    };
     let manifest_path = config.output.join(MANIFEST);
     if let Some(previous) = read_manifest(&manifest_path).filter(|_| !force) {
         let fresh = previous.version == env!("CARGO_PKG_VERSION")
@@ -110,6 +122,18 @@ pub fn build(config: &BlogConfig, now: DateTime<Utc>, force: bool) -> Outcome {
         }
     }
     outcome
+}
+
+/// Holds an exclusive lock on `<output>/.postbode.lock` until dropped.
+fn lock_output(output: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::create_dir_all(output)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(output.join(".postbode.lock"))?;
+    file.lock()?;
+    Ok(file)
 }
 
 /// Renders the content of every published post, to report its problems

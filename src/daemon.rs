@@ -163,11 +163,17 @@ pub fn serve(listen: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
                 };
                 let metrics = metrics.clone();
                 tokio::spawn(async move {
-                    let mut buf = [0u8; 2048];
-                    let n = match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await {
-                        Ok(Ok(n)) => n,
-                        _ => return,
-                    };
+                    // Read up to the end of the headers: a request may
+                    // arrive in several segments.
+                    let mut buf = Vec::with_capacity(1024);
+                    let mut chunk = [0u8; 1024];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 8192 {
+                        match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut chunk)).await {
+                            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
+                            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let n = buf.len();
                     let request = String::from_utf8_lossy(&buf[..n]);
                     let path = request.split_whitespace().nth(1).unwrap_or("/");
                     let (status, ctype, body) = match path {

@@ -9,12 +9,26 @@ use std::time::{Duration, Instant};
 use crate::helpers::*;
 
 fn http_get(port: u16, path: &str) -> Option<String> {
+    // A loaded CI machine can refuse or reset a connection now and then: try
+    // a few times before calling the endpoint broken.
+    for _ in 0..20 {
+        if let Some(response) = http_get_once(port, path) {
+            return Some(response);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+fn http_get_once(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    s.write_all(request.as_bytes()).ok()?;
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8(out).ok()?;
+    text.starts_with("HTTP/1.1 ").then_some(text)
 }
 
 fn free_port() -> u16 {
