@@ -84,13 +84,14 @@ fn the_daemon_runs_every_interval_announces_new_posts_and_stops_on_sigterm() {
     wait_for("the new post's email", Duration::from_secs(20), || {
         std::fs::read_dir(&outbox).is_ok_and(|d| d.count() == 1)
     });
-    let metrics = http_get(port, "/metrics").unwrap();
+    // The email is written during a run, the metrics after it.
+    let mut metrics = String::new();
+    wait_for("the metrics of that run", Duration::from_secs(20), || {
+        metrics = http_get(port, "/metrics").unwrap_or_default();
+        metrics.contains("postbode_deliveries_total{status=\"sent\"} 1")
+    });
     assert!(
         metrics.contains("postbode_runs_total{outcome=\"ok\"}"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("postbode_deliveries_total{status=\"sent\"} 1"),
         "{metrics}"
     );
 
