@@ -396,6 +396,72 @@ async fn merge_digests(
     Ok(())
 }
 
+/// SMTP connections used at once: one connection spends most of its time
+/// waiting for the server's replies (MAIL, RCPT, DATA, end of data).
+const SMTP_CONNECTIONS: usize = 4;
+
+/// A few reused SMTP connections shared by the send tasks of a run.
+struct MailerPool {
+    config: Option<crate::notify::config::EmailConfig>,
+    ca_file: Option<std::path::PathBuf>,
+    idle: tokio::sync::Mutex<Vec<Mailer>>,
+    connections: Semaphore,
+    /// Once the mail server cannot be reached (or refuses our login), the
+    /// other email deliveries of this run are not tried: each is scheduled
+    /// for a later run, so one unreachable server costs one timeout, not one
+    /// per message.
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl MailerPool {
+    fn is_down(&self) -> bool {
+        self.down.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    async fn send(&self, msg: &lettre::Message, to: &str) -> Result<(), SendError> {
+        let _permit = self.connections.acquire().await;
+        if self.is_down() {
+            return Err(SendError::Transient {
+                reason: "the mail server could not be reached earlier in this run".into(),
+                retry_after: None,
+            });
+        }
+        let idle = self.idle.lock().await.pop();
+        let mut mailer = match idle {
+            Some(m) => m,
+            None => {
+                let Some(cfg) = &self.config else {
+                    return Err(SendError::Permanent {
+                        reason: "no [email] section in the feed definition".into(),
+                    });
+                };
+                match Mailer::connect_with(cfg, &|k| std::env::var(k).ok(), self.ca_file.as_deref())
+                    .await
+                {
+                    Ok(m) => m,
+                    Err(e) => {
+                        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+                        return Err(SendError::Transient {
+                            reason: format!("cannot connect to the mail server: {e}"),
+                            retry_after: None,
+                        });
+                    }
+                }
+            }
+        };
+        let result = mailer.send(msg, to).await;
+        self.idle.lock().await.push(mailer);
+        result
+    }
+
+    async fn close(&self) {
+        let mailers = std::mem::take(&mut *self.idle.lock().await);
+        for m in mailers {
+            m.close().await;
+        }
+    }
+}
+
 /// What became of one claimed delivery.
 enum Outcome {
     Sent,
@@ -414,12 +480,14 @@ async fn send_due(
     summary: &mut Summary,
 ) -> Result<(), NotifyError> {
     let lease = Duration::from_secs(300);
-    let mut mailer: Option<Mailer> = None;
-    // Once the mail server cannot be reached (or refuses our login), the
-    // other email deliveries of this run are not tried: each is scheduled for
-    // a later run, so one unreachable server costs one timeout, not one per
-    // message.
-    let mut mail_down = false;
+    let email_slots = Arc::new(Semaphore::new(SMTP_CONNECTIONS * 8));
+    let mailers = Arc::new(MailerPool {
+        config: config.email.clone(),
+        ca_file: opts.smtp_ca_file.clone(),
+        idle: tokio::sync::Mutex::new(Vec::new()),
+        connections: Semaphore::new(SMTP_CONNECTIONS),
+        down: std::sync::atomic::AtomicBool::new(false),
+    });
     let client = WebhookClient::new(opts.webhook_timeout, 5)
         .map_err(|e| NotifyError::Config(e.to_string()))?;
     let client = Arc::new(client);
@@ -448,7 +516,7 @@ async fn send_due(
         store.heartbeat(guard, Utc::now()).await?;
         let t0 = std::time::Instant::now();
         let batch = store
-            .claim_due(&config.name, guard, now, lease, 5000)
+            .claim_due(&config.name, guard, now, lease, 2500)
             .await?;
         tracing::debug!(elapsed = ?t0.elapsed(), n = batch.len(), "claimed");
         rec.bar.inc_length(batch.len() as u64);
@@ -504,41 +572,23 @@ async fn send_due(
                         }),
                         // Not given back (`release`): it would be claimed
                         // again at once by this very loop.
-                        Ok(_) if mail_down => Outcome::Failed(SendError::Transient {
+                        Ok(_) if mailers.is_down() => Outcome::Failed(SendError::Transient {
                             reason: "the mail server could not be reached earlier in this run"
                                 .into(),
                             retry_after: None,
                         }),
                         Ok(msg) => {
-                            if mailer.is_none() {
-                                match Mailer::connect_with(
-                                    email_cfg,
-                                    &|k| std::env::var(k).ok(),
-                                    opts.smtp_ca_file.as_deref(),
-                                )
-                                .await
-                                {
-                                    Ok(m) => mailer = Some(m),
-                                    Err(e) => {
-                                        mail_down = true;
-                                        let err = SendError::Transient {
-                                            reason: format!(
-                                                "cannot connect to the mail server: {e}"
-                                            ),
-                                            retry_after: None,
-                                        };
-                                        rec.record(&claimed, Outcome::Failed(err)).await?;
-                                        continue;
-                                    }
-                                }
-                            }
-                            match mailer.as_mut() {
-                                Some(m) => match m.send(&msg, address).await {
-                                    Ok(()) => Outcome::Sent,
-                                    Err(e) => Outcome::Failed(e),
-                                },
-                                None => continue,
-                            }
+                            // Bounded: a built message waits for a connection
+                            // only while few others do, so memory stays flat.
+                            let permit = email_slots.clone().acquire_owned().await;
+                            let mailers = mailers.clone();
+                            let to = address.clone();
+                            tasks.spawn(async move {
+                                let result = mailers.send(&msg, &to).await;
+                                drop(permit);
+                                (claimed, result)
+                            });
+                            continue;
                         }
                     };
                     rec.record(&claimed, outcome).await?;
@@ -606,9 +656,7 @@ async fn send_due(
             .await?;
     }
     rec.bar.finish_and_clear();
-    if let Some(m) = mailer {
-        m.close().await;
-    }
+    mailers.close().await;
     Ok(())
 }
 

@@ -364,7 +364,7 @@ impl Mailer {
     /// (the SMTP login, and extra CAs from `POSTBODE_SMTP_CA_FILE`).
     pub async fn connect(
         cfg: &EmailConfig,
-        env: &dyn Fn(&str) -> Option<String>,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Result<Mailer, SendError> {
         let ca = env(CA_FILE_ENV).map(PathBuf::from);
         Self::connect_with(cfg, env, ca.as_deref()).await
@@ -374,7 +374,7 @@ impl Mailer {
     /// besides the platform's.
     pub async fn connect_with(
         cfg: &EmailConfig,
-        env: &dyn Fn(&str) -> Option<String>,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
         extra_ca: Option<&Path>,
     ) -> Result<Mailer, SendError> {
         let inner = match cfg.transport {
@@ -510,7 +510,7 @@ struct Failure {
 impl Smtp {
     fn new(
         cfg: &EmailConfig,
-        env: &dyn Fn(&str) -> Option<String>,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
         extra_ca: Option<&Path>,
     ) -> Result<Smtp, SendError> {
         let url = cfg
