@@ -69,3 +69,24 @@ impl fmt::Display for Diagnostic {
         write!(f, ": {level}: {}", self.message)
     }
 }
+
+/// The URL without `user:password@`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Ok(_) => url.to_string(),
+        // scp-like `git@host:path` carries no password; anything else that
+        // is not a URL is cut at the last `@` to be safe.
+        Err(_) if url.contains("://") => match url.split_once("://") {
+            Some((scheme, rest)) => {
+                format!("{scheme}://{}", rest.rsplit_once('@').map_or(rest, |r| r.1))
+            }
+            None => url.to_string(),
+        },
+        Err(_) => url.to_string(),
+    }
+}

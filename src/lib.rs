@@ -1,19 +1,20 @@
 //! postbode: turns a Docusaurus blog's Markdown/MDX posts into Atom, RSS and
-//! JSON feeds (and, later, notifications). Data flows one way:
-//! config -> posts -> content -> feeds.
+//! JSON feeds and announces new posts to subscribers by email and webhook.
+//! Layers point one way, downward (see ARCHITECTURE.md):
+//! cli -> server -> pipeline -> notify -> {feeds, render, posts, source,
+//! state, templates} -> {config, diag, model}.
 
-pub mod app;
-pub mod build;
 pub mod cli;
 pub mod config;
-pub mod content;
-pub mod daemon;
 pub mod diag;
 pub mod feeds;
 pub mod model;
 pub mod notify;
-pub mod plan;
+pub mod pipeline;
 pub mod posts;
+pub mod render;
+pub mod server;
 pub mod source;
 pub mod state;
-pub mod websub;
+pub mod templates;
+pub mod text;

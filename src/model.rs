@@ -3,7 +3,7 @@
 //! Nothing here touches the file system; the loader in `posts/` fills it.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A tag as Docusaurus resolves it: a key from `tags.yml` (or an inline label)
 /// with its display label and the permalink of its tag page.
@@ -98,5 +98,47 @@ impl Post {
     /// until their date comes (Docusaurus would publish them at build time).
     pub fn is_published(&self, now: DateTime<Utc>) -> bool {
         !self.draft && !self.unlisted && self.date <= now
+    }
+}
+
+/// A feed format, named in configuration as `atom`, `rss` or `json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Atom,
+    Rss,
+    Json,
+}
+
+impl Format {
+    /// Every format, in the order feeds are listed to readers.
+    pub const ALL: [Format; 3] = [Format::Atom, Format::Rss, Format::Json];
+
+    /// The file name inside a channel's directory. `atom.xml` and `rss.xml`
+    /// are the names Docusaurus uses, so existing subscriptions keep working.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Atom => "atom.xml",
+            Format::Rss => "rss.xml",
+            Format::Json => "feed.json",
+        }
+    }
+
+    /// The media type to serve the file with and to announce in links.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Atom => "application/atom+xml",
+            Format::Rss => "application/rss+xml",
+            Format::Json => "application/feed+json",
+        }
+    }
+
+    /// The name a person reads.
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::Atom => "Atom",
+            Format::Rss => "RSS",
+            Format::Json => "JSON Feed",
+        }
     }
 }

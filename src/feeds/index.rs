@@ -11,7 +11,8 @@ use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, escape_formatter};
 use serde::Serialize;
 
-use super::{Channel, ChannelKind, Format, escape_html};
+use super::{Channel, ChannelKind, Format};
+use crate::text::escape_html;
 
 const TEMPLATE_NAME: &str = "feeds-index.html";
 const TEMPLATE: &str = include_str!("../../templates/feeds-index.html");

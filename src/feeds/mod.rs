@@ -17,59 +17,19 @@ mod output;
 mod rss;
 #[cfg(test)]
 mod test_support;
+pub mod websub;
 
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::model::{Author, Post};
 
+pub use crate::model::Format;
 pub use index::render_index_html;
 pub use opml::render_opml;
 pub use output::OutputDir;
-
-/// A feed format, named in configuration as `atom`, `rss` or `json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Atom,
-    Rss,
-    Json,
-}
-
-impl Format {
-    /// Every format, in the order feeds are listed to readers.
-    pub const ALL: [Format; 3] = [Format::Atom, Format::Rss, Format::Json];
-
-    /// The file name inside a channel's directory. `atom.xml` and `rss.xml`
-    /// are the names Docusaurus uses, so existing subscriptions keep working.
-    pub fn file_name(self) -> &'static str {
-        match self {
-            Format::Atom => "atom.xml",
-            Format::Rss => "rss.xml",
-            Format::Json => "feed.json",
-        }
-    }
-
-    /// The media type to serve the file with and to announce in links.
-    pub fn media_type(self) -> &'static str {
-        match self {
-            Format::Atom => "application/atom+xml",
-            Format::Rss => "application/rss+xml",
-            Format::Json => "application/feed+json",
-        }
-    }
-
-    /// The name a person reads.
-    pub fn label(self) -> &'static str {
-        match self {
-            Format::Atom => "Atom",
-            Format::Rss => "RSS",
-            Format::Json => "JSON Feed",
-        }
-    }
-}
 
 /// Which selection of posts a channel is: it only changes wording, never
 /// the code path.
@@ -229,27 +189,6 @@ fn xml_safe(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Escapes plain text for places where readers expect HTML (RSS descriptions,
-/// the index page's text and quoted attributes), so "AT&T <3" is shown as
-/// written rather than read as markup. Also used for email templates.
-pub(crate) fn escape_html(text: &str) -> Cow<'_, str> {
-    if !text.contains(['&', '<', '>', '"', '\'']) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
 /// The author's email when it is a plain addr-spec: feed validators reject
 /// anything else in an email field, and a missing email costs nothing.
 fn author_email(author: &Author) -> Option<&str> {
@@ -274,6 +213,7 @@ fn summary<'a>(item: &Item<'a>) -> Option<&'a str> {
 mod tests {
     use super::test_support::{channel, posts};
     use super::*;
+    use crate::text::escape_html;
 
     #[test]
     fn feed_urls_and_paths_follow_the_channel_directory() {

@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 use ::rss::extension::{Extension, ExtensionMap};
 use ::rss::{CategoryBuilder, ChannelBuilder, GuidBuilder, Item, ItemBuilder};
 
-use super::{Channel, Format, escape_html, image_media_type, summary, xml_safe};
+use super::{Channel, Format, image_media_type, summary, xml_safe};
+use crate::text::escape_html;
 
 /// What `<docs>` points at: the specification the file follows.
 const DOCS: &str = "https://www.rssboard.org/rss-specification";

@@ -15,17 +15,17 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use crate::config::BlogConfig;
-use crate::content::{self, Assets, Site, Source};
+use crate::config::subscribers::{self as subs, Digest, Subscriber, Target};
 use crate::diag::Diagnostic;
 use crate::model::Post;
-use crate::notify::config::{self as subs, Digest, Subscriber, Target};
 use crate::notify::email::{self, Mailer};
-use crate::notify::templates::Templates;
+use crate::notify::plan::{self, KnownPost};
 use crate::notify::webhook::{self, WebhookClient};
 use crate::notify::{BlogInfo, Payload, PostSnapshot, SendError};
-use crate::plan::{self, KnownPost};
 use crate::posts;
+use crate::render::{self, Assets, Site, Source};
 use crate::state::{self, Announcement, Claimed, NewDelivery, SeenPost, Store};
+use crate::templates::Templates;
 
 /// How `notify` behaves; the defaults suit a scheduled run.
 #[derive(Debug, Clone)]
@@ -159,7 +159,7 @@ pub fn subscribers(config: &BlogConfig) -> (Vec<Subscriber>, Vec<Diagnostic>) {
 /// A post as a notification shows it: its summary and absolute image URL.
 pub fn snapshot(config: &BlogConfig, post: &Post) -> PostSnapshot {
     let body = posts::read_body(config, post).unwrap_or_default();
-    let summary = content::post_summary(post.description.as_deref(), &body);
+    let summary = render::post_summary(post.description.as_deref(), &body);
     let path = config.source.join(&post.source);
     let assets_url = format!("{}/assets", config.feeds_url);
     let site = Site {
@@ -177,7 +177,7 @@ pub fn snapshot(config: &BlogConfig, post: &Post) -> PostSnapshot {
     let image = post
         .image
         .as_deref()
-        .and_then(|i| content::resolve_image_url(i, &source, &site, &assets));
+        .and_then(|i| render::resolve_image_url(i, &source, &site, &assets));
     PostSnapshot::of(post, &config.site_url, summary, image)
 }
 
@@ -402,7 +402,7 @@ const SMTP_CONNECTIONS: usize = 4;
 
 /// A few reused SMTP connections shared by the send tasks of a run.
 struct MailerPool {
-    config: Option<crate::notify::config::EmailConfig>,
+    config: Option<crate::config::subscribers::EmailConfig>,
     ca_file: Option<std::path::PathBuf>,
     idle: tokio::sync::Mutex<Vec<Mailer>>,
     connections: Semaphore,

@@ -44,9 +44,9 @@ use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::config::{EmailConfig, EmailTransport, Subscriber};
-use super::templates::{TemplateError, Templates};
 use super::{Payload, SendError};
+use crate::config::subscribers::{EmailConfig, EmailTransport, Subscriber};
+use crate::templates::{TemplateError, Templates};
 
 /// Environment variable naming a PEM file of extra CA certificates to trust
 /// for SMTP, besides the platform's (a private relay with its own CA).
@@ -924,7 +924,7 @@ mod tests {
     use mail_parser::MessageParser;
 
     use super::*;
-    use crate::notify::config::{Digest, Filter, Language, Target};
+    use crate::config::subscribers::{Digest, Filter, Language, Target};
     use crate::notify::{BlogInfo, PostSnapshot, TagSnapshot};
 
     const UNSUBSCRIBE: &str = "https://blog.example.org/afmelden?s={subscriber}&t={token}";

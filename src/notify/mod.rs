@@ -2,10 +2,9 @@
 //! snapshot of a post taken when it was planned), and the senders (email and
 //! webhooks). Planning lives in `plan.rs`, bookkeeping in `state/`.
 
-pub mod config;
 pub mod deliver;
 pub mod email;
-pub mod templates;
+pub mod plan;
 pub mod webhook;
 
 use chrono::{DateTime, Utc};

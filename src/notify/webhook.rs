@@ -54,14 +54,14 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, SecondsFormat, Utc};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::notify::config::{Language, WebhookFormat};
-use crate::notify::templates::{TemplateError, Templates};
+use crate::config::subscribers::{Language, WebhookFormat};
 use crate::notify::{Payload, PostSnapshot, SendError};
+use crate::templates::{TemplateError, Templates};
 
 pub const USER_AGENT: &str = concat!(
     "postbode/",

@@ -118,7 +118,7 @@ pub(crate) fn read_text(path: &Path) -> Result<String, Diagnostic> {
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(&e.as_bytes()[..valid]);
-        let (line, col) = crate::config::line_col(&text, text.len());
+        let (line, col) = crate::text::line_col(&text, text.len());
         Diagnostic::error(path, "invalid UTF-8: the file must be saved as UTF-8").at(line, col)
     })
 }
@@ -302,7 +302,7 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
         return None;
     }
     let date = date?;
-    let has_truncate_marker = crate::content::has_truncate_marker(&body);
+    let has_truncate_marker = crate::render::has_truncate_marker(&body);
     Some(Post {
         source: file.relative.clone(),
         url: config.site_link(&permalink),

@@ -278,7 +278,7 @@ fn hook(id: &str, format: &str, url: &str, extra: &str) -> String {
 fn signature_is_valid(secret: &str, id: &str, timestamp: &str, body: &[u8], header: &str) -> bool {
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
-    use hmac::{Hmac, KeyInit as _, Mac as _};
+    use hmac::{Hmac, Mac as _};
     let key = STANDARD
         .decode(secret.strip_prefix("whsec_").unwrap())
         .unwrap();

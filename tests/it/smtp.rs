@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone as _, Utc};
 use lettre::Message;
-use postbode::notify::config::{
+use postbode::config::subscribers::{
     Digest, EmailConfig, EmailTransport, Filter, Language, Subscriber, Target,
 };
 use postbode::notify::email::{CA_FILE_ENV, Mailer, build_message, unsubscribe_token};
-use postbode::notify::templates::Templates;
 use postbode::notify::{BlogInfo, Payload, PostSnapshot, SendError, TagSnapshot};
+use postbode::templates::Templates;
 
 use crate::helpers::*;
 

@@ -34,7 +34,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::notify::config::{Language, WebhookFormat};
+use crate::config::subscribers::{Language, WebhookFormat};
 use crate::notify::{BlogInfo, Payload, PostSnapshot};
 
 /// How a format marks up text.
@@ -332,7 +332,7 @@ fn labels(language: Language) -> Labels {
 /// `15 juli 2025`: the UTC day, as the feeds show it (Docusaurus: a
 /// date-only front matter date is UTC midnight).
 fn date_text(date: DateTime<Utc>, language: Language) -> String {
-    crate::notify::templates::day_text(date.date_naive(), language)
+    crate::templates::day_text(date.date_naive(), language)
 }
 
 /// `A`, `A en B`, `A, B en C` (`and` in English).

@@ -245,7 +245,7 @@ pub fn resolve(
                     toml::from_str::<SubscribersFile>(&text).map_err(|e| {
                         let (line, col) = e
                             .span()
-                            .map(|s| crate::config::line_col(&text, s.start))
+                            .map(|s| crate::text::line_col(&text, s.start))
                             .unwrap_or((1, 1));
                         Diagnostic::error(&path, e.message().to_string()).at(line, col)
                     })

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use crate::source::redact_url;
+use crate::diag::redact_url;
 
 /// Attempts per feed URL, and the waits between them.
 const ATTEMPTS: usize = 3;

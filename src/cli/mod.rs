@@ -8,14 +8,17 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::cli::{Cli, Command};
+pub mod args;
+
+use crate::config::subscribers::Target;
 use crate::config::{self, BlogConfig};
 use crate::diag::Diagnostic;
 use crate::model::Post;
+use crate::notify::Payload;
 use crate::notify::deliver;
-use crate::notify::{Payload, config::Target};
 use crate::posts;
 use crate::state::Store;
+use args::{Cli, Command};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
@@ -38,7 +41,7 @@ pub fn run(cli: Cli) -> Outcome {
     let now = cli.now.unwrap_or_else(Utc::now);
     match cli.command {
         Command::Build { feed_files, force } => for_each_blog(&feed_files, |c| {
-            with_source(c, |c| crate::build::build(c, now, force))
+            with_source(c, |c| crate::pipeline::build(c, now, force))
         }),
         Command::Check { feed_files } => {
             for_each_blog(&feed_files, |c| with_source(c, |c| check(c, now)))
@@ -205,7 +208,7 @@ fn check(config: &BlogConfig, now: DateTime<Utc>) -> Outcome {
     let blog = posts::load(config);
     let mut problems = blog.problems;
     problems.extend(deliver::subscribers(config).1);
-    problems.extend(crate::build::check_content(config, &blog.posts, now));
+    problems.extend(crate::pipeline::check_content(config, &blog.posts, now));
     sort_problems(&mut problems);
     let outcome = report(&problems);
     let published = blog.posts.iter().filter(|p| p.is_published(now)).count();
@@ -260,7 +263,7 @@ fn post_json<'a>(config: &BlogConfig, post: &'a Post, now: DateTime<Utc>) -> Pos
         description: post.description.clone().or_else(|| {
             posts::read_body(config, post)
                 .ok()
-                .and_then(|b| crate::content::post_summary(None, &b))
+                .and_then(|b| crate::render::post_summary(None, &b))
         }),
         tags: post
             .tags
@@ -369,7 +372,7 @@ fn run_blog(
     opts: &deliver::Options,
     json: bool,
 ) -> (Outcome, Option<deliver::Summary>) {
-    let built = crate::build::build(config, now, false);
+    let built = crate::pipeline::build(config, now, false);
     if built == Outcome::Fatal {
         return (built, None);
     }
@@ -387,13 +390,13 @@ fn daemon(
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let stop = Arc::new(AtomicBool::new(false));
-    if let Err(e) = crate::daemon::stop_on_signals(stop.clone()) {
+    if let Err(e) = crate::server::stop_on_signals(stop.clone()) {
         eprintln!("postbode: cannot handle signals: {e}");
         return Outcome::Fatal;
     }
-    let metrics = Arc::new(crate::daemon::Metrics::default());
+    let metrics = Arc::new(crate::server::Metrics::default());
     if let Some(addr) = listen
-        && let Err(e) = crate::daemon::serve(addr, metrics.clone())
+        && let Err(e) = crate::server::serve(addr, metrics.clone())
     {
         eprintln!("postbode: cannot listen on {addr}: {e}");
         return Outcome::Fatal;
@@ -419,7 +422,7 @@ fn daemon(
         });
         metrics.record_run(outcome, started.elapsed(), &summaries);
         tracing::info!(outcome = ?outcome, took = ?started.elapsed(), "run finished");
-        crate::daemon::sleep_until(started + every, &stop);
+        crate::server::sleep_until(started + every, &stop);
     }
     tracing::info!("daemon stopped");
     Outcome::Ok
@@ -498,12 +501,12 @@ fn preview(config: &BlogConfig, _now: DateTime<Utc>, post_ref: &str, subscriber:
         );
         return Outcome::Fatal;
     };
-    if !crate::plan::matches(&sub.filter, post) {
+    if !crate::notify::plan::matches(&sub.filter, post) {
         eprintln!(
             "postbode: note: the filters of {subscriber} do not match this post; it would not be sent"
         );
     }
-    let templates = match crate::notify::templates::Templates::load(config.templates.as_deref()) {
+    let templates = match crate::templates::Templates::load(config.templates.as_deref()) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("postbode: templates: {e}");

@@ -11,6 +11,7 @@ use url::Url;
 
 use super::{Assets, LinkResolver, Site, Source};
 use crate::diag::Diagnostic;
+use crate::text::line_col;
 
 /// URL schemes a feed may link to; anything else (`javascript:`, `data:`,
 /// `vbscript:`) is dropped. ammonia is told the same list.
@@ -188,22 +189,6 @@ fn scheme_of(value: &str) -> Option<&str> {
     (first_ok && rest_ok).then_some(scheme)
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = floor_char_boundary(text, offset.min(text.len()));
-    let before = &text[..offset];
-    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
-}
-
-fn floor_char_boundary(text: &str, mut i: usize) -> usize {
-    while i > 0 && !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
 /// `%20` -> space: file names on disk are not URL-encoded.
 fn percent_decode(s: &str) -> String {
     if !s.contains('%') {
@@ -371,12 +356,5 @@ mod tests {
             normalize(Path::new("/a/b/./../c/d.png")),
             PathBuf::from("/a/c/d.png")
         );
-    }
-
-    #[test]
-    fn line_col_counts_characters_not_bytes() {
-        assert_eq!(line_col("é\nab€x", 8), (2, 4));
-        assert_eq!(line_col("é\nab€x", 7), (2, 3));
-        assert_eq!(line_col("abc", 99), (1, 4));
     }
 }

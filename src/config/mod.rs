@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::feeds::Format;
-use crate::notify::config::{DeliverySettings, EmailConfig, RawEmail, SubscribersField};
+use crate::model::Format;
+use crate::text::line_col;
+pub mod subscribers;
+
+use subscribers::{DeliverySettings, EmailConfig, RawEmail, SubscribersField};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -101,7 +104,7 @@ struct RawGit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitSource {
     /// As written; may hold credentials, so print it only through
-    /// [`crate::source::redact_url`].
+    /// [`crate::diag::redact_url`].
     pub url: String,
     /// Default `main`.
     pub branch: String,
@@ -360,12 +363,6 @@ fn normalize_route(route: &str) -> String {
 }
 
 /// 1-based line and column of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
-}
 
 #[cfg(test)]
 mod tests {

@@ -12,13 +12,13 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::app::{Outcome, report, sort_problems};
+use crate::cli::{Outcome, report, sort_problems};
 use crate::config::BlogConfig;
-use crate::content::{self, Assets, LinkResolver, Site, Source};
 use crate::diag::Diagnostic;
 use crate::feeds::{self, Channel, ChannelKind, Format, Item, OutputDir};
 use crate::model::{Author, Post, Tag};
 use crate::posts::{self, tags::kebab_case};
+use crate::render::{self, Assets, LinkResolver, Site, Source};
 
 const MANIFEST: &str = ".postbode-build.json";
 
@@ -113,7 +113,7 @@ pub fn build(config: &BlogConfig, now: DateTime<Utc>, force: bool) -> Outcome {
     tracing::info!(blog = %config.name, files_written = written, "build finished");
     // WebSub: only feeds whose bytes changed are news to the hub.
     if let Some(hub) = &config.websub_hub {
-        let failures = crate::websub::publish(hub, &changed);
+        let failures = crate::feeds::websub::publish(hub, &changed);
         for f in &failures {
             eprintln!("{}: warning: {f}", config.file.display());
         }
@@ -277,12 +277,12 @@ impl<'a> Renderer<'a> {
             body: &body,
             body_line: post.body_line,
         };
-        let rendered = content::render_html(&source, &site, &self.index, &self.assets);
-        let summary = content::post_summary(post.description.as_deref(), &body);
+        let rendered = render::render_html(&source, &site, &self.index, &self.assets);
+        let summary = render::post_summary(post.description.as_deref(), &body);
         let image_url = post
             .image
             .as_deref()
-            .and_then(|i| content::resolve_image_url(i, &source, &site, &self.assets));
+            .and_then(|i| render::resolve_image_url(i, &source, &site, &self.assets));
         warnings.extend(rendered.warnings);
         Rendered {
             html: rendered.html,

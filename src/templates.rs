@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Datelike, NaiveDate};
 use minijinja::syntax::SyntaxConfig;
 
-use crate::notify::config::Language;
+use crate::config::subscribers::Language;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, escape_formatter};
 
 /// Every built-in template: its name (also its path under `templates/` and
@@ -24,43 +24,43 @@ use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, es
 const BUILT_IN: &[(&str, &str)] = &[
     (
         "email/nl/subject.txt",
-        include_str!("../../templates/email/nl/subject.txt"),
+        include_str!("../templates/email/nl/subject.txt"),
     ),
     (
         "email/nl/body.txt",
-        include_str!("../../templates/email/nl/body.txt"),
+        include_str!("../templates/email/nl/body.txt"),
     ),
     (
         "email/nl/body.html",
-        include_str!("../../templates/email/nl/body.html"),
+        include_str!("../templates/email/nl/body.html"),
     ),
     (
         "email/en/subject.txt",
-        include_str!("../../templates/email/en/subject.txt"),
+        include_str!("../templates/email/en/subject.txt"),
     ),
     (
         "email/en/body.txt",
-        include_str!("../../templates/email/en/body.txt"),
+        include_str!("../templates/email/en/body.txt"),
     ),
     (
         "email/en/body.html",
-        include_str!("../../templates/email/en/body.html"),
+        include_str!("../templates/email/en/body.html"),
     ),
     (
         "webhook/slack.json",
-        include_str!("../../templates/webhook/slack.json"),
+        include_str!("../templates/webhook/slack.json"),
     ),
     (
         "webhook/teams.json",
-        include_str!("../../templates/webhook/teams.json"),
+        include_str!("../templates/webhook/teams.json"),
     ),
     (
         "webhook/mattermost.json",
-        include_str!("../../templates/webhook/mattermost.json"),
+        include_str!("../templates/webhook/mattermost.json"),
     ),
     (
         "webhook/discord.json",
-        include_str!("../../templates/webhook/discord.json"),
+        include_str!("../templates/webhook/discord.json"),
     ),
 ];
 
@@ -117,7 +117,7 @@ impl Templates {
             // but it bloats every URL in a message. `&<>"'` suffice in text
             // and in quoted attributes.
             Some(text) if *state.auto_escape() == AutoEscape::Html && !value.is_safe() => out
-                .write_str(&crate::feeds::escape_html(text))
+                .write_str(&crate::text::escape_html(text))
                 .map_err(|_| Error::new(ErrorKind::WriteFailure, "writing a template")),
             _ => escape_formatter(out, state, value),
         });

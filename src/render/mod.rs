@@ -93,7 +93,7 @@ pub fn render_html(
     };
     let mut warnings: Vec<Diagnostic> = too_deep.into_iter().collect();
     warnings.extend(pre.warnings.into_iter().map(|(at, message)| {
-        let (line, col) = urls::line_col(src.body, at);
+        let (line, col) = crate::text::line_col(src.body, at);
         Diagnostic::warning(src.display_path, message).at(src.body_line + line - 1, col)
     }));
     warnings.append(&mut resolver.warnings);

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use crate::config::subscribers::{Filter, Subscriber};
 use crate::model::Post;
-use crate::notify::config::{Filter, Subscriber};
 
 /// What the state remembers of a post.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,8 +220,8 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::subscribers::{Digest, Language, Target};
     use crate::model::{Author, Tag};
-    use crate::notify::config::{Digest, Language, Target};
     use chrono::TimeZone;
 
     fn date(y: i32, m: u32, d: u32) -> DateTime<Utc> {

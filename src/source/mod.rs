@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::config::{BlogConfig, GitSource};
+use crate::diag::redact_url;
 
 #[derive(Debug, Error)]
 pub enum SourceError {
@@ -146,27 +147,6 @@ pub fn checkout_dir(base: &Path, git: &GitSource) -> PathBuf {
     let name = name.trim_start_matches('.');
     let name = if name.is_empty() { "repo" } else { name };
     base.join(format!("{name}-{}", &hash[..16]))
-}
-
-/// The URL without `user:password@`, for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.to_string()
-        }
-        Ok(_) => url.to_string(),
-        // scp-like `git@host:path` carries no password; anything else that
-        // is not a URL is cut at the last `@` to be safe.
-        Err(_) if url.contains("://") => match url.split_once("://") {
-            Some((scheme, rest)) => {
-                format!("{scheme}://{}", rest.rsplit_once('@').map_or(rest, |r| r.1))
-            }
-            None => url.to_string(),
-        },
-        Err(_) => url.to_string(),
-    }
 }
 
 fn sync(git: &GitSource, root: &Path) -> Result<(), SourceError> {
