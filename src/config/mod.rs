@@ -362,7 +362,6 @@ fn normalize_route(route: &str) -> String {
     }
 }
 
-/// 1-based line and column of a byte offset.
 
 #[cfg(test)]
 mod tests {
