@@ -90,3 +90,20 @@ pub fn redact_url(url: &str) -> String {
         Err(_) => url.to_string(),
     }
 }
+
+/// An error and its sources, `a: b: c`: the top-level message of an HTTP or
+/// TLS error alone rarely says what went wrong. A source whose text the
+/// message already holds is not repeated.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}

@@ -9,6 +9,7 @@ pub mod config;
 pub mod diag;
 pub mod feeds;
 pub mod model;
+pub mod net;
 pub mod notify;
 pub mod pipeline;
 pub mod posts;

@@ -362,7 +362,6 @@ fn normalize_route(route: &str) -> String {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

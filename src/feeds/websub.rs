@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use crate::diag::redact_url;
+use crate::diag::{error_chain, redact_url};
+use crate::net::USER_AGENT;
 
 /// Attempts per feed URL, and the waits between them.
 const ATTEMPTS: usize = 3;
@@ -25,7 +26,6 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// Requests in flight at once: a new post changes a few dozen feeds (blog,
 /// each tag, each author, three formats), which a hub should not get at once.
 const CONCURRENCY: usize = 4;
-const USER_AGENT: &str = concat!("postbode/", env!("CARGO_PKG_VERSION"));
 
 /// Pings `hub` for every URL in `feed_urls`; returns one message per URL
 /// that still failed after the retries.
@@ -54,7 +54,7 @@ pub fn publish(hub: &str, feed_urls: &[String]) -> Vec<String> {
 async fn publish_async(hub: &str, feed_urls: &[String]) -> Vec<String> {
     // reqwest is built without a default crypto provider; use ring, the one
     // the rest of postbode uses. A second install is a harmless no-op.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::net::install_crypto_provider();
     let client = match reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .timeout(TIMEOUT)
@@ -124,17 +124,4 @@ async fn ping(client: &reqwest::Client, hub: &str, feed_url: &str) -> Result<(),
     Err(format!(
         "websub: cannot notify {shown} of {feed_url}: {last}"
     ))
-}
-
-/// `error sending request: connection refused`: reqwest's top-level message
-/// alone rarely says what went wrong.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

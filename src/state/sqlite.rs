@@ -41,6 +41,37 @@ pub struct Store {
 }
 
 impl Store {
+    /// Opens an existing state for reading only, for `--dry-run`: nothing is
+    /// created, migrated or written, so the file's bytes stay as they are.
+    /// `None` when there is no state yet (a first run).
+    pub async fn open_read_only(path: &Path) -> Result<Option<Store>, StateError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        // immutable: SQLite then takes no locks and creates no -wal/-shm
+        // files; a state written by a cleanly finished run has its WAL
+        // checkpointed into the main file.
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .immutable(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|e| StateError::Open {
+                path: path.to_path_buf(),
+                source: Box::new(e),
+            })?;
+        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        Ok(Some(Store {
+            pool,
+            path: Arc::new(path.to_path_buf()),
+            key: Arc::new(key),
+        }))
+    }
+
     /// Opens (creating the folder and the file when missing) and migrates.
     pub async fn open(path: &Path) -> Result<Store, StateError> {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
