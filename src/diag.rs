@@ -5,14 +5,61 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Warning,
     Error,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// How a piece of work ended, worst wins: the library reports it, the CLI
+/// turns it into the exit code (0 all good, 1 finished with problems, 2
+/// could not run) and the daemon into a metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Outcome {
+    #[default]
+    Ok,
+    /// Finished, but something needs a look: a bad post, a dead delivery.
+    Problems,
+    /// Could not run: unreadable definition, unwritable output, no state.
+    Fatal,
+}
+
+impl Outcome {
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Ok => 0,
+            Outcome::Problems => 1,
+            Outcome::Fatal => 2,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Problems => "problems",
+            Outcome::Fatal => "fatal",
+        }
+    }
+
+    /// `Problems` when any of `problems` is an error, else `Ok`.
+    pub fn of(problems: &[Diagnostic]) -> Outcome {
+        if problems.iter().any(Diagnostic::is_error) {
+            Outcome::Problems
+        } else {
+            Outcome::Ok
+        }
+    }
+}
+
+/// Orders problems by file, line and column, as a reader goes through them.
+pub fn sort(problems: &mut [Diagnostic]) {
+    problems.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Diagnostic {
     pub path: PathBuf,
     /// 1-based; `None` when the problem is about the whole file.

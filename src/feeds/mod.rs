@@ -10,8 +10,10 @@
 //! readers never see a spurious update).
 
 mod atom;
+pub mod channels;
 mod index;
 mod json;
+pub mod manifest;
 mod opml;
 mod output;
 mod rss;
@@ -129,21 +131,12 @@ impl Channel<'_> {
 /// Renders `channel` in `format`. The bytes depend on nothing but the input.
 pub fn render(channel: &Channel, format: Format) -> Vec<u8> {
     let mut out = Vec::with_capacity(channel.size_hint());
-    render_into(channel, format, &mut out);
-    out
-}
-
-/// Like [`render`], but appends to `out`, so a caller rendering hundreds of
-/// channels can reuse one buffer per thread: allocating a fresh ~1 MB buffer
-/// per feed costs page faults that, on two cores, take longer than the
-/// rendering itself.
-pub fn render_into(channel: &Channel, format: Format, out: &mut Vec<u8>) {
-    out.reserve(channel.size_hint());
     match format {
-        Format::Atom => atom::write(channel, out),
-        Format::Rss => rss::write(channel, out),
-        Format::Json => json::write(channel, out),
+        Format::Atom => atom::write(channel, &mut out),
+        Format::Rss => rss::write(channel, &mut out),
+        Format::Json => json::write(channel, &mut out),
     }
+    out
 }
 
 /// The media type of an image, guessed from the extension of its URL path.

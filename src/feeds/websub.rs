@@ -29,29 +29,10 @@ const CONCURRENCY: usize = 4;
 
 /// Pings `hub` for every URL in `feed_urls`; returns one message per URL
 /// that still failed after the retries.
-pub fn publish(hub: &str, feed_urls: &[String]) -> Vec<String> {
+pub async fn publish(hub: &str, feed_urls: &[String]) -> Vec<String> {
     if feed_urls.is_empty() {
         return Vec::new();
     }
-    // Its own thread and runtime: callable from sync code whether or not a
-    // runtime is already running on this thread.
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => return vec![format!("websub: cannot start the async runtime: {e}")],
-            };
-            rt.block_on(publish_async(hub, feed_urls))
-        })
-        .join()
-        .unwrap_or_else(|_| vec!["websub: the ping thread panicked".to_string()])
-    })
-}
-
-async fn publish_async(hub: &str, feed_urls: &[String]) -> Vec<String> {
     // reqwest is built without a default crypto provider; use ring, the one
     // the rest of postbode uses. A second install is a harmless no-op.
     crate::net::install_crypto_provider();

@@ -728,7 +728,7 @@ fn a_410_kills_the_delivery_and_disables_the_subscriber_until_retry_dead() {
     let run = blog.run(&["--now", "2025-07-18T00:30:00Z", "retry", "--dead"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stderr.contains("1 dead deliveries put back"),
+        run.stderr.contains("1 dead delivery put back"),
         "{}",
         run.stderr
     );

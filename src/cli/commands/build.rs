@@ -1,0 +1,34 @@
+//! `postbode build`: write every feed of each blog.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use crate::cli::{Outcome, for_each_blog, output, with_source};
+use crate::config::BlogConfig;
+use crate::pipeline;
+
+pub async fn run(files: &[PathBuf], now: DateTime<Utc>, force: bool) -> Outcome {
+    for_each_blog(files, None, async |c| {
+        with_source(c, async |c| build_blog(c, now, force).await).await
+    })
+    .await
+}
+
+/// Builds one blog and prints its problems; shared with `run` and `daemon`.
+pub async fn build_blog(config: &BlogConfig, now: DateTime<Utc>, force: bool) -> Outcome {
+    match pipeline::build(config, now, force).await {
+        Ok(report) => {
+            let outcome = report.outcome();
+            output::problems(report.problems);
+            for f in &report.websub_failures {
+                output::note(format_args!("{}: warning: {f}", config.file.display()));
+            }
+            outcome
+        }
+        Err(e) => {
+            output::error(e);
+            Outcome::Fatal
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! `postbode daemon`: `run` for every blog on an interval until SIGTERM or
+//! SIGINT, optionally serving `/healthz` and `/metrics`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::notify::show;
+use super::run::run_blog;
+use crate::cli::output::{self, JsonPerBlog};
+use crate::cli::{Outcome, for_each_blog, with_source};
+use crate::notify::deliver::Options;
+use crate::server::{Health, Metrics, Stop, http, schedule};
+
+pub async fn run(
+    files: &[PathBuf],
+    every: Duration,
+    listen: Option<SocketAddr>,
+    state: Option<&Path>,
+    fixed_now: Option<DateTime<Utc>>,
+) -> Outcome {
+    let stop: Stop = Arc::new(AtomicBool::new(false));
+    if let Err(e) = schedule::stop_on_signals(stop.clone()) {
+        output::error(format_args!("cannot handle signals: {e}"));
+        return Outcome::Fatal;
+    }
+    let metrics = Arc::new(Metrics::default());
+    let health = Arc::new(Health::new(every));
+    if let Some(addr) = listen
+        && let Err(e) = http::serve(addr, health.clone(), metrics.clone()).await
+    {
+        output::error(format_args!("cannot listen on {addr}: {e}"));
+        return Outcome::Fatal;
+    }
+    let opts = Options {
+        stop: Some(stop.clone()),
+        ..Options::default()
+    };
+    schedule::run_loop(every, &stop, &health, &metrics, async || {
+        let now = fixed_now.unwrap_or_else(Utc::now);
+        let mut summaries = Vec::new();
+        let outcome = for_each_blog(files, state, async |c| {
+            if stop.load(Ordering::SeqCst) {
+                return Outcome::Ok;
+            }
+            with_source(c, async |c| {
+                let (outcome, summary) = run_blog(c, now, &opts).await;
+                if let Some(s) = summary {
+                    show(&s, false, &mut JsonPerBlog::default());
+                    summaries.push(s);
+                }
+                outcome
+            })
+            .await
+        })
+        .await;
+        (outcome, summaries)
+    })
+    .await;
+    Outcome::Ok
+}

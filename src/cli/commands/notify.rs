@@ -1,0 +1,89 @@
+//! `postbode notify`: announce newly published posts and send every due
+//! delivery (retries included); `--dry-run` shows what would be sent.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::cli::output::{self, JsonPerBlog};
+use crate::cli::{Outcome, for_each_blog, with_source};
+use crate::config::BlogConfig;
+use crate::notify::deliver::{self, Options, Summary};
+
+pub async fn run(
+    files: &[PathBuf],
+    now: DateTime<Utc>,
+    dry_run: bool,
+    backfill: Option<DateTime<Utc>>,
+    json: bool,
+    state: Option<&Path>,
+) -> Outcome {
+    let opts = Options {
+        dry_run,
+        backfill_since: backfill,
+        ..Options::default()
+    };
+    let mut doc = JsonPerBlog::default();
+    let outcome = for_each_blog(files, state, async |c| {
+        with_source(c, async |c| {
+            let (outcome, summary) = notify_blog(c, now, &opts).await;
+            if let Some(s) = summary {
+                show(&s, json, &mut doc);
+            }
+            outcome
+        })
+        .await
+    })
+    .await;
+    outcome.max(doc.print())
+}
+
+/// Notifies one blog and prints its problems; the summary is the caller's
+/// to print (`run` and `daemon` share this).
+pub async fn notify_blog(
+    config: &BlogConfig,
+    now: DateTime<Utc>,
+    opts: &Options,
+) -> (Outcome, Option<Summary>) {
+    let mut problems = Vec::new();
+    let result = deliver::run(config, now, opts, &mut problems).await;
+    let outcome = output::problems(problems);
+    match result {
+        Ok(summary) => {
+            let dead = if summary.dead_total > 0 {
+                Outcome::Problems
+            } else {
+                Outcome::Ok
+            };
+            (outcome.max(dead), Some(summary))
+        }
+        Err(e) => {
+            output::error(format_args!("{}: {e}", config.name));
+            (Outcome::Fatal, None)
+        }
+    }
+}
+
+/// The summary as one line on stderr, or as JSON collected for stdout.
+pub fn show(summary: &Summary, json: bool, doc: &mut JsonPerBlog) {
+    if json {
+        doc.push(summary);
+        return;
+    }
+    output::note(format_args!(
+        "{}: {}{}, {} planned, {} sent, {} retrying, {} dead ({} dead in total){}",
+        summary.blog,
+        if summary.first_run { "first run: " } else { "" },
+        output::count(summary.new_posts.len() as u64, "new post", "new posts"),
+        output::count(summary.planned as u64, "delivery", "deliveries"),
+        summary.sent,
+        summary.retrying,
+        summary.dead,
+        summary.dead_total,
+        if summary.dry_run {
+            " [dry run: nothing sent or recorded]"
+        } else {
+            ""
+        },
+    ));
+}

@@ -1,0 +1,56 @@
+//! `postbode run`: build the feeds, then notify – the one command for cron,
+//! a systemd timer or a Kubernetes CronJob.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use super::build::build_blog;
+use super::notify::{notify_blog, show};
+use crate::cli::output::JsonPerBlog;
+use crate::cli::{Outcome, for_each_blog, with_source};
+use crate::config::BlogConfig;
+use crate::notify::deliver::{Options, Summary};
+
+pub async fn run(
+    files: &[PathBuf],
+    now: DateTime<Utc>,
+    backfill: Option<DateTime<Utc>>,
+    json: bool,
+    state: Option<&Path>,
+) -> Outcome {
+    let opts = Options {
+        backfill_since: backfill,
+        ..Options::default()
+    };
+    let mut doc = JsonPerBlog::default();
+    let outcome = for_each_blog(files, state, async |c| {
+        // One fetch for both halves: the feeds and the notifications see the
+        // same commit.
+        with_source(c, async |c| {
+            let (outcome, summary) = run_blog(c, now, &opts).await;
+            if let Some(s) = summary {
+                show(&s, json, &mut doc);
+            }
+            outcome
+        })
+        .await
+    })
+    .await;
+    outcome.max(doc.print())
+}
+
+/// One scheduled run of one blog: the feeds first, so notifications link to
+/// pages that exist, then the notifications.
+pub async fn run_blog(
+    config: &BlogConfig,
+    now: DateTime<Utc>,
+    opts: &Options,
+) -> (Outcome, Option<Summary>) {
+    let built = build_blog(config, now, false).await;
+    if built == Outcome::Fatal {
+        return (built, None);
+    }
+    let (notified, summary) = notify_blog(config, now, opts).await;
+    (built.max(notified), summary)
+}

@@ -1,0 +1,106 @@
+//! The daemon's schedule: one run every interval (measured start to start)
+//! until SIGTERM or SIGINT. A stop request lets the run in progress stop
+//! claiming work and finish what is in flight; the loop then ends. What a
+//! run does is the caller's (the CLI builds and notifies each blog and
+//! prints its problems); the schedule keeps time, health and metrics.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::diag::Outcome;
+use crate::notify::deliver::Summary;
+
+use super::Metrics;
+
+/// Set once on SIGTERM/SIGINT; the notify loop checks it before claiming
+/// more work.
+pub type Stop = Arc<AtomicBool>;
+
+/// Sets `stop` on the first SIGTERM or SIGINT. Call from within the runtime.
+pub fn stop_on_signals(stop: Stop) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("stopping: finishing what is in flight");
+        stop.store(true, Ordering::SeqCst);
+    });
+    Ok(())
+}
+
+/// Whether the loop keeps up: healthy while the last finished loop (or the
+/// start, before the first one finishes) is at most twice the interval ago.
+#[derive(Debug)]
+pub struct Health {
+    every: Duration,
+    last: Mutex<Instant>,
+}
+
+impl Health {
+    pub fn new(every: Duration) -> Health {
+        Health {
+            every,
+            last: Mutex::new(Instant::now()),
+        }
+    }
+
+    pub fn loop_finished(&self) {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    /// `Err` says why the daemon is not healthy.
+    pub fn check(&self) -> Result<(), String> {
+        let age = self
+            .last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed();
+        if age > self.every * 2 {
+            Err(format!(
+                "stale: the last run finished {}s ago, the interval is {}s",
+                age.as_secs(),
+                self.every.as_secs_f64()
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Runs `tick` every `every` until `stop` is set. `tick` returns how the
+/// run went and the notify summaries, for the metrics.
+pub async fn run_loop(
+    every: Duration,
+    stop: &Stop,
+    health: &Health,
+    metrics: &Metrics,
+    mut tick: impl AsyncFnMut() -> (Outcome, Vec<Summary>),
+) {
+    tracing::info!(every = ?every, "daemon started");
+    while !stop.load(Ordering::SeqCst) {
+        let started = Instant::now();
+        let (outcome, summaries) = tick().await;
+        metrics.record_run(outcome, started.elapsed(), &summaries);
+        health.loop_finished();
+        tracing::info!(outcome = outcome.name(), took = ?started.elapsed(), "run finished");
+        sleep_until(started + every, stop).await;
+    }
+    tracing::info!("daemon stopped");
+}
+
+/// Sleeps until `deadline`, waking early when `stop` is set.
+async fn sleep_until(deadline: Instant, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        tokio::time::sleep((deadline - now).min(Duration::from_millis(100))).await;
+    }
+}
