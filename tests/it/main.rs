@@ -6,6 +6,7 @@
 mod helpers;
 mod receiver;
 
+mod architecture;
 mod bad_input;
 mod contract;
 mod daemon;
