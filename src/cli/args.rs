@@ -40,6 +40,11 @@ pub enum Command {
         /// Rebuild even when nothing changed since the last build.
         #[arg(long)]
         force: bool,
+        /// Publish even when the blog lost more than half of its published
+        /// posts since the last build (or all of them): without it such a
+        /// build is an error that leaves the published feeds untouched.
+        #[arg(long)]
+        allow_shrink: bool,
     },
     /// Read everything, write nothing; print every problem as path:line:col: message.
     Check { feed_files: Vec<PathBuf> },
@@ -49,9 +54,15 @@ pub enum Command {
         /// Also announce posts published since this date (YYYY-MM-DD or RFC 3339).
         #[arg(long, value_name = "DATE", value_parser = parse_since)]
         backfill: Option<DateTime<Utc>>,
-        /// Print the notify summary as JSON on stdout.
+        /// Print the notify summary as JSON on stdout (one object; an array
+        /// of them for several blogs).
         #[arg(long)]
         json: bool,
+        /// Publish even when the blog lost more than half of its published
+        /// posts since the last build (or all of them): without it such a
+        /// build is an error that leaves the published feeds untouched.
+        #[arg(long)]
+        allow_shrink: bool,
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
@@ -64,6 +75,11 @@ pub enum Command {
         /// Serve /healthz and Prometheus /metrics here, e.g. 127.0.0.1:9090.
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
+        /// Publish even when the blog lost more than half of its published
+        /// posts since the last build (or all of them): without it such a
+        /// build is an error that leaves the published feeds untouched.
+        #[arg(long)]
+        allow_shrink: bool,
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
@@ -77,7 +93,8 @@ pub enum Command {
         /// On the first run (or any run): also announce posts published since this date (YYYY-MM-DD or RFC 3339).
         #[arg(long, value_name = "DATE", value_parser = parse_since)]
         backfill: Option<DateTime<Utc>>,
-        /// Print the run summary as JSON on stdout.
+        /// Print the run summary as JSON on stdout (one object; an array of
+        /// them for several blogs).
         #[arg(long)]
         json: bool,
         /// SQLite state database (default: `state` in the feed definition, or state.db beside it).

@@ -13,6 +13,7 @@ use chrono::Utc;
 
 use crate::config::{self, BlogConfig};
 pub use crate::diag::Outcome;
+use crate::pipeline::BuildOptions;
 
 use args::{Cli, Command};
 
@@ -20,20 +21,45 @@ use args::{Cli, Command};
 pub async fn run(cli: Cli) -> Outcome {
     let now = cli.now.unwrap_or_else(Utc::now);
     match cli.command {
-        Command::Build { feed_files, force } => commands::build::run(&feed_files, now, force).await,
+        Command::Build {
+            feed_files,
+            force,
+            allow_shrink,
+        } => {
+            let opts = BuildOptions {
+                force,
+                allow_shrink,
+            };
+            commands::build::run(&feed_files, now, opts).await
+        }
         Command::Check { feed_files } => commands::check::run(&feed_files, now).await,
         Command::Run {
             feed_files,
             backfill,
             json,
+            allow_shrink,
             state,
-        } => commands::run::run(&feed_files, now, backfill, json, state.as_deref()).await,
+        } => {
+            let build = BuildOptions {
+                force: false,
+                allow_shrink,
+            };
+            commands::run::run(&feed_files, now, build, backfill, json, state.as_deref()).await
+        }
         Command::Daemon {
             feed_files,
             every,
             listen,
+            allow_shrink,
             state,
-        } => commands::daemon::run(&feed_files, every, listen, state.as_deref(), cli.now).await,
+        } => {
+            let build = BuildOptions {
+                force: false,
+                allow_shrink,
+            };
+            commands::daemon::run(&feed_files, every, listen, build, state.as_deref(), cli.now)
+                .await
+        }
         Command::Notify {
             feed_files,
             dry_run,

@@ -3,6 +3,7 @@
 //! holds, and the problems it reported. An unchanged blog is then not read
 //! again: the next build repeats the problems and stops.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -26,7 +27,14 @@ pub struct Manifest {
     pub valid_from: Option<DateTime<Utc>>,
     pub valid_until: Option<DateTime<Utc>>,
     pub problems: Vec<Diagnostic>,
-    pub had_errors: bool,
+    /// Published posts in that build: a blog that suddenly has far fewer is
+    /// more likely a moved folder than a decision.
+    #[serde(default)]
+    pub published: usize,
+    /// Every file that build wrote or kept, relative to the output folder:
+    /// the only files a later build may remove.
+    #[serde(default)]
+    pub files: BTreeSet<String>,
 }
 
 impl Manifest {

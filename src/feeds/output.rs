@@ -21,12 +21,6 @@ use walkdir::WalkDir;
 const TEMP_PREFIX: &str = ".postbode-";
 const TEMP_SUFFIX: &str = ".tmp";
 
-/// Feed files that may sit in any channel directory.
-const FEED_FILES: [&str; 3] = ["atom.xml", "rss.xml", "feed.json"];
-/// Files written once at the root; elsewhere a file of that name is not ours.
-const ROOT_FILES: [&str; 2] = ["feeds.opml", "index.html"];
-const ASSETS_DIR: &str = "assets/";
-
 /// The root folder all feeds are written under.
 #[derive(Debug, Clone)]
 pub struct OutputDir {
@@ -92,39 +86,52 @@ impl OutputDir {
         Ok(true)
     }
 
-    /// Removes files an earlier build wrote that are not in `keep` (paths
-    /// relative to the root with `/`, as [`super::Channel::rel_path`] gives
-    /// them), then the directories that left empty. Returns what it removed,
-    /// sorted.
-    ///
-    /// Only files that are recognisably ours are touched: `atom.xml`,
-    /// `rss.xml` and `feed.json` anywhere, `feeds.opml` and `index.html` at
-    /// the root only (the root may sit inside a site whose pages are
-    /// `index.html` too), anything under `assets/`, and temporary files a
-    /// crashed write left behind.
-    pub fn remove_stale(&self, keep: &BTreeSet<String>) -> io::Result<Vec<String>> {
+    /// Removes the files an earlier build wrote (`written_before`, from its
+    /// manifest) that this build no longer writes (`keep`), then the
+    /// directories that left empty, and temporary files a crashed write left
+    /// behind. Paths are relative to the root with `/`. Nothing else is ever
+    /// touched: the folder may be shared with a site's own files (a
+    /// Docusaurus build has its own `assets/` and `atom.xml`). Returns what
+    /// it removed, sorted.
+    pub fn remove_stale(
+        &self,
+        keep: &BTreeSet<String>,
+        written_before: &BTreeSet<String>,
+    ) -> io::Result<Vec<String>> {
         if !self.root.is_dir() {
             return Ok(Vec::new());
         }
         let mut removed = Vec::new();
-        let walk = WalkDir::new(&self.root)
-            .min_depth(1)
-            .sort_by_file_name()
-            .into_iter();
+        for rel in written_before.difference(keep) {
+            let Ok(path) = self.target(rel) else {
+                continue; // a manifest that names a path outside: not ours
+            };
+            match fs::symlink_metadata(&path) {
+                Ok(m) if m.file_type().is_file() => {
+                    fs::remove_file(&path)?;
+                    removed.push(rel.clone());
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let walk = WalkDir::new(&self.root).min_depth(1).into_iter();
         for entry in walk {
             let entry = entry?;
-            if !entry.file_type().is_file() {
-                continue;
-            }
             let Some(rel) = rel_string(&self.root, entry.path()) else {
                 continue; // not UTF-8, so not a name we write
             };
-            if keep.contains(&rel) || !is_ours(&rel) {
-                continue;
+            let name = rel.rsplit('/').next().unwrap_or(&rel);
+            if entry.file_type().is_file()
+                && name.starts_with(TEMP_PREFIX)
+                && name.ends_with(TEMP_SUFFIX)
+            {
+                fs::remove_file(entry.path())?;
+                removed.push(rel);
             }
-            fs::remove_file(entry.path())?;
-            removed.push(rel);
         }
+        removed.sort();
         for rel in &removed {
             self.remove_empty_parents(Path::new(rel))?;
         }
@@ -216,14 +223,6 @@ fn rel_string(root: &Path, path: &Path) -> Option<String> {
     let rel = path.strip_prefix(root).ok()?;
     let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
     Some(parts?.join("/"))
-}
-
-fn is_ours(rel: &str) -> bool {
-    let name = rel.rsplit('/').next().unwrap_or(rel);
-    FEED_FILES.contains(&name)
-        || ROOT_FILES.contains(&rel)
-        || rel.starts_with(ASSETS_DIR)
-        || (name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX))
 }
 
 #[cfg(test)]
@@ -338,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn remove_stale_removes_only_stale_feed_files_and_their_empty_folders() {
+    fn remove_stale_removes_only_files_an_earlier_build_wrote_and_their_empty_folders() {
         let dir = tempfile::tempdir().unwrap();
         let out = OutputDir::new(dir.path());
         for rel in [
@@ -346,28 +345,40 @@ mod tests {
             "feeds.opml",
             "index.html",
             "tags/api/atom.xml",
-            "tags/api/rss.xml",
             "tags/old/atom.xml",
             "tags/old/feed.json",
             "authors/gone/rss.xml",
-            "authors/gone/index.html", // not ours: only the root index is
             "assets/old.1234.png",
             "assets/new.5678.png",
-            "notes.txt",
+            // The site's own files, never written by postbode.
+            "assets/js/main.js",
+            "docs/atom.xml",
+            "authors/gone/index.html",
             "tags/api/.postbode-abc123.tmp",
         ] {
             out.write_if_changed(rel, b"x").unwrap();
         }
+        let before = keep(&[
+            "atom.xml",
+            "feeds.opml",
+            "index.html",
+            "tags/api/atom.xml",
+            "tags/old/atom.xml",
+            "tags/old/feed.json",
+            "authors/gone/rss.xml",
+            "assets/old.1234.png",
+            "assets/new.5678.png",
+            "../outside.xml",
+        ]);
         let kept = keep(&[
             "atom.xml",
             "feeds.opml",
             "index.html",
             "tags/api/atom.xml",
-            "tags/api/rss.xml",
             "assets/new.5678.png",
         ]);
 
-        let removed = out.remove_stale(&kept).unwrap();
+        let removed = out.remove_stale(&kept, &before).unwrap();
         assert_eq!(
             removed,
             [
@@ -381,25 +392,41 @@ mod tests {
         assert_eq!(
             files(dir.path()),
             [
+                "assets/js/main.js",
                 "assets/new.5678.png",
                 "atom.xml",
                 "authors/gone/index.html",
+                "docs/atom.xml",
                 "feeds.opml",
                 "index.html",
-                "notes.txt",
                 "tags/api/atom.xml",
-                "tags/api/rss.xml",
             ]
         );
         assert!(!dir.path().join("tags/old").exists());
         assert!(dir.path().join("authors/gone").exists());
-        assert!(out.remove_stale(&kept).unwrap().is_empty());
+        assert!(out.remove_stale(&kept, &before).unwrap().is_empty());
+    }
+
+    #[test]
+    fn without_a_manifest_nothing_but_temporary_files_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = OutputDir::new(dir.path());
+        for rel in ["atom.xml", "assets/js/main.js", ".postbode-x.tmp"] {
+            out.write_if_changed(rel, b"x").unwrap();
+        }
+        let removed = out.remove_stale(&keep(&[]), &keep(&[])).unwrap();
+        assert_eq!(removed, [".postbode-x.tmp"]);
+        assert_eq!(files(dir.path()), ["assets/js/main.js", "atom.xml"]);
     }
 
     #[test]
     fn remove_stale_on_a_missing_folder_removes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let out = OutputDir::new(dir.path().join("not-yet"));
-        assert!(out.remove_stale(&BTreeSet::new()).unwrap().is_empty());
+        assert!(
+            out.remove_stale(&BTreeSet::new(), &keep(&["atom.xml"]))
+                .unwrap()
+                .is_empty()
+        );
     }
 }

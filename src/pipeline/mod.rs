@@ -49,9 +49,31 @@ impl BuildReport {
     }
 }
 
-/// Why a build could not run at all.
+/// How a build behaves beyond its configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildOptions {
+    /// Rebuild even when nothing changed since the last build.
+    pub force: bool,
+    /// Publish even when the blog lost more than half of its published posts
+    /// since the last build (or all of them).
+    pub allow_shrink: bool,
+}
+
+/// Why a build could not run at all. The published output is untouched.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    #[error(
+        "{path}: the blog folder (`source`) does not exist or is not a folder; the published feeds are left as they are"
+    )]
+    MissingSource { path: PathBuf },
+    #[error(
+        "{path}: the blog went from {before} published posts to {after}; nothing was written (a moved or emptied folder?). If that is right, run again with --allow-shrink"
+    )]
+    Shrink {
+        path: PathBuf,
+        before: usize,
+        after: usize,
+    },
     #[error("{path}: cannot read the blog: {source}")]
     Read {
         path: PathBuf,
@@ -69,9 +91,9 @@ pub enum BuildError {
 pub async fn build(
     config: &BlogConfig,
     now: DateTime<Utc>,
-    force: bool,
+    opts: BuildOptions,
 ) -> Result<BuildReport, BuildError> {
-    let mut report = write(config, now, force)?;
+    let mut report = write(config, now, opts)?;
     // Only feeds whose bytes changed are news to the hub.
     if let Some(hub) = &config.websub_hub {
         report.websub_failures = feeds::websub::publish(hub, &report.changed_feeds).await;
@@ -79,7 +101,11 @@ pub async fn build(
     Ok(report)
 }
 
-fn write(config: &BlogConfig, now: DateTime<Utc>, force: bool) -> Result<BuildReport, BuildError> {
+fn write(
+    config: &BlogConfig,
+    now: DateTime<Utc>,
+    opts: BuildOptions,
+) -> Result<BuildReport, BuildError> {
     let inputs = manifest::fingerprint(config).map_err(|source| BuildError::Read {
         path: config.source.clone(),
         source,
@@ -91,21 +117,37 @@ fn write(config: &BlogConfig, now: DateTime<Utc>, force: bool) -> Result<BuildRe
     let out = OutputDir::new(&config.output);
     let _lock = out.lock().map_err(write_error)?;
     let manifest_path = config.output.join(manifest::MANIFEST);
-    if let Some(previous) = manifest::read(&manifest_path).filter(|_| !force)
+    let previous = manifest::read(&manifest_path);
+    if let Some(previous) = previous.as_ref().filter(|_| !opts.force)
         && previous.still_fresh(&inputs, now)
     {
         tracing::info!(blog = %config.name, "nothing changed since the last build");
         return Ok(BuildReport {
-            problems: previous.problems,
+            problems: previous.problems.clone(),
             unchanged: true,
             ..BuildReport::default()
         });
     }
+    if !config.source.is_dir() {
+        return Err(BuildError::MissingSource {
+            path: config.source.clone(),
+        });
+    }
 
     let blog = posts::load(config);
+    let published = blog.posts.iter().filter(|p| p.is_published(now)).count();
+    let before = previous.as_ref().map_or(0, |m| m.published);
+    if !opts.allow_shrink && shrinks(before, published) {
+        return Err(BuildError::Shrink {
+            path: config.source.clone(),
+            before,
+            after: published,
+        });
+    }
+    let written_before = previous.map(|m| m.files).unwrap_or_default();
     let mut problems = blog.problems;
-    let (files_written, changed_feeds) =
-        write_feeds(config, &blog.posts, now, &mut problems).map_err(write_error)?;
+    let written = write_feeds(config, &blog.posts, now, &mut problems, &written_before)
+        .map_err(write_error)?;
     diag::sort(&mut problems);
     let (valid_from, valid_until) = manifest::validity(&blog.posts, now);
     let manifest = Manifest {
@@ -113,20 +155,37 @@ fn write(config: &BlogConfig, now: DateTime<Utc>, force: bool) -> Result<BuildRe
         inputs,
         valid_from,
         valid_until,
-        had_errors: Outcome::of(&problems) != Outcome::Ok,
         problems,
+        published,
+        files: written.files,
     };
     let bytes = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     out.write_if_changed(manifest::MANIFEST, &bytes)
         .map_err(write_error)?;
-    tracing::info!(blog = %config.name, files_written, "build finished");
+    tracing::info!(blog = %config.name, files_written = written.count, "build finished");
     Ok(BuildReport {
         problems: manifest.problems,
         unchanged: false,
-        files_written,
-        changed_feeds,
+        files_written: written.count,
+        changed_feeds: written.changed,
         websub_failures: Vec::new(),
     })
+}
+
+/// Losing all published posts, or more than half of them, is far more often
+/// a moved folder or a broken checkout than an editor's decision.
+fn shrinks(before: usize, after: usize) -> bool {
+    before > 0 && after * 2 < before
+}
+
+/// What [`write_feeds`] wrote.
+struct Written {
+    /// Files whose bytes changed.
+    count: usize,
+    /// Public URLs of the feed files among them.
+    changed: Vec<String>,
+    /// Every file the build wrote or kept.
+    files: BTreeSet<String>,
 }
 
 /// Renders the content of every published post, to report its problems
@@ -140,14 +199,15 @@ pub fn check_content(config: &BlogConfig, posts: &[Post], now: DateTime<Utc>) ->
         .collect()
 }
 
-/// Returns how many files were written (unchanged ones are left alone) and
-/// the public URLs of the feed files among them.
+/// Writes every feed file whose bytes change (unchanged ones are left
+/// alone) and removes the files of `written_before` no longer written.
 fn write_feeds(
     config: &BlogConfig,
     posts: &[Post],
     now: DateTime<Utc>,
     problems: &mut Vec<Diagnostic>,
-) -> std::io::Result<(usize, Vec<String>)> {
+    written_before: &BTreeSet<String>,
+) -> std::io::Result<Written> {
     let published: Vec<&Post> = posts.iter().filter(|p| p.is_published(now)).collect();
     let plans = plan_channels(config, &published, problems);
 
@@ -251,13 +311,13 @@ fn write_feeds(
     let index =
         feeds::render_index_html(&config.title, &config.description, &refs, &config.formats);
     count += usize::from(out.write_if_changed("index.html", &index)?);
-    keep.extend([
-        "feeds.opml".to_string(),
-        "index.html".to_string(),
-        manifest::MANIFEST.to_string(),
-    ]);
-    for stale in out.remove_stale(&keep)? {
+    keep.extend(["feeds.opml".to_string(), "index.html".to_string()]);
+    for stale in out.remove_stale(&keep, written_before)? {
         tracing::info!(file = %stale, "removed a feed that no longer has posts");
     }
-    Ok((count, changed))
+    Ok(Written {
+        count,
+        changed,
+        files: keep,
+    })
 }

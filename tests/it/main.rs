@@ -12,6 +12,7 @@ mod contract;
 mod daemon;
 mod feeds;
 mod git_source;
+mod hardening;
 mod notify;
 mod smtp;
 mod websub;

@@ -6,18 +6,18 @@ use chrono::{DateTime, Utc};
 
 use crate::cli::{Outcome, for_each_blog, output, with_source};
 use crate::config::BlogConfig;
-use crate::pipeline;
+use crate::pipeline::{self, BuildOptions};
 
-pub async fn run(files: &[PathBuf], now: DateTime<Utc>, force: bool) -> Outcome {
+pub async fn run(files: &[PathBuf], now: DateTime<Utc>, opts: BuildOptions) -> Outcome {
     for_each_blog(files, None, async |c| {
-        with_source(c, async |c| build_blog(c, now, force).await).await
+        with_source(c, async |c| build_blog(c, now, opts).await).await
     })
     .await
 }
 
 /// Builds one blog and prints its problems; shared with `run` and `daemon`.
-pub async fn build_blog(config: &BlogConfig, now: DateTime<Utc>, force: bool) -> Outcome {
-    match pipeline::build(config, now, force).await {
+pub async fn build_blog(config: &BlogConfig, now: DateTime<Utc>, opts: BuildOptions) -> Outcome {
+    match pipeline::build(config, now, opts).await {
         Ok(report) => {
             let outcome = report.outcome();
             output::problems(report.problems);

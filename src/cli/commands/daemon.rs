@@ -14,12 +14,14 @@ use super::run::run_blog;
 use crate::cli::output::{self, JsonPerBlog};
 use crate::cli::{Outcome, for_each_blog, with_source};
 use crate::notify::deliver::Options;
+use crate::pipeline::BuildOptions;
 use crate::server::{Health, Metrics, Stop, http, schedule};
 
 pub async fn run(
     files: &[PathBuf],
     every: Duration,
     listen: Option<SocketAddr>,
+    build: BuildOptions,
     state: Option<&Path>,
     fixed_now: Option<DateTime<Utc>>,
 ) -> Outcome {
@@ -48,7 +50,7 @@ pub async fn run(
                 return Outcome::Ok;
             }
             with_source(c, async |c| {
-                let (outcome, summary) = run_blog(c, now, &opts).await;
+                let (outcome, summary) = run_blog(c, now, build, &opts).await;
                 if let Some(s) = summary {
                     show(&s, false, &mut JsonPerBlog::default());
                     summaries.push(s);

@@ -11,10 +11,12 @@ use crate::cli::output::JsonPerBlog;
 use crate::cli::{Outcome, for_each_blog, with_source};
 use crate::config::BlogConfig;
 use crate::notify::deliver::{Options, Summary};
+use crate::pipeline::BuildOptions;
 
 pub async fn run(
     files: &[PathBuf],
     now: DateTime<Utc>,
+    build: BuildOptions,
     backfill: Option<DateTime<Utc>>,
     json: bool,
     state: Option<&Path>,
@@ -28,7 +30,7 @@ pub async fn run(
         // One fetch for both halves: the feeds and the notifications see the
         // same commit.
         with_source(c, async |c| {
-            let (outcome, summary) = run_blog(c, now, &opts).await;
+            let (outcome, summary) = run_blog(c, now, build, &opts).await;
             if let Some(s) = summary {
                 show(&s, json, &mut doc);
             }
@@ -45,9 +47,10 @@ pub async fn run(
 pub async fn run_blog(
     config: &BlogConfig,
     now: DateTime<Utc>,
+    build: BuildOptions,
     opts: &Options,
 ) -> (Outcome, Option<Summary>) {
-    let built = build_blog(config, now, false).await;
+    let built = build_blog(config, now, build).await;
     if built == Outcome::Fatal {
         return (built, None);
     }
