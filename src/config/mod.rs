@@ -100,7 +100,7 @@ struct RawGit {
 }
 
 /// Posts read from a branch of a git repository, checked out by
-/// [`crate::source::prepare_source`] into a cache folder.
+/// [`crate::source::resolve`] into a cache folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitSource {
     /// As written; may hold credentials, so print it only through

@@ -51,18 +51,33 @@ pub struct Resolved {
     /// Set when fetching failed and the last checkout is used: a problem
     /// (exit 1), not a reason to stop.
     pub stale: Option<SourceError>,
+    /// Held while the checkout is in use: another run on the same
+    /// repository and branch waits instead of resetting the files this one
+    /// reads.
+    _checkout_lock: Option<std::fs::File>,
 }
 
-/// Brings the blog folder up to date and returns it: `config.source` itself
-/// for a folder source, the checkout's blog folder for a git source.
-/// `SourceError::Fetch` still names a usable checkout (see [`resolve`]).
-pub fn prepare_source(config: &BlogConfig) -> Result<PathBuf, SourceError> {
-    let Some(git) = &config.git else {
-        return Ok(config.source.clone());
+/// Takes `<checkout>.lock` beside the checkout (inside it would be in the
+/// way of `git clone`), waiting for a run that holds it.
+fn lock_checkout(root: &Path) -> Result<std::fs::File, SourceError> {
+    let mut path = root.as_os_str().to_owned();
+    path.push(".lock");
+    let path = PathBuf::from(path);
+    let io = |source| SourceError::Io {
+        path: path.clone(),
+        source,
     };
-    let root = checkout_dir(&cache_base(|k| std::env::var_os(k))?, git);
-    sync(git, &root)?;
-    Ok(root.join(&git.path))
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    file.lock().map_err(io)?;
+    Ok(file)
 }
 
 /// `config` with `source`, `tags_file` and `authors_file` on disk. For a git
@@ -74,10 +89,13 @@ pub fn resolve(config: &BlogConfig) -> Result<Resolved, SourceError> {
         return Ok(Resolved {
             config: config.clone(),
             stale: None,
+            _checkout_lock: None,
         });
     };
-    let (blog, stale) = match prepare_source(config) {
-        Ok(blog) => (blog, None),
+    let root = checkout_dir(&cache_base(|k| std::env::var_os(k))?, git);
+    let lock = lock_checkout(&root)?;
+    let (blog, stale) = match sync(git, &root) {
+        Ok(()) => (root.join(&git.path), None),
         Err(SourceError::Fetch {
             url,
             branch,
@@ -108,7 +126,11 @@ pub fn resolve(config: &BlogConfig) -> Result<Resolved, SourceError> {
     c.tags_file = file(&git.tags_file, "tags.yml");
     c.authors_file = file(&git.authors_file, "authors.yml");
     c.source = blog;
-    Ok(Resolved { config: c, stale })
+    Ok(Resolved {
+        config: c,
+        stale,
+        _checkout_lock: Some(lock),
+    })
 }
 
 /// `POSTBODE_CACHE_DIR`, else `$XDG_CACHE_HOME/postbode`, else

@@ -159,7 +159,7 @@ fn a_post_pushed_to_the_git_source_is_fetched_put_in_the_feeds_and_announced_onc
     let checkouts: Vec<_> = std::fs::read_dir(&g.cache)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| !n.starts_with('.'))
+        .filter(|n| !n.starts_with('.') && !n.ends_with(".lock"))
         .collect();
     assert_eq!(checkouts.len(), 1, "{checkouts:?}");
     assert!(checkouts[0].starts_with("remote-"), "{checkouts:?}");
@@ -214,4 +214,40 @@ fn a_failed_fetch_uses_the_last_checkout_and_a_failed_first_clone_names_the_url(
             .read_out("atom.xml")
             .contains("nederlandse-profielen-op-cloudevents")
     );
+}
+
+#[test]
+fn a_run_waits_while_another_run_uses_the_same_checkout() {
+    let g = GitBlog::new();
+    commit_snapshot(&g.work, BEFORE, &[], "2025-07-10T16:03:56+02:00");
+    assert_eq!(g.run("2025-07-11T00:00:00Z").code, 0);
+    let lock_path = std::fs::read_dir(&g.cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "lock"))
+        .expect("a lock file beside the checkout");
+
+    // Another run holds the checkout (as a slow run fetching or reading).
+    let held = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    held.lock().unwrap();
+    let mut waiting = Command::new(env!("CARGO_BIN_EXE_postbode"))
+        .current_dir(g.blog.path())
+        .env("POSTBODE_CACHE_DIR", &g.cache)
+        .args(["--now", "2025-07-12T00:00:00Z", "build"])
+        .arg(g.blog.toml())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        waiting.try_wait().unwrap().is_none(),
+        "the second run must wait for the checkout"
+    );
+    drop(held);
+    let status = waiting.wait().unwrap();
+    assert!(status.success(), "{status}");
 }

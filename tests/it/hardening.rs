@@ -47,7 +47,11 @@ fn a_moved_blog_folder_is_an_error_that_leaves_the_published_feeds_untouched() {
             "{command}: {}",
             run.stderr
         );
-        assert_eq!(snapshot(&blog.out()), published, "{command} changed the output");
+        assert_eq!(
+            snapshot(&blog.out()),
+            published,
+            "{command} changed the output"
+        );
     }
 }
 
