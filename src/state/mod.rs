@@ -1,35 +1,50 @@
 //! What postbode must remember between runs, per blog: the posts it has seen
 //! and announced, the outbox of deliveries (one row per post, subscriber and
 //! channel), the runs, and the run lock that keeps two runs of one blog from
-//! sending at the same time. All SQL lives below this module; the types here
-//! carry no database types, so a PostgreSQL backend can sit beside
-//! `sqlite.rs` without the callers noticing.
+//! sending at the same time.
+//!
+//! The contract is the [`StateStore`] trait (`store.rs`); each database is one
+//! implementation of it in its own folder (`sqlite/`). The types here carry
+//! no backend's types (the row types derive sqlx's `FromRow`, which is
+//! generic over the database), and [`Store`], the name the rest of the crate
+//! uses, is an enum with one variant per backend that forwards every call,
+//! so the callers never see which database they talk to.
 //!
 //! The outbox follows the `sqlxmq` shape (see STYLE.md): deliveries are
 //! inserted with "insert or ignore" in the transaction that marks the post
 //! announced, and a worker claims due rows by updating them (lease, attempts
 //! + 1) instead of holding a transaction open while it sends.
+//!
+//! # Adding a backend (PostgreSQL)
+//!
+//! 1. A folder beside `sqlite/` (`postgres/`) with a `PgStore` that owns its
+//!    pool and its own migrations, and `impl StateStore for PgStore`. Claims
+//!    become `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`, so
+//!    workers on several machines never lease the same row; the run lock can
+//!    be a session advisory lock held by a connection that the [`RunGuard`]
+//!    keeps (its `_hold` field is any `Debug + Send + Sync` value), so a dead
+//!    worker's lock goes with its session. Leases then expire by time alone
+//!    (`lease_until`), which is what lets several workers share a blog.
+//! 2. A variant `Store::Postgres(PgStore)`, one arm in `store.rs`'s
+//!    `dispatch!` macro, and a branch in `Store::open` chosen by the location
+//!    (a `postgres://` URL instead of a file path).
+//! 3. A `TestStore` impl (a fresh database per test) and one `@store` line
+//!    in `tests/mod.rs`'s `for_each_store!`: every behaviour is one generic
+//!    test body, and each runs against every store.
 
-mod lock;
 mod sqlite;
+mod store;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
-pub use sqlite::Store;
+pub use sqlite::SqliteStore;
+pub use store::{StateStore, Store};
 
-/// The database's file name, beside the feed definitions.
-pub const DEFAULT_FILE_NAME: &str = "state.db";
-
-/// Where the state of the blog defined in `definition` lives by default:
-/// `feeds/example.toml` -> `feeds/state.db`, shared by every blog in the folder.
-pub fn default_path(definition: &Path) -> PathBuf {
-    definition.with_file_name(DEFAULT_FILE_NAME)
-}
-
-/// Database failures, each naming the database file.
+/// Database failures, each naming the database (a file path, or for a
+/// server, its address without credentials).
 #[derive(thiserror::Error, Debug)]
 pub enum StateError {
     #[error("{path}: cannot create the state database's folder: {source}")]
@@ -64,8 +79,8 @@ pub enum StateError {
     },
     #[error("{path}: delivery #{id} does not exist")]
     NoSuchDelivery { path: PathBuf, id: i64 },
-    /// A stored value or an argument that makes no sense (an unreadable
-    /// timestamp, a digest merging rows that are not pending).
+    /// A stored value or an argument that makes no sense (a status this
+    /// version does not know, a digest merging rows that are not pending).
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -74,7 +89,7 @@ pub enum StateError {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A post as the database remembers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SeenPost {
     pub key: String,
     pub permalink: String,
@@ -143,6 +158,14 @@ impl std::fmt::Display for DeliveryStatus {
     }
 }
 
+impl TryFrom<String> for DeliveryStatus {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 impl std::str::FromStr for DeliveryStatus {
     type Err = String;
 
@@ -154,14 +177,19 @@ impl std::str::FromStr for DeliveryStatus {
     }
 }
 
+// The row types below derive `FromRow` generically (for any sqlx database),
+// so every backend reads them the same way: statuses are stored as their
+// names, attempts as a 64-bit integer.
+
 /// A delivery handed to a sender. `id` is the message's identity on the wire.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Claimed {
     pub id: i64,
     pub subscriber: String,
     pub channel: String,
     pub payload: String,
     /// Including the attempt this claim starts.
+    #[sqlx(try_from = "i64")]
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
     /// Digests: not to be sent before this.
@@ -169,13 +197,15 @@ pub struct Claimed {
 }
 
 /// A delivery as `postbode status` shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct DeliveryRow {
     pub id: i64,
     pub post_key: String,
     pub subscriber: String,
     pub channel: String,
+    #[sqlx(try_from = "String")]
     pub status: DeliveryStatus,
+    #[sqlx(try_from = "i64")]
     pub attempts: u32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
@@ -184,24 +214,22 @@ pub struct DeliveryRow {
 }
 
 /// Proof that this run holds its blog's lock. Give it back with
-/// `Store::finish_run`. Dropping it without finishing (an error path, a
-/// panic) lets the next run in this process take the lock over at once; a
-/// guard leaked by a process that died is recognised by its dead pid.
+/// `finish_run`. Dropping it without finishing (an error path, a panic) must
+/// let the next run take the lock over; how a backend notices is its own
+/// business (SQLite: this process's list of live runs and the pid in the
+/// lock row; a server database: the session that holds the lock).
 #[derive(Debug)]
 pub struct RunGuard {
     pub run_id: i64,
     blog: String,
-    _live: lock::LiveRun,
+    /// Whatever the backend keeps alive for as long as the run holds the
+    /// lock; dropped with the guard.
+    _hold: Box<dyn std::fmt::Debug + Send + Sync>,
 }
 
-impl RunGuard {
-    pub fn blog(&self) -> &str {
-        &self.blog
-    }
-}
-
-/// A holder on another host counts as alive while its heartbeat is younger
-/// than this; call `Store::heartbeat` well within it (every 30 s, say).
+/// A run whose liveness only its heartbeat can show (another host) counts as
+/// alive while its heartbeat is younger than this; call `heartbeat` well
+/// within it (every 30 s, say).
 pub const HEARTBEAT_STALE_AFTER: Duration = Duration::from_secs(120);
 
 /// Longest error text kept per delivery: enough for an SMTP reply or the
@@ -228,12 +256,6 @@ fn backoff_with(attempts: u32, unit: f64) -> Duration {
     nominal.mul_f64(0.8 + 0.4 * unit.clamp(0.0, 1.0))
 }
 
-/// Timestamps in the database: fixed-width RFC 3339 in UTC, so that text
-/// order is time order.
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
 /// `t + d`, saturating at the end of year 9999 so the result still formats
 /// as a four-digit year (and so still sorts as text).
 fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
@@ -246,59 +268,4 @@ fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_from_one_minute_and_stops_at_six_hours() {
-        let minutes = |attempts| backoff_with(attempts, 0.5).as_secs() / 60;
-        assert_eq!(minutes(0), 1);
-        assert_eq!(minutes(1), 1);
-        assert_eq!(minutes(2), 2);
-        assert_eq!(minutes(3), 4);
-        assert_eq!(minutes(9), 256);
-        assert_eq!(minutes(10), 360);
-        assert_eq!(minutes(u32::MAX), 360);
-    }
-
-    #[test]
-    fn backoff_jitter_stays_within_twenty_percent() {
-        assert_eq!(backoff_with(1, 0.0), Duration::from_secs(48));
-        assert_eq!(backoff_with(1, 1.0), Duration::from_secs(72));
-        let mut seen = std::collections::BTreeSet::new();
-        for _ in 0..1000 {
-            let d = backoff(3);
-            assert!(
-                d >= Duration::from_secs(192) && d <= Duration::from_secs(288),
-                "{d:?}"
-            );
-            seen.insert(d);
-            let capped = backoff(40);
-            assert!(
-                capped >= Duration::from_secs(17_280) && capped <= Duration::from_secs(25_920),
-                "{capped:?}"
-            );
-        }
-        assert!(seen.len() > 100, "the jitter should vary: {seen:?}");
-    }
-
-    #[test]
-    fn timestamps_sort_as_text_in_time_order() {
-        let a = DateTime::parse_from_rfc3339("2025-07-15T08:00:00Z")
-            .unwrap()
-            .to_utc();
-        let b = a + TimeDelta::microseconds(1);
-        let c = a + TimeDelta::days(4000);
-        assert!(ts(a) < ts(b) && ts(b) < ts(c));
-        assert_eq!(ts(a), "2025-07-15T08:00:00.000000Z");
-        assert_eq!(ts(after(a, Duration::MAX)), "9999-12-31T23:59:59.000000Z");
-    }
-
-    #[test]
-    fn delivery_statuses_read_back_what_they_write() {
-        for status in DeliveryStatus::ALL {
-            assert_eq!(status.as_str().parse::<DeliveryStatus>(), Ok(status));
-        }
-        assert!("lost".parse::<DeliveryStatus>().is_err());
-    }
-}
+mod tests;

@@ -1,8 +1,9 @@
-//! Whether the holder of a run lock is still alive. The database only stores
-//! who holds the lock (run id, pid, host, process start, heartbeat); deciding
-//! if that process still exists needs the operating system, and deciding if a
-//! run of *this* process is still going needs a list of the guards not yet
-//! dropped. Both live here, apart from the SQL.
+//! Whether the holder of a SQLite run lock is still alive. The lock is a row
+//! that only says who holds it (run id, pid, host, process start,
+//! heartbeat); deciding if that process still exists needs the operating
+//! system, and deciding if a run of *this* process is still going needs a
+//! list of the guards not yet dropped. Both live here, apart from the SQL.
+//! (A server database needs none of this: its lock dies with the session.)
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -10,10 +11,10 @@ use std::sync::{Mutex, OnceLock};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::HEARTBEAT_STALE_AFTER;
+use crate::state::HEARTBEAT_STALE_AFTER;
 
 /// The lock row as stored.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub(super) struct Holder {
     pub run_id: i64,
     pub pid: i64,

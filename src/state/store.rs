@@ -1,0 +1,347 @@
+//! The contract every state backend fulfils ([`StateStore`]) and the one type
+//! the rest of the crate holds ([`Store`]): an enum with a variant per
+//! backend whose methods forward to the trait. An enum rather than a
+//! `Box<dyn …>` because the trait's methods return `impl Future`, which keeps
+//! them `Send` for the tokio tasks that hold a store across `.await`s but
+//! makes the trait unusable as a trait object.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::sqlite::SqliteStore;
+use super::{Announcement, Claimed, DeliveryRow, RunGuard, SeenPost, StateError};
+
+/// What postbode asks of a state database. Every method works on one blog's
+/// rows (by name) or on one delivery (by id); ids are unique across blogs.
+/// Times are passed in (`now`) so that tests, and a daemon's schedule,
+/// control the clock.
+pub trait StateStore: Send + Sync {
+    /// Closes the connections; dropping the store also closes them, just not
+    /// before this returns (SQLite checkpoints its write-ahead log here).
+    fn close(&self) -> impl Future<Output = ()> + Send;
+
+    /// Takes the blog's run lock, waiting up to `wait` for a live holder to
+    /// let go (then `StateError::Locked`); a dead holder's lock is taken over
+    /// at once and its run marked abandoned. Records the run.
+    fn begin_run(
+        &self,
+        blog: &str,
+        now: DateTime<Utc>,
+        wait: Duration,
+    ) -> impl Future<Output = Result<RunGuard, StateError>> + Send;
+
+    /// Tells other runs that this one is alive. Fails with `LockLost` when
+    /// another run has taken the lock over.
+    fn heartbeat(
+        &self,
+        run: &RunGuard,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// Releases the lock (unless another run took it over) and stores the
+    /// run's summary (JSON).
+    fn finish_run(
+        &self,
+        run: RunGuard,
+        now: DateTime<Utc>,
+        summary_json: &str,
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// Whether any post was ever recorded for this blog (if not, this is a
+    /// first run, which announces nothing).
+    fn has_history(&self, blog: &str) -> impl Future<Output = Result<bool, StateError>> + Send;
+
+    /// Every recorded post of the blog, by key.
+    fn seen_posts(
+        &self,
+        blog: &str,
+    ) -> impl Future<Output = Result<Vec<SeenPost>, StateError>> + Send;
+
+    /// In one transaction: records `seen` posts (see `SeenPost::announced`),
+    /// marks `announce`d posts announced and inserts their deliveries, each
+    /// at most once per (post, subscriber, channel). Returns how many
+    /// deliveries were new.
+    fn record(
+        &self,
+        blog: &str,
+        now: DateTime<Utc>,
+        seen: &[SeenPost],
+        announce: &[Announcement],
+    ) -> impl Future<Output = Result<usize, StateError>> + Send;
+
+    /// Leases up to `limit` due deliveries to `run`, by id: pending or
+    /// retrying rows whose next attempt and hold time have come, and rows
+    /// still `sending` whose lease expired or whose run no longer holds the
+    /// lock (it died mid-send; the receiver drops the duplicate by id).
+    /// Each claim counts an attempt. Fails with `LockLost` when `run` no
+    /// longer holds the blog's lock.
+    fn claim_due(
+        &self,
+        blog: &str,
+        run: &RunGuard,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Claimed>, StateError>> + Send;
+
+    /// Settles a delivery as sent; `NoSuchDelivery` for an unknown id.
+    fn mark_sent(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// Many sent deliveries in one transaction: a fast sender would
+    /// otherwise spend its time committing one row at a time.
+    fn mark_sent_many(
+        &self,
+        ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// A failed attempt: `retrying` at `next_attempt_at` (none: due at
+    /// `now`), or `dead` for good. Keeps the first `MAX_ERROR_CHARS`
+    /// characters of the error.
+    fn mark_failed(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        error: &str,
+        next_attempt_at: Option<DateTime<Utc>>,
+        dead: bool,
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// Gives a claimed row back as if it had not been claimed (shutdown):
+    /// due at once, the attempt not counted. Rows not `sending` are left alone.
+    fn release(&self, id: i64) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// Switches a subscriber off (the first reason is kept) and marks its
+    /// waiting deliveries dead, so later runs do not send to a receiver that
+    /// said it is gone. Rows being sent right now are the caller's to settle.
+    fn disable_subscriber(
+        &self,
+        blog: &str,
+        subscriber: &str,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// (subscriber, reason) pairs, by subscriber.
+    fn disabled_subscribers(
+        &self,
+        blog: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, StateError>> + Send;
+
+    /// Deliveries not sent (pending, sending, retrying, dead), oldest first.
+    fn open_deliveries(
+        &self,
+        blog: &str,
+    ) -> impl Future<Output = Result<Vec<DeliveryRow>, StateError>> + Send;
+
+    /// Deliveries per status; every status is present, zero or not.
+    fn counts(
+        &self,
+        blog: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, u64>, StateError>> + Send;
+
+    /// `retry --dead`: dead deliveries due again now, with a fresh attempt
+    /// count. Returns how many.
+    fn retry_dead(
+        &self,
+        blog: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<u64, StateError>> + Send;
+
+    /// Digests: the subscriber's pending rows that wait for a hold time, due
+    /// or not, by id. Not claimed: the caller merges them with `merge_into`.
+    fn held_for(
+        &self,
+        blog: &str,
+        subscriber: &str,
+    ) -> impl Future<Output = Result<Vec<Claimed>, StateError>> + Send;
+
+    /// Digests: `keep` carries `payload` (the merged message) from now on;
+    /// the `merged` rows, which must be pending rows of the same blog and
+    /// subscriber, are settled as `sent` with last_error
+    /// "merged into digest #<keep>" and no sent_at (they were not sent on
+    /// their own). All or nothing: otherwise `Invalid`, and nothing changes.
+    fn merge_into(
+        &self,
+        keep: i64,
+        merged: &[i64],
+        payload: &str,
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
+}
+
+/// The state database, whichever backend holds it. Cheap to clone: clones
+/// share one connection pool.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+}
+
+/// Forwards a call to the backend of `$store`; a new backend is one more arm.
+macro_rules! dispatch {
+    ($store:expr, $backend:ident => $call:expr) => {
+        match $store {
+            Store::Sqlite($backend) => $call,
+        }
+    };
+}
+
+impl Store {
+    /// Opens (creating the folder and the file when missing) and migrates.
+    pub async fn open(path: &Path) -> Result<Store, StateError> {
+        SqliteStore::open(path).await.map(Store::Sqlite)
+    }
+
+    /// Opens an existing state for reading only, for `--dry-run`: nothing is
+    /// created, migrated or written. `None` when there is no state yet (a
+    /// first run).
+    pub async fn open_read_only(path: &Path) -> Result<Option<Store>, StateError> {
+        Ok(SqliteStore::open_read_only(path).await?.map(Store::Sqlite))
+    }
+
+    /// See [`StateStore::close`].
+    pub async fn close(&self) {
+        dispatch!(self, s => s.close().await)
+    }
+
+    /// See [`StateStore::begin_run`].
+    pub async fn begin_run(
+        &self,
+        blog: &str,
+        now: DateTime<Utc>,
+        wait: Duration,
+    ) -> Result<RunGuard, StateError> {
+        dispatch!(self, s => s.begin_run(blog, now, wait).await)
+    }
+
+    /// See [`StateStore::heartbeat`].
+    pub async fn heartbeat(&self, run: &RunGuard, now: DateTime<Utc>) -> Result<(), StateError> {
+        dispatch!(self, s => s.heartbeat(run, now).await)
+    }
+
+    /// See [`StateStore::finish_run`].
+    pub async fn finish_run(
+        &self,
+        run: RunGuard,
+        now: DateTime<Utc>,
+        summary_json: &str,
+    ) -> Result<(), StateError> {
+        dispatch!(self, s => s.finish_run(run, now, summary_json).await)
+    }
+
+    /// See [`StateStore::has_history`].
+    pub async fn has_history(&self, blog: &str) -> Result<bool, StateError> {
+        dispatch!(self, s => s.has_history(blog).await)
+    }
+
+    /// See [`StateStore::seen_posts`].
+    pub async fn seen_posts(&self, blog: &str) -> Result<Vec<SeenPost>, StateError> {
+        dispatch!(self, s => s.seen_posts(blog).await)
+    }
+
+    /// See [`StateStore::record`].
+    pub async fn record(
+        &self,
+        blog: &str,
+        now: DateTime<Utc>,
+        seen: &[SeenPost],
+        announce: &[Announcement],
+    ) -> Result<usize, StateError> {
+        dispatch!(self, s => s.record(blog, now, seen, announce).await)
+    }
+
+    /// See [`StateStore::claim_due`].
+    pub async fn claim_due(
+        &self,
+        blog: &str,
+        run: &RunGuard,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, StateError> {
+        dispatch!(self, s => s.claim_due(blog, run, now, lease, limit).await)
+    }
+
+    /// See [`StateStore::mark_sent`].
+    pub async fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StateError> {
+        dispatch!(self, s => s.mark_sent(id, now).await)
+    }
+
+    /// See [`StateStore::mark_sent_many`].
+    pub async fn mark_sent_many(&self, ids: &[i64], now: DateTime<Utc>) -> Result<(), StateError> {
+        dispatch!(self, s => s.mark_sent_many(ids, now).await)
+    }
+
+    /// See [`StateStore::mark_failed`].
+    pub async fn mark_failed(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        error: &str,
+        next_attempt_at: Option<DateTime<Utc>>,
+        dead: bool,
+    ) -> Result<(), StateError> {
+        dispatch!(self, s => s.mark_failed(id, now, error, next_attempt_at, dead).await)
+    }
+
+    /// See [`StateStore::release`].
+    pub async fn release(&self, id: i64) -> Result<(), StateError> {
+        dispatch!(self, s => s.release(id).await)
+    }
+
+    /// See [`StateStore::disable_subscriber`].
+    pub async fn disable_subscriber(
+        &self,
+        blog: &str,
+        subscriber: &str,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StateError> {
+        dispatch!(self, s => s.disable_subscriber(blog, subscriber, now, reason).await)
+    }
+
+    /// See [`StateStore::disabled_subscribers`].
+    pub async fn disabled_subscribers(
+        &self,
+        blog: &str,
+    ) -> Result<Vec<(String, String)>, StateError> {
+        dispatch!(self, s => s.disabled_subscribers(blog).await)
+    }
+
+    /// See [`StateStore::open_deliveries`].
+    pub async fn open_deliveries(&self, blog: &str) -> Result<Vec<DeliveryRow>, StateError> {
+        dispatch!(self, s => s.open_deliveries(blog).await)
+    }
+
+    /// See [`StateStore::counts`].
+    pub async fn counts(&self, blog: &str) -> Result<BTreeMap<String, u64>, StateError> {
+        dispatch!(self, s => s.counts(blog).await)
+    }
+
+    /// See [`StateStore::retry_dead`].
+    pub async fn retry_dead(&self, blog: &str, now: DateTime<Utc>) -> Result<u64, StateError> {
+        dispatch!(self, s => s.retry_dead(blog, now).await)
+    }
+
+    /// See [`StateStore::held_for`].
+    pub async fn held_for(&self, blog: &str, subscriber: &str) -> Result<Vec<Claimed>, StateError> {
+        dispatch!(self, s => s.held_for(blog, subscriber).await)
+    }
+
+    /// See [`StateStore::merge_into`].
+    pub async fn merge_into(
+        &self,
+        keep: i64,
+        merged: &[i64],
+        payload: &str,
+    ) -> Result<(), StateError> {
+        dispatch!(self, s => s.merge_into(keep, merged, payload).await)
+    }
+}
