@@ -4,46 +4,40 @@
 //! strings without touching disk.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
-use thiserror::Error;
 
 use crate::model::Format;
-use crate::text::line_col;
+
+pub mod delivery;
+pub mod email;
+mod error;
 pub mod subscribers;
+mod values;
 
-use subscribers::{DeliverySettings, EmailConfig, RawEmail, SubscribersField};
-
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}:{column}: {message}")]
-    Syntax {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
-}
+pub use delivery::DeliverySettings;
+use email::RawEmail;
+pub use email::{EmailConfig, EmailTransport};
+pub use error::ConfigError;
+use subscribers::{RawSubscribers, SubscribersField};
+use values::RawSource;
 
 /// The TOML as written. Unknown keys are rejected so a typo is an error that
-/// names the key instead of a setting silently ignored.
+/// names the key instead of a setting silently ignored. Values that can be
+/// wrong beyond their type are checked as they are read (see `values`), so
+/// their errors carry their line and column.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     title: String,
     #[serde(default)]
     description: Option<String>,
+    #[serde(deserialize_with = "values::site_url")]
     site_url: String,
     #[serde(default)]
     blog_path: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "values::feeds_url")]
     feeds_url: Option<String>,
     #[serde(default)]
     language: Option<String>,
@@ -54,18 +48,18 @@ struct RawConfig {
     authors_file: Option<PathBuf>,
     #[serde(default)]
     output: Option<PathBuf>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "values::formats")]
     formats: Option<Vec<Format>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "values::limit")]
     limit: Option<usize>,
     #[serde(default)]
     by_tag: Option<bool>,
     #[serde(default)]
     by_author: Option<bool>,
+    #[serde(default, deserialize_with = "values::timezone")]
+    timezone: Option<chrono_tz::Tz>,
     #[serde(default)]
-    timezone: Option<String>,
-    #[serde(default)]
-    subscribers: Option<SubscribersField>,
+    subscribers: Option<RawSubscribers>,
     #[serde(default)]
     email: Option<RawEmail>,
     #[serde(default)]
@@ -77,26 +71,8 @@ struct RawConfig {
     #[serde(default)]
     templates: Option<PathBuf>,
     /// WebSub hub announced as `rel=hub` and pinged when feeds change.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "values::websub_hub")]
     websub_hub: Option<String>,
-}
-
-/// `source = "blog"` or `source = { git = "https://…", branch = "main", path = "blog" }`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RawSource {
-    Path(PathBuf),
-    Git(RawGit),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawGit {
-    git: String,
-    #[serde(default)]
-    branch: Option<String>,
-    #[serde(default)]
-    path: Option<PathBuf>,
 }
 
 /// Posts read from a branch of a git repository, checked out by
@@ -190,22 +166,8 @@ pub fn load(path: &Path) -> Result<BlogConfig, ConfigError> {
 /// Validates a feed definition's text; `path` names it in errors and anchors
 /// its relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .span()
-            .map(|span| line_col(text, span.start))
-            .unwrap_or((1, 1));
-        ConfigError::Syntax {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: e.message().to_string(),
-        }
-    })?;
-    let invalid = |message: String| ConfigError::Invalid {
-        path: path.to_path_buf(),
-        message,
-    };
+    let raw: RawConfig =
+        toml::from_str(text).map_err(|e| error::locate(text, &e).into_error(path.to_path_buf()))?;
     let base = path
         .parent()
         .map(Path::to_path_buf)
@@ -218,37 +180,13 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
         }
     };
 
-    let site_url = raw.site_url.trim_end_matches('/').to_string();
-    let parsed = url::Url::parse(&site_url)
-        .map_err(|e| invalid(format!("site_url {site_url:?} is not a URL: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(invalid(format!(
-            "site_url {site_url:?} must be http or https"
-        )));
-    }
-    if parsed.path() != "/" {
-        // Docusaurus's `baseUrl` is folded into `blog_path` here, which keeps one
-        // notion of "site-relative" for permalinks.
-        return Err(invalid(format!(
-            "site_url {site_url:?} must not have a path; put it in blog_path"
-        )));
-    }
+    let site_url = raw.site_url;
     let blog_path = normalize_route(raw.blog_path.as_deref().unwrap_or("/blog"));
     let feeds_url = match raw.feeds_url {
-        Some(u) => {
-            url::Url::parse(&u)
-                .map_err(|e| invalid(format!("feeds_url {u:?} is not a URL: {e}")))?;
-            u.trim_end_matches('/').to_string()
-        }
+        Some(u) => u,
         None if blog_path == "/" => site_url.clone(),
         None => format!("{site_url}{blog_path}"),
     };
-    let timezone_name = raw.timezone.as_deref().unwrap_or("UTC");
-    let timezone: chrono_tz::Tz = timezone_name.parse().map_err(|_| {
-        invalid(format!(
-            "timezone {timezone_name:?} is not an IANA time zone"
-        ))
-    })?;
     let (source, git, tags_file, authors_file) = match raw.source {
         RawSource::Path(p) => {
             let source = resolve(&p);
@@ -263,45 +201,15 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
             (source, None, tags_file, authors_file)
         }
         RawSource::Git(g) => {
-            if g.git.trim().is_empty() {
-                return Err(invalid("source.git must be a repository URL".into()));
-            }
-            let branch = g.branch.unwrap_or_else(|| "main".to_string());
-            if branch.is_empty() || branch.starts_with('-') || branch.contains("..") {
-                return Err(invalid(format!(
-                    "source.branch {branch:?} is not a branch name"
-                )));
-            }
-            let path = g.path.unwrap_or_else(|| PathBuf::from("blog"));
-            let inside = |p: &Path| {
-                p.is_relative() && !p.components().any(|c| c == std::path::Component::ParentDir)
-            };
-            if !inside(&path) {
-                return Err(invalid(format!(
-                    "source.path {:?} must be a folder inside the repository",
-                    path.display().to_string()
-                )));
-            }
             let git = GitSource {
                 url: g.git,
-                branch,
-                path,
+                branch: g.branch.unwrap_or_else(|| "main".to_string()),
+                path: g.path.unwrap_or_else(|| PathBuf::from("blog")),
                 tags_file: raw.tags_file,
                 authors_file: raw.authors_file,
             };
             (PathBuf::new(), Some(git), None, None)
         }
-    };
-    let websub_hub = match raw.websub_hub {
-        Some(h) => {
-            let u = url::Url::parse(&h)
-                .map_err(|e| invalid(format!("websub_hub {h:?} is not a URL: {e}")))?;
-            if !matches!(u.scheme(), "http" | "https") {
-                return Err(invalid(format!("websub_hub {h:?} must be http or https")));
-            }
-            Some(h)
-        }
-        None => None,
     };
     let name = path
         .file_stem()
@@ -311,16 +219,7 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
         Some(p) => resolve(&p),
         None => base.join("out").join(&name),
     };
-    let formats = raw
-        .formats
-        .unwrap_or_else(|| vec![Format::Atom, Format::Rss, Format::Json]);
-    if formats.is_empty() {
-        return Err(invalid("formats must name at least one format".into()));
-    }
-    let limit = raw.limit.unwrap_or(20);
-    if limit == 0 {
-        return Err(invalid("limit must be at least 1".into()));
-    }
+    let subscribers = raw.subscribers.map(|s| s.with_text(Arc::from(text)));
     Ok(BlogConfig {
         file: path.to_path_buf(),
         name,
@@ -335,12 +234,14 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
         tags_file,
         authors_file,
         output,
-        formats,
-        limit,
+        formats: raw
+            .formats
+            .unwrap_or_else(|| vec![Format::Atom, Format::Rss, Format::Json]),
+        limit: raw.limit.unwrap_or(20),
         by_tag: raw.by_tag.unwrap_or(true),
         by_author: raw.by_author.unwrap_or(true),
-        timezone,
-        subscribers: raw.subscribers,
+        timezone: raw.timezone.unwrap_or(chrono_tz::UTC),
+        subscribers,
         email: raw.email.map(|e| EmailConfig::from_raw(e, &base)),
         delivery: raw.delivery,
         state: raw
@@ -348,7 +249,7 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
             .map(|p| resolve(&p))
             .unwrap_or_else(|| base.join("state.db")),
         templates: raw.templates.map(|p| resolve(&p)),
-        websub_hub,
+        websub_hub: raw.websub_hub,
     })
 }
 
@@ -363,81 +264,4 @@ fn normalize_route(route: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MINIMAL: &str = r#"
-title = "Example"
-site_url = "https://example.org/"
-source = "../examples/blog"
-"#;
-
-    #[test]
-    fn defaults_follow_docusaurus_and_paths_are_relative_to_the_file() {
-        let c = parse(MINIMAL, Path::new("/srv/feeds/example.toml")).unwrap();
-        assert_eq!(c.site_url, "https://example.org");
-        assert_eq!(c.blog_path, "/blog");
-        assert_eq!(c.feeds_url, "https://example.org/blog");
-        assert_eq!(c.source, Path::new("/srv/feeds/../examples/blog"));
-        assert_eq!(c.output, Path::new("/srv/feeds/out/example"));
-        assert_eq!(c.limit, 20);
-        assert_eq!(c.formats.len(), 3);
-        assert!(c.by_tag && c.by_author);
-        assert_eq!(c.timezone, chrono_tz::UTC);
-        assert_eq!(c.blog_route("/tags"), "/blog/tags");
-    }
-
-    #[test]
-    fn a_blog_at_the_site_root_has_routes_without_prefix() {
-        let text = format!("{MINIMAL}blog_path = \"/\"\n");
-        let c = parse(&text, Path::new("x.toml")).unwrap();
-        assert_eq!(c.blog_path, "/");
-        assert_eq!(c.feeds_url, "https://example.org");
-        assert_eq!(c.blog_route("tags"), "/tags");
-    }
-
-    #[test]
-    fn an_unknown_key_is_an_error_naming_the_key_and_the_file() {
-        let text = format!("{MINIMAL}limt = 5\n");
-        let err = parse(&text, Path::new("feeds/x.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("feeds/x.toml:5:1"), "{err}");
-        assert!(err.contains("limt"), "{err}");
-    }
-
-    #[test]
-    fn a_git_source_keeps_its_spec_and_relative_tags_file() {
-        let text = MINIMAL.replace(
-            r#"source = "../examples/blog""#,
-            r#"source = { git = "https://github.com/developer-overheid-nl/don-site", branch = "main", path = "blog" }
-tags_file = "tags.yml"
-websub_hub = "https://hub.example.org/""#,
-        );
-        let c = parse(&text, Path::new("/srv/feeds/x.toml")).unwrap();
-        let git = c.git.unwrap();
-        assert_eq!(git.url, "https://github.com/developer-overheid-nl/don-site");
-        assert_eq!(git.branch, "main");
-        assert_eq!(git.path, Path::new("blog"));
-        assert_eq!(git.tags_file.as_deref(), Some(Path::new("tags.yml")));
-        assert_eq!(c.tags_file, None);
-        assert_eq!(c.websub_hub.as_deref(), Some("https://hub.example.org/"));
-    }
-
-    #[test]
-    fn a_git_source_path_must_stay_inside_the_repository() {
-        let text = MINIMAL.replace(
-            r#"source = "../examples/blog""#,
-            r#"source = { git = "https://example.org/r.git", path = "../etc" }"#,
-        );
-        let err = parse(&text, Path::new("x.toml")).unwrap_err().to_string();
-        assert!(err.contains("inside the repository"), "{err}");
-    }
-
-    #[test]
-    fn a_bad_timezone_is_an_error() {
-        let text = format!("{MINIMAL}timezone = \"Mars/Olympus\"\n");
-        let err = parse(&text, Path::new("x.toml")).unwrap_err().to_string();
-        assert!(err.contains("Mars/Olympus"), "{err}");
-    }
-}
+mod tests;

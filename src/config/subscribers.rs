@@ -1,127 +1,149 @@
-//! Who gets told about new posts, and how: the `[[subscribers]]` and `[email]`
-//! parts of a feed definition (subscribers may live in a separate file so
-//! personal addresses stay out of a public repository). Parsed with the rest
-//! of the definition; `resolve` then checks each subscriber and reads the
-//! secrets it names from the environment, reporting problems per subscriber
-//! so one bad entry does not silence the others.
+//! Who gets told about new posts, and how: the `[[subscribers]]` of a feed
+//! definition, written inline or in a separate file so personal addresses
+//! stay out of a public repository. They are kept as written, with their
+//! spans, when the definition is read; `resolve` then checks each one and
+//! reads the secrets it names from the environment, reporting problems per
+//! subscriber at the line and column of the value at fault, in the file it
+//! was written in, so one bad entry does not silence the others.
 
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use secrecy::SecretString;
 use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use toml::Spanned;
 
+use super::error::{locate, one_of};
 use crate::diag::Diagnostic;
+use crate::text::line_col;
 
-/// A subscriber as written in TOML.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSubscriber {
-    pub id: Option<String>,
-    pub email: Option<String>,
-    pub webhook: Option<String>,
-    pub webhook_env: Option<String>,
-    pub format: Option<String>,
-    pub secret_env: Option<String>,
+// Old paths of what moved to `config::email` and `config::delivery`, kept so
+// callers can move at their own pace.
+pub use super::delivery::DeliverySettings;
+pub use super::email::{EmailConfig, EmailTransport, RawEmail};
+
+/// A subscriber as written in TOML, each value with its span so `resolve`
+/// can point at it. Kinds, formats and URLs are checked by `resolve`, not
+/// while reading, because one bad subscriber must not stop a build.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a [[subscribers]] table (id = \"…\" and email, webhook or webhook_env)"
+)]
+pub(crate) struct RawSubscriber {
+    id: Option<Spanned<String>>,
+    email: Option<Spanned<String>>,
+    webhook: Option<Spanned<String>>,
+    webhook_env: Option<Spanned<String>>,
+    format: Option<Spanned<String>>,
+    secret_env: Option<Spanned<String>>,
     /// Any of these (tag keys or labels, case-insensitive); absent = all posts.
-    pub tags: Option<Vec<String>>,
+    tags: Option<Vec<String>>,
     #[serde(default)]
-    pub all_tags: Vec<String>,
+    all_tags: Vec<String>,
     #[serde(default)]
-    pub exclude_tags: Vec<String>,
+    exclude_tags: Vec<String>,
     #[serde(default)]
-    pub authors: Vec<String>,
-    pub digest: Option<String>,
-    pub language: Option<String>,
+    authors: Vec<String>,
+    digest: Option<Spanned<String>>,
+    language: Option<Spanned<String>>,
     /// Allow a plain-http webhook URL that is not on loopback.
     #[serde(default)]
-    pub allow_http: bool,
+    allow_http: bool,
+}
+
+/// `subscribers` as the TOML deserialiser sees it, before the text it came
+/// from is attached.
+#[derive(Debug)]
+pub(crate) enum RawSubscribers {
+    File(PathBuf),
+    Inline(Vec<Spanned<RawSubscriber>>),
+}
+
+// By hand rather than `#[serde(untagged)]`: untagged says only "data did not
+// match any variant", and buffering the value loses every span inside it.
+impl<'de> Deserialize<'de> for RawSubscribers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl<'de> Visitor<'de> for FieldVisitor {
+            type Value = RawSubscribers;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a file name (\"subscribers.toml\") or [[subscribers]] tables")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSubscribers, E> {
+                Ok(RawSubscribers::File(PathBuf::from(v)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawSubscribers, A::Error> {
+                let mut list = Vec::new();
+                while let Some(sub) = seq.next_element()? {
+                    list.push(sub);
+                }
+                Ok(RawSubscribers::Inline(list))
+            }
+        }
+        d.deserialize_any(FieldVisitor)
+    }
+}
+
+impl RawSubscribers {
+    /// Keeps the text the spans point into.
+    pub(crate) fn with_text(self, text: Arc<str>) -> SubscribersField {
+        match self {
+            RawSubscribers::File(p) => SubscribersField::File(p),
+            RawSubscribers::Inline(entries) => {
+                SubscribersField::Inline(SubscriberList { text, entries })
+            }
+        }
+    }
 }
 
 /// `subscribers = "subscribers.toml"` or inline `[[subscribers]]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum SubscribersField {
-    File(PathBuf),
-    Inline(Vec<RawSubscriber>),
-}
-
-/// The separate subscribers file: `[[subscribers]]` tables only.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SubscribersFile {
-    #[serde(default)]
-    subscribers: Vec<RawSubscriber>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EmailTransport {
-    Smtp,
-    #[default]
-    File,
-}
-
-/// `[email]` as written.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawEmail {
-    pub from: String,
-    #[serde(default)]
-    pub transport: EmailTransport,
-    pub smtp_url: Option<String>,
-    pub username_env: Option<String>,
-    pub password_env: Option<String>,
-    pub outbox: Option<PathBuf>,
-    pub reply_to: Option<String>,
-    pub unsubscribe_url: Option<String>,
-}
-
-/// `[delivery]`: how hard to try. All optional.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeliverySettings {
-    /// A delivery still failing this many hours after it was planned is dead.
-    pub max_age_hours: Option<u32>,
-    /// Attempts before a delivery is dead.
-    pub max_attempts: Option<u32>,
-    /// Webhook requests in flight, overall and per host.
-    pub webhook_concurrency: Option<usize>,
-    pub per_host_concurrency: Option<usize>,
-    pub webhook_timeout_seconds: Option<u64>,
-    /// How long a run waits for another run of the same blog to finish.
-    pub lock_wait_seconds: Option<u64>,
-}
-
-/// Email settings with paths resolved.
 #[derive(Debug, Clone)]
-pub struct EmailConfig {
-    pub from: String,
-    pub transport: EmailTransport,
-    pub smtp_url: Option<String>,
-    pub username_env: Option<String>,
-    pub password_env: Option<String>,
-    pub outbox: PathBuf,
-    pub reply_to: Option<String>,
-    /// With `{subscriber}` and `{token}` placeholders.
-    pub unsubscribe_url: Option<String>,
+pub enum SubscribersField {
+    /// Read by `resolve`, relative to the feed definition's folder.
+    File(PathBuf),
+    Inline(SubscriberList),
 }
 
-impl EmailConfig {
-    pub fn from_raw(raw: RawEmail, base: &Path) -> EmailConfig {
-        let outbox = raw.outbox.unwrap_or_else(|| PathBuf::from("outbox"));
-        EmailConfig {
-            from: raw.from,
-            transport: raw.transport,
-            smtp_url: raw.smtp_url,
-            username_env: raw.username_env,
-            password_env: raw.password_env,
-            outbox: if outbox.is_absolute() {
-                outbox
-            } else {
-                base.join(outbox)
-            },
-            reply_to: raw.reply_to,
-            unsubscribe_url: raw.unsubscribe_url,
+/// Subscribers as written, with the text their spans point into.
+#[derive(Clone)]
+pub struct SubscriberList {
+    text: Arc<str>,
+    entries: Vec<Spanned<RawSubscriber>>,
+}
+
+impl fmt::Debug for SubscriberList {
+    // Not the text: it is the whole feed definition.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubscriberList")
+            .field("entries", &self.entries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SubscriberList {
+    /// Reads `[[subscribers]]` tables (and nothing else) from a TOML text;
+    /// errors are placed in that text.
+    fn parse(text: &str, path: &Path) -> Result<SubscriberList, Diagnostic> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct SubscribersFile {
+            #[serde(default)]
+            subscribers: Vec<Spanned<RawSubscriber>>,
+        }
+        match toml::from_str::<SubscribersFile>(text) {
+            Ok(file) => Ok(SubscriberList {
+                text: Arc::from(text),
+                entries: file.subscribers,
+            }),
+            Err(e) => {
+                let at = locate(text, &e);
+                Err(Diagnostic::error(path, at.message).at(at.line, at.column))
+            }
         }
     }
 }
@@ -137,6 +159,14 @@ pub enum WebhookFormat {
 }
 
 impl WebhookFormat {
+    const ALL: [WebhookFormat; 5] = [
+        WebhookFormat::Json,
+        WebhookFormat::Slack,
+        WebhookFormat::Teams,
+        WebhookFormat::Mattermost,
+        WebhookFormat::Discord,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             WebhookFormat::Json => "json",
@@ -156,6 +186,18 @@ pub enum Digest {
     Weekly,
 }
 
+impl Digest {
+    const ALL: [Digest; 3] = [Digest::None, Digest::Daily, Digest::Weekly];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Digest::None => "none",
+            Digest::Daily => "daily",
+            Digest::Weekly => "weekly",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
@@ -164,6 +206,8 @@ pub enum Language {
 }
 
 impl Language {
+    const ALL: [Language; 2] = [Language::Nl, Language::En];
+
     pub fn code(self) -> &'static str {
         match self {
             Language::Nl => "nl",
@@ -219,9 +263,10 @@ pub struct Subscriber {
     pub language: Language,
 }
 
-/// Checks every subscriber of a blog. `file` names where they were written
-/// (for messages); `default_language` is the blog's. Environment variables
-/// are read here, once.
+/// Checks every subscriber of a blog. `config_file` is the feed definition
+/// (where inline subscribers were written; a subscribers file is relative to
+/// `base`); `default_language` is the blog's. Environment variables are read
+/// here, once.
 pub fn resolve(
     field: Option<&SubscribersField>,
     base: &Path,
@@ -229,10 +274,10 @@ pub fn resolve(
     default_language: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> (Vec<Subscriber>, Vec<Diagnostic>) {
-    let mut problems = Vec::new();
-    let (file, raws): (PathBuf, Vec<RawSubscriber>) = match field {
-        None => return (Vec::new(), problems),
-        Some(SubscribersField::Inline(list)) => (config_file.to_path_buf(), list.clone()),
+    let read;
+    let (file, list) = match field {
+        None => return (Vec::new(), Vec::new()),
+        Some(SubscribersField::Inline(list)) => (config_file.to_path_buf(), list),
         Some(SubscribersField::File(p)) => {
             let path = if p.is_absolute() {
                 p.clone()
@@ -241,21 +286,13 @@ pub fn resolve(
             };
             let parsed = std::fs::read_to_string(&path)
                 .map_err(|e| Diagnostic::error(&path, format!("cannot read subscribers: {e}")))
-                .and_then(|text| {
-                    toml::from_str::<SubscribersFile>(&text).map_err(|e| {
-                        let (line, col) = e
-                            .span()
-                            .map(|s| crate::text::line_col(&text, s.start))
-                            .unwrap_or((1, 1));
-                        Diagnostic::error(&path, e.message().to_string()).at(line, col)
-                    })
-                });
+                .and_then(|text| SubscriberList::parse(&text, &path));
             match parsed {
-                Ok(f) => (path, f.subscribers),
-                Err(d) => {
-                    problems.push(d);
-                    return (Vec::new(), problems);
+                Ok(list) => {
+                    read = list;
+                    (path, &read)
                 }
+                Err(d) => return (Vec::new(), vec![d]),
             }
         }
     };
@@ -263,254 +300,172 @@ pub fn resolve(
         Some(l) if l.starts_with("en") => Language::En,
         _ => Language::Nl,
     };
-    let mut out: Vec<Subscriber> = Vec::new();
-    let mut ids: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for (i, raw) in raws.into_iter().enumerate() {
-        let name = raw
-            .id
-            .clone()
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| format!("#{}", i + 1));
-        let mut fail = |msg: String| {
-            problems.push(Diagnostic::error(
-                &file,
-                format!("subscriber {name}: {msg}"),
-            ));
-        };
-        let Some(id) = raw.id.clone().filter(|s| !s.trim().is_empty()) else {
-            fail("has no `id` (a stable, unique id per blog is required)".into());
-            continue;
-        };
-        if !ids.insert(id.clone()) {
-            fail("the id is used twice".into());
-            continue;
-        }
-        let target = match (&raw.email, &raw.webhook, &raw.webhook_env) {
-            (Some(address), None, None) => {
-                if !address.contains('@') || address.parse::<lettre::Address>().is_err() {
-                    fail(format!("{address:?} is not an email address"));
-                    continue;
-                }
-                Target::Email {
-                    address: address.clone(),
-                }
-            }
-            (None, url, url_env) if url.is_some() != url_env.is_some() => {
-                let url = match (url, url_env) {
-                    (Some(u), _) => u.clone(),
-                    (_, Some(var)) => match env(var) {
-                        Some(u) => u,
-                        None => {
-                            fail(format!("webhook_env names {var}, which is not set"));
-                            continue;
-                        }
-                    },
-                    _ => unreachable!("one of the two is set"),
-                };
-                let Ok(parsed) = url::Url::parse(&url) else {
-                    fail("the webhook URL is not a URL".into());
-                    continue;
-                };
-                let loopback = parsed.host().is_some_and(|h| match h {
-                    url::Host::Domain(d) => d == "localhost",
-                    url::Host::Ipv4(ip) => ip.is_loopback(),
-                    url::Host::Ipv6(ip) => ip.is_loopback(),
-                });
-                match parsed.scheme() {
-                    "https" => {}
-                    "http" if loopback || raw.allow_http => {}
-                    other => {
-                        fail(format!(
-                            "the webhook URL must use https (got {other}:); set allow_http = true to allow plain http"
-                        ));
-                        continue;
-                    }
-                }
-                let format = match raw.format.as_deref().unwrap_or("json") {
-                    "json" => WebhookFormat::Json,
-                    "slack" => WebhookFormat::Slack,
-                    "teams" => WebhookFormat::Teams,
-                    "mattermost" => WebhookFormat::Mattermost,
-                    "discord" => WebhookFormat::Discord,
-                    other => {
-                        fail(format!(
-                            "unknown format {other:?} (json, slack, teams, mattermost or discord)"
-                        ));
-                        continue;
-                    }
-                };
-                let secret = match &raw.secret_env {
-                    Some(var) => match env(var) {
-                        Some(s) if !s.is_empty() => Some(SecretString::from(s)),
-                        _ => {
-                            fail(format!("secret_env names {var}, which is not set"));
-                            continue;
-                        }
-                    },
-                    None => None,
-                };
-                Target::Webhook {
-                    url: SecretString::from(url),
-                    format,
-                    secret,
-                    allow_http: raw.allow_http,
-                }
-            }
-            _ => {
-                fail("needs exactly one of `email`, `webhook` or `webhook_env`".into());
-                continue;
-            }
-        };
-        let digest = match raw.digest.as_deref().unwrap_or("none") {
-            "none" => Digest::None,
-            "daily" => Digest::Daily,
-            "weekly" => Digest::Weekly,
-            other => {
-                fail(format!("unknown digest {other:?} (none, daily or weekly)"));
-                continue;
-            }
-        };
-        let language = match raw.language.as_deref() {
-            None => default_language,
-            Some("nl") => Language::Nl,
-            Some("en") => Language::En,
-            Some(other) => {
-                fail(format!("unknown language {other:?} (nl or en)"));
-                continue;
-            }
-        };
-        let lower = |v: &[String]| {
-            v.iter()
-                .map(|s| s.trim().to_lowercase())
-                .collect::<Vec<_>>()
-        };
-        out.push(Subscriber {
-            id,
-            target,
-            filter: Filter {
-                any_tags: raw.tags.as_deref().map(lower),
-                all_tags: lower(&raw.all_tags),
-                exclude_tags: lower(&raw.exclude_tags),
-                authors: lower(&raw.authors),
-            },
-            digest,
-            language,
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    let mut ids = HashSet::new();
+    for (i, entry) in list.entries.iter().enumerate() {
+        let raw = entry.get_ref();
+        let checked = check(raw, &mut ids, default_language, env).map_err(|(span, message)| {
+            let name = match &raw.id {
+                Some(id) if !id.get_ref().trim().is_empty() => id.get_ref().clone(),
+                _ => format!("#{}", i + 1),
+            };
+            let (line, column) = line_col(&list.text, span.unwrap_or(entry.span()).start);
+            Diagnostic::error(&file, format!("subscriber {name}: {message}")).at(line, column)
         });
+        match checked {
+            Ok(sub) => out.push(sub),
+            Err(d) => problems.push(d),
+        }
     }
     (out, problems)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What is wrong with a subscriber: the span of the value at fault (`None`:
+/// the subscriber as a whole) and a message.
+type Problem = (Option<Range<usize>>, String);
 
-    fn check(toml_text: &str, env: &[(&str, &str)]) -> (Vec<Subscriber>, Vec<String>) {
-        #[derive(Deserialize)]
-        struct Doc {
-            subscribers: Vec<RawSubscriber>,
-        }
-        let doc: Doc = toml::from_str(toml_text).unwrap();
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let lookup = move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let (subs, problems) = resolve(
-            Some(&SubscribersField::Inline(doc.subscribers)),
-            Path::new("/feeds"),
-            Path::new("/feeds/blog.toml"),
-            Some("nl"),
-            &lookup,
-        );
-        (subs, problems.iter().map(|d| d.to_string()).collect())
+fn at(value: &Spanned<String>, message: String) -> Problem {
+    (Some(value.span()), message)
+}
+
+fn check(
+    raw: &RawSubscriber,
+    ids: &mut HashSet<String>,
+    default_language: Language,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Subscriber, Problem> {
+    let Some(id) = raw.id.as_ref().filter(|s| !s.get_ref().trim().is_empty()) else {
+        return Err((
+            None,
+            "has no `id` (a stable, unique id per blog is required)".into(),
+        ));
+    };
+    if !ids.insert(id.get_ref().clone()) {
+        return Err(at(id, "the id is used twice".into()));
     }
-
-    #[test]
-    fn every_kind_of_invalid_subscriber_is_named_in_an_error() {
-        let (subs, problems) = check(
-            r#"
-[[subscribers]]
-email = "no-id@example.org"
-[[subscribers]]
-id = "dup"
-email = "a@example.org"
-[[subscribers]]
-id = "dup"
-email = "b@example.org"
-[[subscribers]]
-id = "both"
-email = "c@example.org"
-webhook = "https://x.example/h"
-[[subscribers]]
-id = "neither"
-[[subscribers]]
-id = "bad-format"
-webhook = "https://x.example/h"
-format = "irc"
-[[subscribers]]
-id = "unset-env"
-webhook_env = "NOT_SET_ANYWHERE"
-[[subscribers]]
-id = "plain-http"
-webhook = "http://chat.example.org/h"
-[[subscribers]]
-id = "ok"
-webhook = "http://127.0.0.1:9/h"
-format = "slack"
-"#,
-            &[],
-        );
-        let all = problems.join("\n");
-        for needle in [
-            "subscriber #1: has no `id`",
-            "subscriber dup: the id is used twice",
-            "subscriber both: needs exactly one of",
-            "subscriber neither: needs exactly one of",
-            "subscriber bad-format: unknown format \"irc\"",
-            "subscriber unset-env: webhook_env names NOT_SET_ANYWHERE",
-            "subscriber plain-http: the webhook URL must use https",
-        ] {
-            assert!(all.contains(needle), "{needle} missing in\n{all}");
+    let target = match (&raw.email, &raw.webhook, &raw.webhook_env) {
+        (Some(address), None, None) => {
+            let text = address.get_ref();
+            if !text.contains('@') || text.parse::<lettre::Address>().is_err() {
+                return Err(at(address, format!("{text:?} is not an email address")));
+            }
+            Target::Email {
+                address: text.clone(),
+            }
         }
-        assert!(
-            problems
-                .iter()
-                .all(|p| p.starts_with("/feeds/blog.toml: error:"))
-        );
-        let ids: Vec<&str> = subs.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, ["dup", "ok"]);
-    }
+        (None, Some(url), None) => webhook(raw, url, url.get_ref().clone(), env)?,
+        (None, None, Some(var)) => match env(var.get_ref()) {
+            Some(url) => webhook(raw, var, url, env)?,
+            None => {
+                let message = format!("webhook_env names {}, which is not set", var.get_ref());
+                return Err(at(var, message));
+            }
+        },
+        _ => {
+            return Err((
+                None,
+                "needs exactly one of `email`, `webhook` or `webhook_env`".into(),
+            ));
+        }
+    };
+    let digest = pick(raw.digest.as_ref(), "digest", &Digest::ALL, Digest::name)?;
+    let language = pick(
+        raw.language.as_ref(),
+        "language",
+        &Language::ALL,
+        Language::code,
+    )?;
+    let lower = |v: &[String]| {
+        v.iter()
+            .map(|s| s.trim().to_lowercase())
+            .collect::<Vec<_>>()
+    };
+    Ok(Subscriber {
+        id: id.get_ref().clone(),
+        target,
+        filter: Filter {
+            any_tags: raw.tags.as_deref().map(lower),
+            all_tags: lower(&raw.all_tags),
+            exclude_tags: lower(&raw.exclude_tags),
+            authors: lower(&raw.authors),
+        },
+        digest: digest.unwrap_or(Digest::None),
+        language: language.unwrap_or(default_language),
+    })
+}
 
-    #[test]
-    fn secrets_and_urls_come_from_the_environment() {
-        let (subs, problems) = check(
-            r#"
-[[subscribers]]
-id = "team"
-webhook_env = "HOOK"
-secret_env = "SECRET"
-tags = ["API", " Rest "]
-"#,
-            &[("HOOK", "https://hooks.example/x"), ("SECRET", "whsec_abc")],
-        );
-        assert!(problems.is_empty(), "{problems:?}");
-        let Target::Webhook {
-            url,
-            secret,
-            format,
-            ..
-        } = &subs[0].target
-        else {
-            panic!("webhook expected")
-        };
-        use secrecy::ExposeSecret;
-        assert_eq!(url.expose_secret(), "https://hooks.example/x");
-        assert_eq!(secret.as_ref().unwrap().expose_secret(), "whsec_abc");
-        assert_eq!(*format, WebhookFormat::Json);
-        assert_eq!(
-            subs[0].filter.any_tags.as_deref(),
-            Some(&["api".to_string(), "rest".to_string()][..])
-        );
-        assert_eq!(subs[0].language, Language::Nl);
+/// A webhook target; `written` is where the URL came from (`webhook`, or
+/// `webhook_env` naming the variable), which problems point at. The URL is
+/// never put in a message: chat webhook URLs are secrets.
+fn webhook(
+    raw: &RawSubscriber,
+    written: &Spanned<String>,
+    url: String,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Target, Problem> {
+    let parsed = url::Url::parse(&url)
+        .map_err(|e| at(written, format!("the webhook URL is not a URL ({e})")))?;
+    let loopback = parsed.host().is_some_and(|h| match h {
+        url::Host::Domain(d) => d == "localhost",
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    });
+    match parsed.scheme() {
+        "https" => {}
+        "http" if loopback || raw.allow_http => {}
+        other => {
+            return Err(at(
+                written,
+                format!(
+                    "the webhook URL must use https (got {other}:); set allow_http = true to allow plain http"
+                ),
+            ));
+        }
+    }
+    let format = pick(
+        raw.format.as_ref(),
+        "format",
+        &WebhookFormat::ALL,
+        WebhookFormat::name,
+    )?;
+    let secret = match &raw.secret_env {
+        Some(var) => match env(var.get_ref()) {
+            Some(s) if !s.is_empty() => Some(SecretString::from(s)),
+            _ => {
+                let message = format!("secret_env names {}, which is not set", var.get_ref());
+                return Err(at(var, message));
+            }
+        },
+        None => None,
+    };
+    Ok(Target::Webhook {
+        url: SecretString::from(url),
+        format: format.unwrap_or(WebhookFormat::Json),
+        secret,
+        allow_http: raw.allow_http,
+    })
+}
+
+/// The value of a named choice (`format`, `digest`, `language`) if written.
+fn pick<T: Copy>(
+    written: Option<&Spanned<String>>,
+    key: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<Option<T>, Problem> {
+    let Some(written) = written else {
+        return Ok(None);
+    };
+    match all.iter().copied().find(|v| name(*v) == written.get_ref()) {
+        Some(v) => Ok(Some(v)),
+        None => {
+            let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
+            let message = format!("unknown {key} {:?} ({})", written.get_ref(), one_of(&names));
+            Err(at(written, message))
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;

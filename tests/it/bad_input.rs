@@ -169,3 +169,68 @@ fn a_broken_feed_definition_exits_2_and_names_the_key() {
     assert!(run.stderr.contains("feeds.toml:6:1"), "{}", run.stderr);
     assert!(run.stderr.contains("colour"), "{}", run.stderr);
 }
+
+#[test]
+fn a_bad_value_in_a_feed_definition_exits_2_with_its_line_column_and_a_sentence() {
+    // The definition's first five lines are the helper's; these start at 6.
+    let cases = [
+        (
+            "timezone = \"Europe/Amsterdm\"\n",
+            "feeds.toml:6:12: timezone: unknown time zone \"Europe/Amsterdm\" (did you mean \"Europe/Amsterdam\"?)",
+        ),
+        (
+            "subscribers = 5\n",
+            "feeds.toml:6:15: subscribers: expected a file name (\"subscribers.toml\") or [[subscribers]] tables, found 5",
+        ),
+        (
+            "email = \"me@example.org\"\n",
+            "feeds.toml:6:9: email: expected an [email] table (from = \"Blog <noreply@example.org>\", transport = \"smtp\" or \"file\"), found \"me@example.org\"",
+        ),
+        (
+            "[email]\nfrom = \"a@example.org\"\ntransport = \"smtps\"\n",
+            "feeds.toml:8:13: email.transport: unknown value \"smtps\" (expected smtp or file)",
+        ),
+        (
+            "[[subscribers]]\nid = \"a\"\nemial = \"a@example.org\"\n",
+            "feeds.toml:8:1: subscribers: unknown key \"emial\" (did you mean \"email\"?)",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let blog = TestBlog::new(extra);
+        let run = blog.run(&["check"]);
+        assert_eq!(run.code, 2, "{extra}\n{}", run.stderr);
+        let line = format!("postbode: {}/{expected}\n", blog.path().display());
+        assert_eq!(run.stderr, line, "for {extra:?}");
+    }
+}
+
+#[test]
+fn a_mistake_in_a_separate_subscribers_file_is_reported_in_that_file() {
+    let blog = TestBlog::new("subscribers = \"subscribers.toml\"\n");
+    std::fs::write(
+        blog.path().join("subscribers.toml"),
+        "[[subscribers]]\nid = \"a\"\nemail = \"a@example.org\"\n\n[[subscribers]]\nid = \"b\"\nemail = \"b@example.org\"\ndigest = \"hourly\"\n",
+    )
+    .unwrap();
+    let run = blog.run(&["check"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let file = blog.path().join("subscribers.toml");
+    let expected = format!(
+        "{}:8:10: error: subscriber b: unknown digest \"hourly\" (none, daily or weekly)",
+        file.display()
+    );
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
+
+    std::fs::write(
+        &file,
+        "[[subscribers]]\nid = \"a\"\nemial = \"a@example.org\"\n",
+    )
+    .unwrap();
+    let run = blog.run(&["check"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let expected = format!(
+        "{}:3:1: error: subscribers: unknown key \"emial\" (did you mean \"email\"?)",
+        file.display()
+    );
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
+}

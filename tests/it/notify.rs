@@ -247,8 +247,9 @@ fn check_names_invalid_subscribers() {
     let run = blog.run(&["--now", "2025-07-11T00:00:00Z", "check"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
-        run.stderr
-            .contains("feeds.toml: error: subscriber x: webhook_env names POSTBODE_TEST_UNSET_VAR"),
+        run.stderr.contains(
+            "feeds.toml:17:15: error: subscriber x: webhook_env names POSTBODE_TEST_UNSET_VAR"
+        ),
         "{}",
         run.stderr
     );
