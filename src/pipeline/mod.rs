@@ -18,7 +18,7 @@ use crate::diag::Diagnostic;
 use crate::feeds::{self, Channel, ChannelKind, Format, Item, OutputDir};
 use crate::model::{Author, Post, Tag};
 use crate::posts::{self, tags::kebab_case};
-use crate::render::{self, Assets, LinkResolver, Site, Source};
+use crate::render::{self, Assets, Document, LinkResolver, Site};
 
 const MANIFEST: &str = ".postbode-build.json";
 
@@ -270,7 +270,7 @@ impl<'a> Renderer<'a> {
             site_url: &self.config.site_url,
             assets_url: &self.assets_url,
         };
-        let source = Source {
+        let source = Document {
             path: &path,
             display_path: &path,
             url: &post.url,
