@@ -90,7 +90,6 @@ pub struct Post {
     /// feed shows need it (`posts::read_body`).
     #[serde(skip)]
     pub body_line: usize,
-    pub has_truncate_marker: bool,
 }
 
 impl Post {

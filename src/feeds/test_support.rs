@@ -55,7 +55,6 @@ fn post(slug: &str, date: DateTime<Utc>, title: &str) -> Post {
         unlisted: false,
         image: None,
         body_line: 1,
-        has_truncate_marker: false,
     }
 }
 

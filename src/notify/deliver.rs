@@ -23,7 +23,7 @@ use crate::notify::plan::{self, KnownPost};
 use crate::notify::webhook::{self, WebhookClient};
 use crate::notify::{BlogInfo, Payload, PostSnapshot, SendError};
 use crate::posts;
-use crate::render::{self, Assets, Site, Source};
+use crate::render::{self, Assets, Document, Site};
 use crate::state::{self, Announcement, Claimed, NewDelivery, SeenPost, Store};
 use crate::templates::Templates;
 
@@ -166,7 +166,7 @@ pub fn snapshot(config: &BlogConfig, post: &Post) -> PostSnapshot {
         site_url: &config.site_url,
         assets_url: &assets_url,
     };
-    let source = Source {
+    let source = Document {
         path: &path,
         display_path: &path,
         url: &post.url,

@@ -261,7 +261,6 @@ mod tests {
             unlisted: false,
             image: None,
             body_line: 1,
-            has_truncate_marker: true,
         }
     }
 

@@ -3,13 +3,13 @@
 //! the post's image URL. Each post is rendered once for all its feeds.
 
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
 use crate::model::Post;
 use crate::posts;
-use crate::render::{self, Assets, LinkResolver, Site, Source};
+use crate::render::{self, Assets, Document, LinkResolver, Site};
 
 /// Resolves links between post files to the target's URL, the way
 /// Docusaurus turns `[x](./other.md)` into a link to the other post's page.
@@ -19,25 +19,10 @@ struct PostIndex {
 
 impl LinkResolver for PostIndex {
     fn url_for_file(&self, abs_path: &Path) -> Option<String> {
-        self.urls.get(&clean(abs_path)).cloned()
+        self.urls.get(&render::normalize_path(abs_path)).cloned()
     }
 }
 
-/// Lexical path normalisation (`a/./b/../c` -> `a/c`), enough to compare
-/// links written in posts with the paths the loader found.
-fn clean(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
 
 pub struct Renderer<'a> {
     config: &'a BlogConfig,
@@ -57,7 +42,7 @@ impl<'a> Renderer<'a> {
     pub fn new(config: &'a BlogConfig, posts: &[Post]) -> Self {
         let urls = posts
             .iter()
-            .map(|p| (clean(&config.source.join(&p.source)), p.url.clone()))
+            .map(|p| (render::normalize_path(&config.source.join(&p.source)), p.url.clone()))
             .collect();
         let assets_url = format!("{}/assets", config.feeds_url);
         Renderer {
@@ -82,7 +67,7 @@ impl<'a> Renderer<'a> {
             site_url: &self.config.site_url,
             assets_url: &self.assets_url,
         };
-        let source = Source {
+        let source = Document {
             path: &path,
             display_path: &path,
             url: &post.url,

@@ -122,28 +122,37 @@ static MD_LINK: LazyLock<Regex> =
 /// is the content title and is taken out of the body. The removed text is
 /// replaced by blank lines so line numbers in the body stay true.
 pub fn take_content_title(body: &str) -> (Option<String>, String) {
+    let Some((range, title)) = find_content_title(body) else {
+        return (None, body.to_string());
+    };
+    let newlines = body[range.clone()].matches('\n').count();
+    let mut out = String::with_capacity(body.len());
+    out.push_str(&body[..range.start]);
+    out.extend(std::iter::repeat_n('\n', newlines));
+    out.push_str(&body[range.end..]);
+    (Some(title), out)
+}
+
+/// The content title alone, for the loader, which keeps no body.
+pub fn content_title(body: &str) -> Option<String> {
+    find_content_title(body).map(|(_, title)| title)
+}
+
+/// Where the content title is in `body`, and its text.
+fn find_content_title(body: &str) -> Option<(std::ops::Range<usize>, String)> {
     let lead = body.len() - body.trim_start().len();
     let trimmed = &body[lead..];
     let imports = LEADING_IMPORTS.find(trimmed).map_or(0, |m| m.end());
     let rest = &trimmed[imports..];
     let rest_lead = rest.len() - rest.trim_start().len();
     let rest = &rest[rest_lead..];
-    let Some(caps) = ATX_TITLE
+    let caps = ATX_TITLE
         .captures(rest)
-        .or_else(|| SETEXT_TITLE.captures(rest))
-    else {
-        return (None, body.to_string());
-    };
+        .or_else(|| SETEXT_TITLE.captures(rest))?;
     let whole = caps.get(0).map_or(0..0, |m| m.range());
-    let start = lead + imports + rest_lead + whole.start;
-    let end = lead + imports + rest_lead + whole.end;
+    let offset = lead + imports + rest_lead;
     let title = to_text_title(caps["title"].trim());
-    let newlines = body[start..end].matches('\n').count();
-    let mut out = String::with_capacity(body.len());
-    out.push_str(&body[..start]);
-    out.extend(std::iter::repeat_n('\n', newlines));
-    out.push_str(&body[end..]);
-    (Some(title), out)
+    Some((offset + whole.start..offset + whole.end, title))
 }
 
 /// The heading's text without Markdown decoration, as a reader sees it.

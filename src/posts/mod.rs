@@ -275,7 +275,7 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
         }
     };
 
-    let (content_title, body) = frontmatter::take_content_title(split.body);
+    let content_title = frontmatter::content_title(split.body);
     let title = fm
         .title
         .as_ref()
@@ -302,7 +302,6 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
         return None;
     }
     let date = date?;
-    let has_truncate_marker = crate::render::has_truncate_marker(&body);
     Some(Post {
         source: file.relative.clone(),
         url: config.site_link(&permalink),
@@ -316,7 +315,6 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
         unlisted: fm.unlisted.unwrap_or(false),
         image: fm.image.clone(),
         body_line: split.body_line,
-        has_truncate_marker,
     })
 }
 

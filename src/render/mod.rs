@@ -1,23 +1,23 @@
 //! A post body (Markdown with MDX) -> safe, self-contained HTML for feed
-//! items, plus the plain-text summary. The steps, one file each:
+//! items, plus the plain-text summary. The steps, one module each:
 //! `mdx` removes the MDX layer (imports, comments, JSX, admonitions,
 //! directives), `html` renders Markdown and sanitises, `urls` makes every
 //! link absolute (copying local images through `assets`), `summary` cuts the
-//! excerpt. `tags`, `directives` and `esm` are the small readers `mdx` uses.
+//! excerpt. `code` finds the code that the MDX pass and the summary leave
+//! alone.
 
 mod assets;
-mod directives;
-mod esm;
+mod code;
 mod html;
 mod mdx;
 mod summary;
-mod tags;
 mod urls;
 
 use std::path::Path;
 
 pub use assets::Assets;
-pub use summary::{has_truncate_marker, summary};
+pub use summary::summary;
+pub use urls::normalize_path;
 
 use crate::diag::Diagnostic;
 
@@ -30,9 +30,9 @@ pub struct Site<'a> {
     pub assets_url: &'a str,
 }
 
-/// One post body to render.
+/// One post body to render, with where it came from and where it will live.
 #[derive(Debug, Clone, Copy)]
-pub struct Source<'a> {
+pub struct Document<'a> {
     /// Absolute path of the post file; local images are resolved from its folder.
     pub path: &'a Path,
     /// The path to print in diagnostics.
@@ -62,7 +62,7 @@ pub struct Rendered {
 
 /// Renders a post body to sanitised HTML in which every URL is absolute.
 pub fn render_html(
-    src: &Source,
+    src: &Document,
     site: &Site,
     links: &dyn LinkResolver,
     assets: &Assets,
@@ -105,7 +105,7 @@ pub fn render_html(
 /// file is registered in `assets`. `None` for an empty or unsafe value.
 pub fn resolve_image_url(
     image: &str,
-    src: &Source,
+    src: &Document,
     site: &Site,
     assets: &Assets,
 ) -> Option<String> {
@@ -151,7 +151,7 @@ mod tests {
 
     fn render_at(path: &Path, body: &str) -> (Rendered, Assets) {
         let assets = Assets::new(SITE.assets_url);
-        let src = Source {
+        let src = Document {
             path,
             display_path: Path::new("blog/post.md"),
             url: "https://example.org/blog/2025/01/post",
@@ -265,7 +265,7 @@ mod tests {
         std::fs::write(dir.path().join("cover.jpg"), b"jpg").unwrap();
         let post = dir.path().join("post.md");
         let assets = Assets::new(SITE.assets_url);
-        let src = Source {
+        let src = Document {
             path: &post,
             display_path: &post,
             url: "https://example.org/blog/p",
@@ -356,7 +356,7 @@ mod tests {
             }
             let file = std::fs::read_to_string(&path).unwrap();
             let (body, body_line) = split_front_matter(&file);
-            let src = Source {
+            let src = Document {
                 path: &path,
                 display_path: &path,
                 url: "https://example.org/blog/some/post",

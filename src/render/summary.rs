@@ -8,8 +8,9 @@ use std::sync::LazyLock;
 use pulldown_cmark::{Event, Parser, Tag, TagEnd};
 use regex::Regex;
 
+use super::code::{self, Fence};
 use super::html::OPTIONS;
-use super::mdx::{self, Fence, Mode};
+use super::mdx::{self, Mode};
 use super::urls::KeepUrls;
 
 /// Longest summary, in characters.
@@ -25,13 +26,9 @@ static MARKER: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the truncate pattern is valid")
 });
 
-/// True when the body has `<!-- truncate -->` or `{/* truncate */}` outside code.
-pub fn has_truncate_marker(body: &str) -> bool {
-    find_truncate(body).is_some()
-}
-
-/// Byte offset of the first truncate marker outside code.
-pub(crate) fn find_truncate(body: &str) -> Option<usize> {
+/// Byte offset of the first truncate marker (`<!-- truncate -->` or
+/// `{/* truncate */}`) outside code.
+fn find_truncate(body: &str) -> Option<usize> {
     let mut fence: Option<Fence> = None;
     let mut pos = 0;
     for line in body.split_inclusive('\n') {
@@ -51,7 +48,7 @@ pub(crate) fn find_truncate(body: &str) -> Option<usize> {
         if !line.contains("truncate") {
             continue;
         }
-        let spans = code_spans(line);
+        let spans = code::spans(line);
         if let Some(m) = MARKER
             .find_iter(line)
             .find(|m| !spans.iter().any(|&(a, b)| m.start() >= a && m.start() < b))
@@ -60,42 +57,6 @@ pub(crate) fn find_truncate(body: &str) -> Option<usize> {
         }
     }
     None
-}
-
-/// Byte ranges of the inline code spans on a line.
-fn code_spans(line: &str) -> Vec<(usize, usize)> {
-    let b = line.as_bytes();
-    let mut spans = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'`' {
-            i += 1;
-            continue;
-        }
-        let n = b[i..].iter().take_while(|&&c| c == b'`').count();
-        let mut j = i + n;
-        let mut close = None;
-        while j < b.len() {
-            if b[j] == b'`' {
-                let m = b[j..].iter().take_while(|&&c| c == b'`').count();
-                if m == n {
-                    close = Some(j + m);
-                    break;
-                }
-                j += m;
-            } else {
-                j += 1;
-            }
-        }
-        match close {
-            Some(end) => {
-                spans.push((i, end));
-                i = end;
-            }
-            None => i += n,
-        }
-    }
-    spans
 }
 
 /// Plain-text summary from the text before the truncate marker, in whole
@@ -247,12 +208,12 @@ mod tests {
 
     #[test]
     fn truncate_markers_are_found_outside_code_only() {
-        assert!(has_truncate_marker("Intro\n\n<!-- truncate -->\n\nMore"));
-        assert!(has_truncate_marker("Intro\n\n{/* truncate */}\n"));
-        assert!(has_truncate_marker("Intro <!--truncate--> inline"));
-        assert!(!has_truncate_marker("```md\n<!-- truncate -->\n```\n"));
-        assert!(!has_truncate_marker("Use `<!-- truncate -->` to cut.\n"));
-        assert!(!has_truncate_marker("No marker, just truncate talk."));
+        assert_eq!(find_truncate("Intro\n\n<!-- truncate -->\n\nMore"), Some(7));
+        assert_eq!(find_truncate("Intro\n\n{/* truncate */}\n"), Some(7));
+        assert_eq!(find_truncate("Intro <!--truncate--> inline"), Some(6));
+        assert_eq!(find_truncate("```md\n<!-- truncate -->\n```\n"), None);
+        assert_eq!(find_truncate("Use `<!-- truncate -->` to cut.\n"), None);
+        assert_eq!(find_truncate("No marker, just truncate talk."), None);
         assert_eq!(
             find_truncate("`<!-- truncate -->` then <!-- truncate -->"),
             Some(25)

@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 
 use url::Url;
 
-use super::{Assets, LinkResolver, Site, Source};
+use super::{Assets, Document, LinkResolver, Site};
 use crate::diag::Diagnostic;
 use crate::text::line_col;
 
@@ -38,7 +38,7 @@ impl UrlMap for KeepUrls {
 
 /// The link rules of one post.
 pub(crate) struct Resolver<'r> {
-    src: &'r Source<'r>,
+    src: &'r Document<'r>,
     site: &'r Site<'r>,
     links: &'r dyn LinkResolver,
     assets: &'r Assets,
@@ -56,7 +56,7 @@ pub(crate) struct Resolver<'r> {
 
 impl<'r> Resolver<'r> {
     pub fn new(
-        src: &'r Source<'r>,
+        src: &'r Document<'r>,
         site: &'r Site<'r>,
         links: &'r dyn LinkResolver,
         assets: &'r Assets,
@@ -135,7 +135,7 @@ impl<'r> Resolver<'r> {
         let split = value.find(['?', '#']).unwrap_or(value.len());
         let (path_part, suffix) = value.split_at(split);
         let fragment = suffix.find('#').map_or("", |i| &suffix[i..]);
-        let file = normalize(&self.dir.join(percent_decode(path_part)));
+        let file = normalize_path(&self.dir.join(percent_decode(path_part)));
         let is_post = file
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("mdx"));
@@ -214,9 +214,10 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Removes `.` and `..` without touching the disk, so the link resolver sees
-/// the same path its own file walk produced.
-pub(crate) fn normalize(path: &Path) -> PathBuf {
+/// Removes `.` and `..` without touching the disk (lexically: symbolic links
+/// are not followed), so a link resolver sees the same path its own file
+/// walk produced. A `..` with nothing left to remove is dropped.
+pub fn normalize_path(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {
@@ -243,7 +244,7 @@ mod tests {
     }
 
     fn with_resolver(check: impl FnOnce(&mut Resolver)) {
-        let src = Source {
+        let src = Document {
             path: Path::new("/blog/2025/post.md"),
             display_path: Path::new("blog/2025/post.md"),
             url: "https://example.org/blog/2025/post",
@@ -353,7 +354,7 @@ mod tests {
     fn percent_escapes_and_dot_segments_are_undone_for_files() {
         assert_eq!(percent_decode("my%20pic%zz.png"), "my pic%zz.png");
         assert_eq!(
-            normalize(Path::new("/a/b/./../c/d.png")),
+            normalize_path(Path::new("/a/b/./../c/d.png")),
             PathBuf::from("/a/c/d.png")
         );
     }

@@ -1,4 +1,4 @@
-//! Reading one HTML or JSX tag out of MDX source: `<Blockquote\n  attribution="x"\n>`,
+//! Reading one JSX or HTML tag (markup, not a blog tag) out of MDX source: `<Blockquote\n  attribution="x"\n>`,
 //! `<p style={{ fontSize: '1rem' }}>`, `</Link>`, `<Icon icon="x" />`. JSX
 //! attributes may hold `{...}` expressions with nested braces and strings, and
 //! an opening tag may span lines, which is why this is a small hand parser
@@ -253,19 +253,6 @@ fn balanced(b: &[u8], mut i: usize, stop: usize) -> Option<usize> {
 
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == needle)
-}
-
-/// Escapes text for use inside a double-quoted attribute or element content.
-pub(crate) fn escape_html(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
 }
 
 #[cfg(test)]

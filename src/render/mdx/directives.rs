@@ -1,12 +1,16 @@
 //! Parsing the two kinds of remark-directive that Docusaurus blogs use:
 //! container directives (admonitions: `:::tip Title`, `:::success[TL;DR]`,
 //! closed by `:::`; nested ones use more colons) and leaf directives
-//! (`::video-vimeo[label]{id=123}`). Only the parsing lives here; what they
-//! become is decided in `mdx`.
+//! (`::video-vimeo[label]{id=123}`): reading them, and what the MDX pass
+//! writes for them (a titled `<div class="admonition">`, a link to the
+//! video).
+
+use super::stack::FrameKind;
+use super::{MAX_DEPTH, Mode, Pre, block_indent};
 
 /// A `:::` line.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Container<'a> {
+enum Container<'a> {
     Open {
         colons: usize,
         kind: &'a str,
@@ -20,7 +24,7 @@ pub(crate) enum Container<'a> {
 
 /// A `::name[label]{attrs}` line.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Leaf<'a> {
+struct Leaf<'a> {
     pub label: &'a str,
     /// Where a known video directive points.
     pub url: Option<String>,
@@ -28,7 +32,7 @@ pub(crate) struct Leaf<'a> {
 
 /// Reads a left-trimmed line starting with `:::`; `None` when it is not a
 /// directive after all (`:::` followed by something that is not a name).
-pub(crate) fn container(line: &str) -> Option<Container<'_>> {
+fn container(line: &str) -> Option<Container<'_>> {
     let colons = line.bytes().take_while(|&b| b == b':').count();
     if colons < 3 {
         return None;
@@ -55,7 +59,7 @@ pub(crate) fn container(line: &str) -> Option<Container<'_>> {
 
 /// The title to show: as written (without bold that would be doubled), or
 /// the kind's default.
-pub(crate) fn title(kind: &str, written: &str) -> String {
+fn title(kind: &str, written: &str) -> String {
     if written.is_empty() {
         return default_title(kind);
     }
@@ -70,7 +74,7 @@ pub(crate) fn title(kind: &str, written: &str) -> String {
 
 /// Reads a left-trimmed line starting with `::`; `None` when the line holds
 /// anything else after the directive.
-pub(crate) fn leaf(line: &str) -> Option<Leaf<'_>> {
+fn leaf(line: &str) -> Option<Leaf<'_>> {
     let rest = line.strip_prefix("::")?;
     let name_len = name_len(rest);
     if name_len == 0 {
@@ -203,12 +207,106 @@ fn default_title(kind: &str) -> String {
     }
 }
 
+impl Pre<'_, '_> {
+    /// `:::kind[Title]`, `:::kind Title` or a closing `:::`. Returns false
+    /// when the line is not a directive after all (it stays text).
+    pub(super) fn container_directive(&mut self, content: &str, indent: &str, at: usize) -> bool {
+        match container(content) {
+            Some(Container::Close { colons }) => self.close_admonition(colons, indent, at),
+            Some(Container::Open {
+                colons,
+                kind,
+                title,
+            }) if self.stack.len() < MAX_DEPTH => {
+                self.open_admonition(kind, title, colons, indent, at);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn open_admonition(
+        &mut self,
+        kind: &str,
+        written: &str,
+        colons: usize,
+        indent: &str,
+        at: usize,
+    ) {
+        let class: String = kind
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let title = title(kind, written);
+        if self.mode == Mode::Render {
+            let open = format!("<div class=\"admonition admonition-{class}\">");
+            self.isolated(indent, &open, true);
+            let rendered = self.render_inline(&title);
+            let line = format!("<p><strong>{rendered}</strong></p>");
+            self.isolated(indent, &line, !title.contains('<'));
+        } else {
+            self.ensure_blank_line();
+        }
+        self.push_frame(FrameKind::Admonition { colons }, at, false);
+    }
+
+    fn close_admonition(&mut self, colons: usize, indent: &str, at: usize) {
+        let Some(idx) = self
+            .stack
+            .iter()
+            .rposition(|f| matches!(f.kind, FrameKind::Admonition { .. }))
+        else {
+            self.warn(at, "`:::` closes no admonition".to_owned());
+            return;
+        };
+        // Directives: a fence closes only a container opened with at most
+        // as many colons; a shorter one inside a longer one is not a close.
+        if let FrameKind::Admonition { colons: open } = self.stack[idx].kind
+            && open > colons
+        {
+            return;
+        }
+        let closes = self.pop_to(idx);
+        let html = match self.mode {
+            Mode::Render => format!("{closes}</div>"),
+            Mode::Summary => String::new(),
+        };
+        self.isolated(indent, &html, true);
+    }
+
+    /// `::video-vimeo[label]{id=123}` and friends, on a line of their own.
+    pub(super) fn leaf_directive(&mut self, content: &str, indent: &str) -> bool {
+        let Some(leaf) = leaf(content) else {
+            return false;
+        };
+        let text = match leaf.url {
+            Some(url) if self.mode == Mode::Render => {
+                let shown = if leaf.label.is_empty() {
+                    url.as_str()
+                } else {
+                    leaf.label
+                };
+                format!("[{shown}]({url})")
+            }
+            _ => leaf.label.to_owned(),
+        };
+        self.ensure_blank_line();
+        if !text.is_empty() {
+            self.out.push_str(block_indent(indent));
+            self.out.push_str(&text);
+            self.out.push_str("\n\n");
+        }
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn admonition_openings_are_read_in_all_their_forms() {
+    pub(super) fn admonition_openings_are_read_in_all_their_forms() {
         let open = |colons, kind, title| {
             Some(Container::Open {
                 colons,
@@ -234,7 +332,7 @@ mod tests {
     }
 
     #[test]
-    fn titles_default_to_the_capitalised_kind_and_unknown_kinds_to_their_name() {
+    pub(super) fn titles_default_to_the_capitalised_kind_and_unknown_kinds_to_their_name() {
         assert_eq!(title("note", ""), "Note");
         assert_eq!(title("DANGER", ""), "Danger");
         assert_eq!(title("Oproep", ""), "Oproep");
@@ -243,7 +341,7 @@ mod tests {
     }
 
     #[test]
-    fn leaf_directives_give_their_label_and_video_url() {
+    pub(super) fn leaf_directives_give_their_label_and_video_url() {
         let vimeo = leaf("::video-vimeo[Impressie]{id=981808944}").unwrap();
         assert_eq!(vimeo.label, "Impressie");
         assert_eq!(vimeo.url.as_deref(), Some("https://vimeo.com/981808944"));

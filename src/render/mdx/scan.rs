@@ -1,0 +1,127 @@
+//! Finding tags and comments on a line, and skipping what only looks like
+//! them: inline code, backslash escapes, a `<` that starts no tag.
+
+use std::collections::HashMap;
+
+use super::layout::Piece;
+use super::{Pre, TAG_LIMIT, jsx_tag};
+use crate::render::code;
+
+impl Pre<'_, '_> {
+    /// Scans one logical line (a tag or comment may carry it over several
+    /// physical lines) from `start`, just after its indentation. Returns the
+    /// offset of the next line.
+    pub(super) fn scan_line(&mut self, start: usize, indent: &str) -> usize {
+        let src = self.src;
+        let b = src.as_bytes();
+        let mut line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
+        let physical = &src[start..line_end];
+        if !physical.contains('<') && !physical.contains("{/*") {
+            // The common case: plain Markdown.
+            self.out.push_str(indent);
+            self.out.push_str(physical);
+            self.out.push('\n');
+            return (line_end + 1).min(src.len());
+        }
+
+        let mut pieces: Vec<Piece> = Vec::new();
+        let mut text = String::new();
+        let mut i = start;
+        let mut run = start;
+        // Backtick run lengths known to have no closer on this physical line
+        // (keeps lines full of backticks linear).
+        let mut unclosed: HashMap<usize, usize> = HashMap::new();
+        loop {
+            if i > line_end {
+                line_end = src[i..].find('\n').map_or(src.len(), |k| i + k);
+            }
+            let Some(off) = b[i..]
+                .iter()
+                .position(|&c| matches!(c, b'\n' | b'\\' | b'`' | b'<' | b'{'))
+            else {
+                i = b.len();
+                break;
+            };
+            i += off;
+            match b[i] {
+                b'\n' => break,
+                b'\\' => {
+                    i += if b.get(i + 1).is_some_and(u8::is_ascii_punctuation) {
+                        2
+                    } else {
+                        1
+                    };
+                }
+                b'`' => {
+                    let n = b[i..].iter().take_while(|&&c| c == b'`').count();
+                    let after = i + n;
+                    i = after;
+                    if unclosed.get(&n) == Some(&line_end) {
+                        continue;
+                    }
+                    match code::span_end(b, after, line_end, n) {
+                        Some(end) => i = end,
+                        None => {
+                            unclosed.insert(n, line_end);
+                        }
+                    }
+                }
+                b'{' if src[i..].starts_with("{/*") => {
+                    text.push_str(&src[run..i]);
+                    i = self.skip_comment(i, "{/*", "*/}");
+                    run = i;
+                }
+                b'<' if src[i..].starts_with("<!--") => {
+                    text.push_str(&src[run..i]);
+                    i = self.skip_comment(i, "<!--", "-->");
+                    run = i;
+                }
+                b'<' if self.budget > 0
+                    && b.get(i + 1)
+                        .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, b'/' | b'>')) =>
+                {
+                    match jsx_tag::parse(src, i, TAG_LIMIT) {
+                        Some(tag) => {
+                            text.push_str(&src[run..i]);
+                            if !text.is_empty() {
+                                pieces.push(Piece::Text(std::mem::take(&mut text)));
+                            }
+                            let piece = self.convert_tag(&tag, i);
+                            pieces.push(Piece::Tag(piece));
+                            i = tag.end;
+                            run = i;
+                        }
+                        None => {
+                            self.budget = self.budget.saturating_sub(TAG_LIMIT);
+                            i += 1;
+                        }
+                    }
+                }
+                _ => i += 1,
+            }
+            if i >= b.len() {
+                i = b.len();
+                break;
+            }
+        }
+        text.push_str(&src[run..i.min(src.len())]);
+        if !text.is_empty() {
+            pieces.push(Piece::Text(text));
+        }
+        self.layout(pieces, indent);
+        (i + 1).min(src.len())
+    }
+
+    /// Skips a comment starting at `i`; an unclosed one runs to the end, as
+    /// an unclosed HTML comment does in CommonMark.
+    fn skip_comment(&mut self, i: usize, open: &str, close: &str) -> usize {
+        let from = i + open.len();
+        match self.src[from..].find(close) {
+            Some(k) => from + k + close.len(),
+            None => {
+                self.warn(i, format!("`{open}` comment is never closed"));
+                self.src.len()
+            }
+        }
+    }
+}
