@@ -165,7 +165,8 @@ impl SqliteStore {
 }
 
 /// A timestamp as stored: "2025-07-15T08:00:00.000000Z" (see the module
-/// docs and the first migration).
+/// docs). The first migration still calls this `state::ts`: a migration is
+/// never edited, since sqlx keeps its checksum in every existing database.
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }

@@ -34,7 +34,6 @@ mod runs;
 /// What a generic test needs from a backend beyond the contract: a fresh
 /// store, a way to fake a crash, and a look at what the contract does not
 /// read back.
-#[allow(async_fn_in_trait)]
 pub(crate) trait TestStore: StateStore + Clone + 'static {
     /// Keeps the fresh store's resources (a temporary folder) alive.
     type Keep;
