@@ -24,7 +24,7 @@ pub enum ConfigError {
     /// Any problem with the content: TOML syntax, an unknown key, a value of
     /// the wrong type or out of range. Always with the place it was found.
     #[error("{path}:{line}:{column}: {message}")]
-    Syntax {
+    Invalid {
         path: PathBuf,
         line: usize,
         column: usize,
@@ -43,7 +43,7 @@ pub(crate) struct Located {
 
 impl Located {
     pub fn into_error(self, path: PathBuf) -> ConfigError {
-        ConfigError::Syntax {
+        ConfigError::Invalid {
             path,
             line: self.line,
             column: self.column,

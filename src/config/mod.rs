@@ -1,7 +1,11 @@
 //! Feed definitions: one `feeds/<blog>.toml` per blog. `parse` turns text into
 //! a validated [`BlogConfig`]; `load` adds the file system (reading the file and
 //! resolving relative paths against the file's folder), so tests can parse
-//! strings without touching disk.
+//! strings without touching disk. Every mistake in the text is one
+//! [`ConfigError`] at `path:line:col` (see `error`); values are checked while
+//! they are read (`values`, `email`), so the place is the value's own. The
+//! parts other layers read on their own have their own modules:
+//! `subscribers`, `email`, `delivery`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -123,7 +127,7 @@ pub struct BlogConfig {
     pub by_tag: bool,
     pub by_author: bool,
     pub timezone: chrono_tz::Tz,
-    /// As written; checked by `notify::config::resolve`.
+    /// As written, with their places; checked by [`subscribers::resolve`].
     pub subscribers: Option<SubscribersField>,
     pub email: Option<EmailConfig>,
     pub delivery: DeliverySettings,

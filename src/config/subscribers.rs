@@ -6,6 +6,7 @@
 //! subscriber at the line and column of the value at fault, in the file it
 //! was written in, so one bad entry does not silence the others.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
@@ -274,10 +275,9 @@ pub fn resolve(
     default_language: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> (Vec<Subscriber>, Vec<Diagnostic>) {
-    let read;
     let (file, list) = match field {
         None => return (Vec::new(), Vec::new()),
-        Some(SubscribersField::Inline(list)) => (config_file.to_path_buf(), list),
+        Some(SubscribersField::Inline(list)) => (config_file.to_path_buf(), Cow::Borrowed(list)),
         Some(SubscribersField::File(p)) => {
             let path = if p.is_absolute() {
                 p.clone()
@@ -288,10 +288,7 @@ pub fn resolve(
                 .map_err(|e| Diagnostic::error(&path, format!("cannot read subscribers: {e}")))
                 .and_then(|text| SubscriberList::parse(&text, &path));
             match parsed {
-                Ok(list) => {
-                    read = list;
-                    (path, &read)
-                }
+                Ok(list) => (path, Cow::Owned(list)),
                 Err(d) => return (Vec::new(), vec![d]),
             }
         }

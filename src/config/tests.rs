@@ -216,6 +216,16 @@ fn every_mistake_in_a_feed_definition_is_reported_at_its_place_in_a_sentence() {
         ),
         (
             "",
+            "[[subscribers]]\nid = 5",
+            "feeds/x.toml:6:6: subscribers.id: expected a string in quotes, found 5",
+        ),
+        (
+            "",
+            "timezone = 1",
+            "feeds/x.toml:5:12: timezone: expected a string in quotes, found 1",
+        ),
+        (
+            "",
             "email = \"me@example.org\"",
             "feeds/x.toml:5:9: email: expected an [email] table (from = \"Blog <noreply@example.org>\", transport = \"smtp\" or \"file\"), found \"me@example.org\"",
         ),
