@@ -14,8 +14,7 @@ use crate::config::subscribers::Target;
 use crate::config::{self, BlogConfig};
 use crate::diag::Diagnostic;
 use crate::model::Post;
-use crate::notify::Payload;
-use crate::notify::deliver;
+use crate::notify::{self, Payload};
 use crate::posts;
 use crate::state::Store;
 use args::{Cli, Command};
@@ -52,9 +51,9 @@ pub fn run(cli: Cli) -> Outcome {
             json,
             state,
         } => {
-            let opts = deliver::Options {
+            let opts = notify::Options {
                 backfill_since: backfill,
-                ..deliver::Options::default()
+                ..notify::Options::default()
             };
             for_each_blog(&feed_files, |c| {
                 // One fetch for both halves: the feeds and the notifications
@@ -77,10 +76,10 @@ pub fn run(cli: Cli) -> Outcome {
             json,
             state,
         } => {
-            let opts = deliver::Options {
+            let opts = notify::Options {
                 dry_run,
                 backfill_since: backfill,
-                ..deliver::Options::default()
+                ..notify::Options::default()
             };
             for_each_blog(&feed_files, |c| {
                 let c = with_state(c, state.as_deref());
@@ -207,7 +206,7 @@ pub fn report(problems: &[Diagnostic]) -> Outcome {
 fn check(config: &BlogConfig, now: DateTime<Utc>) -> Outcome {
     let blog = posts::load(config);
     let mut problems = blog.problems;
-    problems.extend(deliver::subscribers(config).1);
+    problems.extend(notify::subscribers(config).1);
     problems.extend(crate::pipeline::check_content(config, &blog.posts, now));
     sort_problems(&mut problems);
     let outcome = report(&problems);
@@ -369,9 +368,9 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 fn run_blog(
     config: &BlogConfig,
     now: DateTime<Utc>,
-    opts: &deliver::Options,
+    opts: &notify::Options,
     json: bool,
-) -> (Outcome, Option<deliver::Summary>) {
+) -> (Outcome, Option<notify::Summary>) {
     let built = crate::pipeline::build(config, now, false);
     if built == Outcome::Fatal {
         return (built, None);
@@ -401,9 +400,9 @@ fn daemon(
         eprintln!("postbode: cannot listen on {addr}: {e}");
         return Outcome::Fatal;
     }
-    let opts = deliver::Options {
+    let opts = notify::Options {
         stop: Some(stop.clone()),
-        ..deliver::Options::default()
+        ..notify::Options::default()
     };
     tracing::info!(every = ?every, "daemon started");
     while !stop.load(Ordering::SeqCst) {
@@ -428,25 +427,33 @@ fn daemon(
     Outcome::Ok
 }
 
-fn notify(config: &BlogConfig, now: DateTime<Utc>, opts: &deliver::Options, json: bool) -> Outcome {
+fn notify(config: &BlogConfig, now: DateTime<Utc>, opts: &notify::Options, json: bool) -> Outcome {
     notify_blog(config, now, opts, json).0
 }
 
 fn notify_blog(
     config: &BlogConfig,
     now: DateTime<Utc>,
-    opts: &deliver::Options,
+    opts: &notify::Options,
     json: bool,
-) -> (Outcome, Option<deliver::Summary>) {
+) -> (Outcome, Option<notify::Summary>) {
     let Some(rt) = runtime() else {
         return (Outcome::Fatal, None);
     };
     let mut problems = Vec::new();
-    let result = rt.block_on(deliver::run(config, now, opts, &mut problems));
+    let result = rt.block_on(notify::run(config, now, opts, &mut problems));
     sort_problems(&mut problems);
     let mut outcome = report(&problems);
     match result {
         Ok(summary) => {
+            if !json {
+                for w in &summary.would_send {
+                    println!(
+                        "would send {} to {} ({})",
+                        w.post_url, w.subscriber, w.channel
+                    );
+                }
+            }
             if json {
                 println!(
                     "{}",
@@ -492,7 +499,7 @@ fn preview(config: &BlogConfig, _now: DateTime<Utc>, post_ref: &str, subscriber:
         eprintln!("postbode: no post with permalink {post_ref}");
         return Outcome::Fatal;
     };
-    let (subscribers, problems) = deliver::subscribers(config);
+    let (subscribers, problems) = notify::subscribers(config);
     report(&problems);
     let Some(sub) = subscribers.iter().find(|s| s.id == subscriber) else {
         eprintln!(
@@ -514,11 +521,11 @@ fn preview(config: &BlogConfig, _now: DateTime<Utc>, post_ref: &str, subscriber:
         }
     };
     let payload = Payload {
-        blog: deliver::blog_info(config),
-        posts: vec![deliver::snapshot(config, post)],
+        blog: notify::blog_info(config),
+        posts: vec![notify::snapshot(config, post)],
     };
     // A preview has no delivery row yet; 0 stands in for its id.
-    let id = deliver::message_id(config, 0);
+    let id = notify::message_id(config, 0);
     match &sub.target {
         Target::Email { address } => {
             let Some(email) = &config.email else {
@@ -560,7 +567,10 @@ fn preview(config: &BlogConfig, _now: DateTime<Utc>, post_ref: &str, subscriber:
             Utc::now(),
         ) {
             Ok(req) => {
-                println!("POST {}", deliver::redacted(url));
+                println!(
+                    "POST {}",
+                    notify::display_url(secrecy::ExposeSecret::expose_secret(url))
+                );
                 for (k, v) in &req.headers {
                     println!("{k}: {v}");
                 }

@@ -45,35 +45,21 @@
 //! is only ever shown as `scheme://host/…`.
 
 mod chat;
-#[cfg(test)]
-mod receiver;
+mod client;
+mod signing;
 
 use std::fmt;
-use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, SecondsFormat, Utc};
-use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use sha2::Sha256;
+
+pub use client::{WebhookClient, host_key};
+pub use signing::signature;
 
 use crate::config::subscribers::{Language, WebhookFormat};
-use crate::notify::{Payload, PostSnapshot, SendError};
+use crate::notify::{Payload, PostSnapshot};
 use crate::templates::{TemplateError, Templates};
-
-pub const USER_AGENT: &str = concat!(
-    "postbode/",
-    env!("CARGO_PKG_VERSION"),
-    " (+https://github.com/developer-overheid-nl/postbode)"
-);
-
-/// How much of a failed response's body an error message quotes.
-const BODY_IN_ERROR: usize = 200;
-/// How much of any response body is read (so the connection can be reused);
-/// the rest is dropped with the connection.
-const BODY_READ_LIMIT: usize = 64 * 1024;
 
 /// Why a message could not be made: nothing to do with the receiver, so a
 /// retry would fail the same way.
@@ -96,18 +82,13 @@ pub enum WebhookError {
 /// One HTTP POST, ready to send (or to print).
 #[derive(Clone, PartialEq, Eq)]
 pub struct PreparedRequest {
-    /// A secret for Slack and Teams: never log it; `redacted_url` is safe.
+    /// A secret for Slack and Teams: never log it; `display_url` is safe.
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl PreparedRequest {
-    /// `scheme://host[:port]/…`: the URL as it may be shown.
-    pub fn redacted_url(&self) -> String {
-        redact(&self.url)
-    }
-
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -119,7 +100,7 @@ impl PreparedRequest {
 impl fmt::Debug for PreparedRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PreparedRequest")
-            .field("url", &self.redacted_url())
+            .field("url", &display_url(&self.url))
             .field("headers", &self.headers)
             .field("body", &String::from_utf8_lossy(&self.body))
             .finish()
@@ -175,7 +156,7 @@ pub fn prepare_in(
     }
     let mut headers = vec![
         ("Content-Type".to_string(), "application/json".to_string()),
-        ("User-Agent".to_string(), USER_AGENT.to_string()),
+        ("User-Agent".to_string(), crate::net::USER_AGENT.to_string()),
         ("webhook-id".to_string(), message_id.to_string()),
     ];
     let body = match format {
@@ -186,7 +167,7 @@ pub fn prepare_in(
             if let Some(secret) = secret {
                 headers.push((
                     "webhook-signature".into(),
-                    signature(secret, message_id, timestamp, &body),
+                    signing::signature(secret, message_id, timestamp, &body),
                 ));
             }
             body
@@ -295,43 +276,10 @@ fn json_body(payload: &Payload, now: DateTime<Utc>) -> Vec<u8> {
     serde_json::to_vec(&body).expect("the json body is plain data and serializes")
 }
 
-/// The key Standard Webhooks signs with: the secret without `whsec_`,
-/// base64-decoded; raw bytes when it is not base64 (see the module docs).
-fn signing_key(secret: &SecretString) -> Vec<u8> {
-    let secret = secret.expose_secret();
-    let secret = secret.strip_prefix("whsec_").unwrap_or(secret);
-    BASE64
-        .decode(secret)
-        .unwrap_or_else(|_| secret.as_bytes().to_vec())
-}
-
-/// `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`.
-pub fn signature(secret: &SecretString, id: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(&signing_key(secret))
-        .expect("HMAC takes a key of any length");
-    mac.update(id.as_bytes());
-    mac.update(b".");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()))
-}
-
-/// `host:port` of a webhook URL, so a caller can bound how many requests go
-/// to one receiver at once. Not secret: no path, no query.
-pub fn host_key(url: &SecretString) -> String {
-    match url::Url::parse(url.expose_secret()) {
-        Ok(u) => match (u.host_str(), u.port_or_known_default()) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
-            (Some(host), None) => host.to_string(),
-            (None, _) => "(no host)".into(),
-        },
-        Err(_) => "(invalid URL)".into(),
-    }
-}
-
-/// `scheme://host[:port]/…`: all of a URL that may be shown.
-fn redact(url: &str) -> String {
+/// `scheme://host[:port]/…`: all of a webhook URL that may be shown (Slack
+/// and Teams URLs are secrets themselves; the port tells two local
+/// receivers apart and is no secret).
+pub fn display_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(u) => {
             let host = u.host_str().unwrap_or("?");
@@ -343,182 +291,3 @@ fn redact(url: &str) -> String {
         Err(_) => "(invalid URL)".into(),
     }
 }
-
-/// Sends prepared webhook requests over a shared connection pool.
-#[derive(Debug, Clone)]
-pub struct WebhookClient {
-    http: reqwest::Client,
-    timeout: Duration,
-}
-
-impl WebhookClient {
-    /// `timeout` bounds a whole request (connecting at most 10 s of it);
-    /// `max_redirects` 0 follows none (a 3xx is then a permanent failure).
-    pub fn new(timeout: Duration, max_redirects: usize) -> Result<Self, WebhookError> {
-        // reqwest is built without a default crypto provider; ring is the
-        // one the rest of postbode (lettre, sqlx) uses. Installing twice is
-        // harmless: the first one stays.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let redirects = if max_redirects == 0 {
-            reqwest::redirect::Policy::none()
-        } else {
-            reqwest::redirect::Policy::limited(max_redirects)
-        };
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .redirect(redirects)
-            .http1_only()
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| WebhookError::Client(error_chain(&e.without_url())))?;
-        Ok(WebhookClient { http, timeout })
-    }
-
-    /// POSTs `req`. 2xx is success; 408, 429, 5xx and network trouble are
-    /// worth retrying (honouring `Retry-After`); 410 means the receiver is
-    /// gone; any other answer is permanent. Errors never contain the URL
-    /// beyond `scheme://host/…`.
-    pub async fn send(&self, req: &PreparedRequest) -> Result<(), SendError> {
-        let shown = req.redacted_url();
-        let url = url::Url::parse(&req.url).map_err(|_| SendError::Permanent {
-            reason: "the webhook URL is not a valid URL".into(),
-        })?;
-        let mut builder = self.http.post(url);
-        for (name, value) in &req.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        let mut response = match builder.body(req.body.clone()).send().await {
-            Ok(r) => r,
-            Err(e) => return Err(self.transport_error(e, &shown, &req.url)),
-        };
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, Utc::now()));
-        // Read the body (bounded) so the connection goes back to the pool,
-        // and to quote it when the receiver says no.
-        let mut body = Vec::new();
-        while body.len() < BODY_READ_LIMIT {
-            match response.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                _ => break,
-            }
-        }
-        if status.is_success() {
-            return Ok(());
-        }
-        let mut reason = format!("HTTP {status} from {shown}");
-        let snippet = body_snippet(&body);
-        if !snippet.is_empty() {
-            reason.push_str(": ");
-            reason.push_str(&snippet);
-        }
-        let reason = scrub(reason, &req.url, &shown);
-        Err(classify(status.as_u16(), reason, retry_after))
-    }
-
-    fn transport_error(&self, e: reqwest::Error, shown: &str, url: &str) -> SendError {
-        let what = if e.is_timeout() {
-            format!("timed out after {:?}", self.timeout)
-        } else if e.is_connect() {
-            "cannot connect".into()
-        } else if e.is_redirect() {
-            "too many redirects".into()
-        } else {
-            "request failed".into()
-        };
-        let permanent = e.is_redirect() || e.is_builder();
-        let reason = scrub(
-            format!("POST {shown}: {what}: {}", error_chain(&e.without_url())),
-            url,
-            shown,
-        );
-        if permanent {
-            SendError::Permanent { reason }
-        } else {
-            SendError::Transient {
-                reason,
-                retry_after: None,
-            }
-        }
-    }
-}
-
-/// What an HTTP status means for the retry policy.
-fn classify(status: u16, reason: String, retry_after: Option<Duration>) -> SendError {
-    match status {
-        408 | 429 | 500..=599 => SendError::Transient {
-            reason,
-            retry_after,
-        },
-        410 => SendError::Gone { reason },
-        _ => SendError::Permanent { reason },
-    }
-}
-
-/// `Retry-After` as delta-seconds (Discord sends fractions) or an HTTP date
-/// (RFC 9110 §10.2.3); a date in the past means now.
-fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    // IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) is RFC 2822 syntax.
-    let date = DateTime::parse_from_rfc2822(value).ok()?;
-    Some((date.to_utc() - now).to_std().unwrap_or(Duration::ZERO))
-}
-
-/// Up to `BODY_IN_ERROR` characters of a response body, on one line.
-fn body_snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let line = words.join(" ");
-    match line.char_indices().nth(BODY_IN_ERROR) {
-        Some((cut, _)) => format!("{}…", &line[..cut]),
-        None => line,
-    }
-}
-
-/// An error and its sources, `a: b: c`.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
-/// Takes the URL (and its path and query) out of a message, should a
-/// receiver's body or an error from below echo it.
-fn scrub(mut text: String, url: &str, shown: &str) -> String {
-    if !url.is_empty() && text.contains(url) {
-        text = text.replace(url, shown);
-    }
-    if let Ok(u) = url::Url::parse(url) {
-        let full = u.as_str();
-        if text.contains(full) {
-            text = text.replace(full, shown);
-        }
-        let rest = &u[url::Position::BeforePath..];
-        if rest.len() > 1 && text.contains(rest) {
-            text = text.replace(rest, "/…");
-        }
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests;
