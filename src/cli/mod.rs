@@ -10,11 +10,10 @@ use serde::Serialize;
 
 pub mod args;
 
-use crate::config::subscribers::Target;
 use crate::config::{self, BlogConfig};
 use crate::diag::Diagnostic;
 use crate::model::Post;
-use crate::notify::{self, Payload};
+use crate::notify;
 use crate::posts;
 use crate::state::Store;
 use args::{Cli, Command};
@@ -441,7 +440,15 @@ fn notify_blog(
         return (Outcome::Fatal, None);
     };
     let mut problems = Vec::new();
-    let result = rt.block_on(notify::run(config, now, opts, &mut problems));
+    let bar = progress_bar();
+    let mut opts = opts.clone();
+    if let Some((_, hook)) = &bar {
+        opts.progress = Some(hook.clone());
+    }
+    let result = rt.block_on(notify::run(config, now, &opts, &mut problems));
+    if let Some((bar, _)) = bar {
+        bar.finish_and_clear();
+    }
     sort_problems(&mut problems);
     let mut outcome = report(&problems);
     match result {
@@ -489,6 +496,26 @@ fn notify_blog(
     }
 }
 
+/// Deliveries done, as a bar on stderr: only on a terminal.
+fn progress_bar() -> Option<(indicatif::ProgressBar, notify::ProgressHook)> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} deliveries {wide_bar} {eta}")
+    {
+        bar.set_style(style);
+    }
+    let shown = bar.clone();
+    let hook = notify::ProgressHook::new(move |p| {
+        shown.set_length(p.total);
+        shown.set_position(p.done);
+    });
+    Some((bar, hook))
+}
+
 fn preview(config: &BlogConfig, _now: DateTime<Utc>, post_ref: &str, subscriber: &str) -> Outcome {
     let blog = posts::load(config);
     let Some(post) = blog
@@ -520,69 +547,24 @@ fn preview(config: &BlogConfig, _now: DateTime<Utc>, post_ref: &str, subscriber:
             return Outcome::Fatal;
         }
     };
-    let payload = Payload {
-        blog: notify::blog_info(config),
-        posts: vec![notify::snapshot(config, post)],
-    };
-    // A preview has no delivery row yet; 0 stands in for its id.
-    let id = notify::message_id(config, 0);
-    match &sub.target {
-        Target::Email { address } => {
-            let Some(email) = &config.email else {
-                eprintln!("postbode: no [email] section in {}", config.file.display());
-                return Outcome::Fatal;
-            };
-            match crate::notify::email::build_message(
-                email,
-                &templates,
-                &payload,
-                address,
-                sub,
-                &id,
-                Utc::now(),
-            ) {
-                Ok(msg) => {
-                    println!("{}", String::from_utf8_lossy(&msg.formatted()));
-                    Outcome::Ok
-                }
-                Err(e) => {
-                    eprintln!("postbode: {e}");
-                    Outcome::Fatal
-                }
-            }
+    match notify::preview(config, post, sub, &templates, Utc::now()) {
+        Ok(notify::Preview::Email(raw)) => {
+            println!("{}", String::from_utf8_lossy(&raw));
+            Outcome::Ok
         }
-        Target::Webhook {
-            url,
-            format,
-            secret,
-            ..
-        } => match crate::notify::webhook::prepare_in(
-            sub.language,
-            &payload,
-            *format,
-            url,
-            secret.as_ref(),
-            &templates,
-            &id,
-            Utc::now(),
-        ) {
-            Ok(req) => {
-                println!(
-                    "POST {}",
-                    notify::display_url(secrecy::ExposeSecret::expose_secret(url))
-                );
-                for (k, v) in &req.headers {
-                    println!("{k}: {v}");
-                }
-                println!();
-                println!("{}", String::from_utf8_lossy(&req.body));
-                Outcome::Ok
+        Ok(notify::Preview::Webhook { url, headers, body }) => {
+            println!("POST {url}");
+            for (k, v) in &headers {
+                println!("{k}: {v}");
             }
-            Err(e) => {
-                eprintln!("postbode: {e}");
-                Outcome::Fatal
-            }
-        },
+            println!();
+            println!("{}", String::from_utf8_lossy(&body));
+            Outcome::Ok
+        }
+        Err(e) => {
+            eprintln!("postbode: {e}");
+            Outcome::Fatal
+        }
     }
 }
 

@@ -11,14 +11,16 @@
 //! 4. **record**: each outcome goes back to its row (sent, retry later, dead).
 //!
 //! Nothing here prints: a run returns a [`Summary`] (with what a dry run
-//! would send), progress goes to the caller's hook in [`Options`].
+//! would send), progress goes to the caller's hook in [`Options`], and
+//! [`preview`] returns the message one subscriber would get.
 
-pub mod dispatch;
+mod dispatch;
 pub mod email;
 mod options;
-pub mod outbox;
+mod outbox;
 mod payload;
 pub mod plan;
+mod preview;
 pub mod webhook;
 
 use chrono::{DateTime, Utc};
@@ -27,6 +29,7 @@ use serde::Serialize;
 pub use options::{Options, Progress, ProgressHook};
 pub use outbox::{digest_due, message_id};
 pub use payload::{BlogInfo, Payload, PostSnapshot, TagSnapshot, blog_info, snapshot};
+pub use preview::{Preview, PreviewError, preview};
 pub use webhook::display_url;
 
 use crate::config::BlogConfig;

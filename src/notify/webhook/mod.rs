@@ -1,7 +1,7 @@
 //! Webhook messages: what is POSTed for a payload in each wire format
-//! (`prepare`, pure and deterministic, so `preview` can print exactly what
-//! would be sent) and the HTTP client that sends it and tells the retry
-//! policy what a failure means (`WebhookClient::send`).
+//! (`prepare`, pure and deterministic, so `preview` can show exactly what
+//! would be sent; signed by `signing.rs`), and the HTTP client that sends it
+//! and tells the retry policy what a failure means (`client.rs`).
 //!
 //! ## The `json` format (the documented contract)
 //!
@@ -42,7 +42,7 @@
 //!
 //! Every format carries `User-Agent`, `Content-Type: application/json` and
 //! `webhook-id`. Slack and Teams webhook URLs are secrets themselves: a URL
-//! is only ever shown as `scheme://host/…`.
+//! is only ever shown as `scheme://host/…` ([`display_url`]).
 
 mod chat;
 mod client;
