@@ -189,11 +189,11 @@ pub enum SendOutcome {
 
 /// Stores what happened to each delivery of a run and counts it.
 pub struct Recorder<'a> {
-    pub store: &'a Store,
-    pub config: &'a BlogConfig,
-    pub opts: &'a Options,
-    pub now: DateTime<Utc>,
-    pub summary: &'a mut Summary,
+    store: &'a Store,
+    config: &'a BlogConfig,
+    opts: &'a Options,
+    now: DateTime<Utc>,
+    summary: &'a mut Summary,
     /// Sent ids not yet written: written in batches by `flush_sent`, as one
     /// transaction per message would cost more than the send.
     sent: Vec<i64>,

@@ -36,7 +36,7 @@
 //!
 //! Slack, Teams (Workflows/Power Automate webhook with an Adaptive Card),
 //! Mattermost and Discord bodies come from the minijinja templates
-//! `webhook/<format>.json`, which a site may override; `chat.rs` documents
+//! `webhook/<format>.json`, which a site may override; `chat/` documents
 //! what they get. Whatever a template renders must be JSON, or the message
 //! is not sent.
 //!
