@@ -7,6 +7,7 @@ use std::io::{self, IsTerminal, Write};
 use serde::Serialize;
 
 use crate::diag::{self, Diagnostic, Outcome};
+use crate::notify::ProgressHook;
 
 /// Prints problems sorted by place, one `path:line:col: message` a line, and
 /// says whether any was an error.
@@ -90,10 +91,11 @@ pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
     }
 }
 
-/// A bar of deliveries done, drawn only when stderr is a terminal.
-pub fn progress_bar() -> indicatif::ProgressBar {
+/// A bar of deliveries done, drawn only when stderr is a terminal, and the
+/// hook through which the notify run moves it.
+pub fn progress_bar() -> (indicatif::ProgressBar, Option<ProgressHook>) {
     if !io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
+        return (indicatif::ProgressBar::hidden(), None);
     }
     let bar = indicatif::ProgressBar::new(0);
     if let Ok(style) =
@@ -101,7 +103,12 @@ pub fn progress_bar() -> indicatif::ProgressBar {
     {
         bar.set_style(style);
     }
-    bar
+    let shown = bar.clone();
+    let hook = ProgressHook::new(move |p| {
+        shown.set_length(p.total);
+        shown.set_position(p.done);
+    });
+    (bar, Some(hook))
 }
 
 #[cfg(test)]

@@ -1,57 +1,80 @@
-//! Telling subscribers about new posts: who (config), what to send (the
-//! snapshot of a post taken when it was planned), and the senders (email and
-//! webhooks). Planning lives in `plan.rs`, bookkeeping in `state/`.
+//! Telling subscribers about new posts, one blog per [`run`]:
+//!
+//! 1. **plan** (`plan.rs`, pure): which posts are newly published and who
+//!    wants each, given what the state remembers;
+//! 2. **outbox** (`outbox.rs`): record the plan as delivery rows in the same
+//!    transaction that marks the posts announced, fold due digests, and later
+//!    record what became of each send;
+//! 3. **dispatch** (`dispatch.rs`): claim due rows and send them, by email
+//!    (`email/`) over a few reused SMTP connections, and by webhook
+//!    (`webhook/`) with bounded concurrency per host;
+//! 4. **record**: each outcome goes back to its row (sent, retry later, dead).
+//!
+//! Nothing here prints: a run returns a [`Summary`] (with what a dry run
+//! would send), progress goes to the caller's hook in [`Options`], and
+//! [`preview`] returns the message one subscriber would get.
 
-pub mod deliver;
+mod dispatch;
 pub mod email;
+mod options;
+mod outbox;
+mod payload;
 pub mod plan;
+mod preview;
 pub mod webhook;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::model::Post;
+pub use options::{Options, Progress, ProgressHook};
+pub use outbox::{digest_due, message_id};
+pub use payload::{BlogInfo, Payload, PostSnapshot, TagSnapshot, blog_info, snapshot};
+pub use preview::{Preview, PreviewError, preview};
+pub use webhook::display_url;
 
-/// What a notification says about a post, frozen when the delivery is
-/// planned: a retry next week sends the same words even if the post was
-/// edited since.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PostSnapshot {
-    pub title: String,
-    pub url: String,
-    pub summary: Option<String>,
-    pub date: DateTime<Utc>,
-    pub tags: Vec<TagSnapshot>,
-    pub authors: Vec<String>,
-    /// Absolute URL of the post image.
-    pub image: Option<String>,
+use crate::config::BlogConfig;
+use crate::config::subscribers::{self as subs, Subscriber, Target};
+use crate::diag::Diagnostic;
+use crate::posts;
+use crate::state::{self, Store};
+use crate::templates::Templates;
+
+/// What a run did, for the CLI to print (`--json` for machines) and the
+/// daemon to count.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub blog: String,
+    pub first_run: bool,
+    pub new_posts: Vec<String>,
+    pub planned: usize,
+    pub sent: usize,
+    pub retrying: usize,
+    pub dead: usize,
+    /// Dead deliveries in the state after the run (this run's and older).
+    pub dead_total: u64,
+    pub dry_run: bool,
+    /// A dry run's planned deliveries (empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_send: Vec<WouldSend>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TagSnapshot {
-    pub key: String,
-    pub label: String,
-    /// Absolute URL of the tag page.
-    pub url: String,
+/// One delivery a dry run would have planned.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct WouldSend {
+    pub post_url: String,
+    pub subscriber: String,
+    /// `email` or `webhook`.
+    pub channel: String,
 }
 
-/// The blog a message comes from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BlogInfo {
-    /// The feed definition's name (`example` for `feeds/example.toml`).
-    pub name: String,
-    pub title: String,
-    /// Absolute URL of the blog's page.
-    pub url: String,
-    /// Absolute URL of the blog's Atom feed.
-    pub feed_url: String,
-}
-
-/// One message to send: a single post, or (digest) several.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Payload {
-    pub blog: BlogInfo,
-    pub posts: Vec<PostSnapshot>,
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    State(#[from] state::StateError),
+    #[error("templates: {0}")]
+    Templates(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Why a send failed, as the retry policy needs to know it.
@@ -72,28 +95,86 @@ pub enum SendError {
     Gone { reason: String },
 }
 
-impl PostSnapshot {
-    pub fn of(post: &Post, site_url: &str, summary: Option<String>, image: Option<String>) -> Self {
-        PostSnapshot {
-            title: post.title.clone(),
-            url: post.url.clone(),
-            summary,
-            date: post.date,
-            tags: post
-                .tags
-                .iter()
-                .map(|t| TagSnapshot {
-                    key: t.key.clone(),
-                    label: t.label.clone(),
-                    url: format!("{site_url}{}", t.permalink),
-                })
-                .collect(),
-            authors: post
-                .authors
-                .iter()
-                .map(|a| a.display_name().to_string())
-                .collect(),
-            image,
-        }
+/// The subscribers of a blog, with problems (for `check`).
+pub fn subscribers(config: &BlogConfig) -> (Vec<Subscriber>, Vec<Diagnostic>) {
+    let base = config
+        .file
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let (list, mut problems) = subs::resolve(
+        config.subscribers.as_ref(),
+        &base,
+        &config.file,
+        config.language.as_deref(),
+        &|k| std::env::var(k).ok(),
+    );
+    if config.email.is_none()
+        && list
+            .iter()
+            .any(|s| matches!(s.target, Target::Email { .. }))
+    {
+        problems.push(Diagnostic::error(
+            &config.file,
+            "there are email subscribers but no [email] section (from, transport)",
+        ));
     }
+    (list, problems)
 }
+
+/// Plans, records and sends for one blog; with `opts.dry_run`, only plans.
+/// Problems with posts and subscribers are added to `problems` and the run
+/// goes on with what is fine.
+pub async fn run(
+    config: &BlogConfig,
+    now: DateTime<Utc>,
+    opts: &Options,
+    problems: &mut Vec<Diagnostic>,
+) -> Result<Summary, NotifyError> {
+    let opts = &Options::for_blog(config, opts);
+    let (subscribers, mut sub_problems) = subscribers(config);
+    problems.append(&mut sub_problems);
+    let blog = posts::load(config);
+    problems.extend(blog.problems);
+    let templates = Templates::load(config.templates.as_deref())
+        .map_err(|e| NotifyError::Templates(e.to_string()))?;
+    if opts.dry_run {
+        // No state yet is a first run with no history; nothing is created.
+        let store = Store::open_read_only(&config.state).await?;
+        let planned =
+            outbox::plan_run(config, now, opts, store.as_ref(), &blog.posts, &subscribers).await;
+        if let Some(store) = store {
+            store.close().await;
+        }
+        return Ok(planned?.summary);
+    }
+    let store = Store::open(&config.state).await?;
+    let guard = store.begin_run(&config.name, now, opts.lock_wait).await?;
+    let result = async {
+        let planned =
+            outbox::plan_run(config, now, opts, Some(&store), &blog.posts, &subscribers).await?;
+        let mut summary = planned.summary;
+        store
+            .record(&config.name, now, &planned.seen, &planned.announcements)
+            .await?;
+        let cx = dispatch::Context::new(config, templates, subscribers);
+        outbox::merge_digests(config, &store, &cx.blog, &cx.subscribers, now).await?;
+        dispatch::send_due(config, now, opts, &store, &guard, &cx, &mut summary).await?;
+        let counts = store.counts(&config.name).await?;
+        summary.dead_total = counts.get("dead").copied().unwrap_or(0);
+        Ok(summary)
+    }
+    .await;
+    let summary_json = result
+        .as_ref()
+        .map(|s| serde_json::to_string(s).unwrap_or_default())
+        .unwrap_or_else(|e: &NotifyError| format!("{{\"error\": {:?}}}", e.to_string()));
+    store.finish_run(guard, Utc::now(), &summary_json).await?;
+    // Closing checkpoints the WAL into the state file, which is all a dry
+    // run reads (it opens the file immutable, ignoring any WAL).
+    store.close().await;
+    result
+}
+
+#[cfg(test)]
+mod tests;

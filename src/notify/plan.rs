@@ -13,15 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::subscribers::{Filter, Subscriber};
 use crate::model::Post;
-
-/// What the state remembers of a post.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KnownPost {
-    pub key: String,
-    pub permalink: String,
-    pub title: String,
-    pub announced: bool,
-}
+use crate::state::SeenPost;
 
 /// One post to announce, to these subscribers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +28,7 @@ pub struct Announce {
 pub struct Plan {
     /// Every post to remember, with the key it is known by and whether it
     /// counts as announced (first run: everything already published does).
-    pub seen: Vec<KnownPost>,
+    pub seen: Vec<SeenPost>,
     pub announce: Vec<Announce>,
 }
 
@@ -123,7 +115,7 @@ pub fn matches(filter: &Filter, post: &Post) -> bool {
 pub fn plan(
     posts: &[Post],
     now: DateTime<Utc>,
-    known: &[KnownPost],
+    known: &[SeenPost],
     first_run: bool,
     backfill_since: Option<DateTime<Utc>>,
     subscribers: &[Subscriber],
@@ -151,12 +143,12 @@ pub fn plan(
         })
         .collect();
     let current: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
-    let by_key: HashMap<&str, &KnownPost> = known.iter().map(|k| (k.key.as_str(), k)).collect();
+    let by_key: HashMap<&str, &SeenPost> = known.iter().map(|k| (k.key.as_str(), k)).collect();
     // A match by permalink or title only counts when the known post is gone
     // under its own key (it moved), and each known post matches one live
     // post at most: exact keys and permalinks first, titles last.
     let mut claimed: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    let mut previous: Vec<Option<&KnownPost>> = vec![None; posts.len()];
+    let mut previous: Vec<Option<&SeenPost>> = vec![None; posts.len()];
     for (i, post) in posts.iter().enumerate() {
         let found = by_key.get(keys[i].as_str()).copied().or_else(|| {
             known
@@ -195,7 +187,7 @@ pub fn plan(
         let backfill = published && backfill_since.is_some_and(|since| post.date >= since);
         let already = previous.is_some_and(|p| p.announced);
         let announce = published && (backfill || (!already && !first_run));
-        out.seen.push(KnownPost {
+        out.seen.push(SeenPost {
             key: key.clone(),
             permalink: post.permalink.clone(),
             title: post.title.clone(),

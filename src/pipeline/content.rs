@@ -23,7 +23,6 @@ impl LinkResolver for PostIndex {
     }
 }
 
-
 pub struct Renderer<'a> {
     config: &'a BlogConfig,
     index: PostIndex,
@@ -42,7 +41,12 @@ impl<'a> Renderer<'a> {
     pub fn new(config: &'a BlogConfig, posts: &[Post]) -> Self {
         let urls = posts
             .iter()
-            .map(|p| (render::normalize_path(&config.source.join(&p.source)), p.url.clone()))
+            .map(|p| {
+                (
+                    render::normalize_path(&config.source.join(&p.source)),
+                    p.url.clone(),
+                )
+            })
             .collect();
         let assets_url = format!("{}/assets", config.feeds_url);
         Renderer {

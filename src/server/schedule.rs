@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::diag::Outcome;
-use crate::notify::deliver::Summary;
+use crate::notify::Summary;
 
 use super::Metrics;
 

@@ -1,6 +1,7 @@
 //! A real HTTP/1.1 receiver on 127.0.0.1 for the webhook tests: records
 //! every request (method, path, headers, body) and answers each one from a
-//! scripted queue per path, 200 when its queue is empty. Just enough HTTP
+//! scripted queue per path (status, headers, body, delay), 200 when its
+//! queue is empty. Just enough HTTP
 //! for a client like reqwest: `Content-Length` bodies and keep-alive
 //! connections. Plain std threads, so it works beside any runtime (the
 //! binary under test runs in its own process anyway).
@@ -45,8 +46,39 @@ impl Request {
     }
 }
 
-/// A scripted answer: status and extra headers.
-type Reply = (u16, Vec<(String, String)>);
+/// A scripted answer: status, extra headers and body.
+#[derive(Debug, Clone, Default)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    /// How long to hold the answer back (a slow receiver).
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            ..Reply::default()
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn body(mut self, body: &str) -> Reply {
+        self.body = body.into();
+        self
+    }
+
+    pub fn delay(mut self, delay: Duration) -> Reply {
+        self.delay = delay;
+        self
+    }
+}
 
 #[derive(Default)]
 struct Shared {
@@ -92,23 +124,32 @@ impl Receiver {
     /// The next request to `path` not yet answered gets `status` and
     /// `headers`; requests beyond the script get 200.
     pub fn then(&self, path: &str, status: u16, headers: &[(&str, &str)]) -> &Self {
-        let headers = headers
+        let reply = headers
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+            .fold(Reply::status(status), |r, (k, v)| r.header(k, v));
+        self.reply(path, reply)
+    }
+
+    /// `then` with a whole scripted [`Reply`].
+    pub fn reply(&self, path: &str, reply: Reply) -> &Self {
         self.shared
             .script
             .lock()
             .unwrap()
             .entry(path.to_string())
             .or_default()
-            .push_back((status, headers));
+            .push_back(reply);
         self
     }
 
     /// Every request so far, in the order they arrived.
     pub fn requests(&self) -> Vec<Request> {
         self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// How many requests arrived.
+    pub fn count(&self) -> usize {
+        self.shared.requests.lock().unwrap().len()
     }
 
     /// The requests to `path`, in order.
@@ -176,38 +217,39 @@ fn serve(stream: TcpStream, shared: &Shared) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let (status, extra) = shared
+        let reply = shared
             .script
             .lock()
             .unwrap()
             .get_mut(&path)
             .and_then(VecDeque::pop_front)
-            .unwrap_or((200, Vec::new()));
+            .unwrap_or_else(|| Reply::status(200));
         shared.requests.lock().unwrap().push(Request {
             method,
             path,
             headers,
             body,
-            status,
+            status: reply.status,
         });
-        // A scripted `X-Test-Delay-Ms` header holds the answer back (a slow
-        // receiver, to catch a sender mid-send); it is not sent.
-        let delay = extra
-            .iter()
-            .find(|(k, _)| k == "X-Test-Delay-Ms")
-            .and_then(|(_, v)| v.parse::<u64>().ok());
-        if let Some(ms) = delay {
-            std::thread::sleep(Duration::from_millis(ms));
+        // A scripted `X-Test-Delay-Ms` header holds the answer back too (the
+        // daemon tests script it as a header); it is not sent.
+        let mut delay = reply.delay;
+        let mut extra = Vec::new();
+        for (name, value) in reply.headers {
+            match value.parse::<u64>() {
+                Ok(ms) if name == "X-Test-Delay-Ms" => delay = Duration::from_millis(ms),
+                _ => extra.push((name, value)),
+            }
         }
-        let extra: Vec<_> = extra
-            .into_iter()
-            .filter(|(k, _)| k != "X-Test-Delay-Ms")
-            .collect();
-        let mut response = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        let mut response = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
         for (name, value) in &extra {
             response.push_str(&format!("{name}: {value}\r\n"));
         }
-        response.push_str("Content-Length: 0\r\n\r\n");
+        response.push_str(&format!("Content-Length: {}\r\n\r\n", reply.body.len()));
+        response.push_str(&reply.body);
         if writer.write_all(response.as_bytes()).is_err() {
             return;
         }

@@ -7,89 +7,20 @@
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone as _, Utc};
 use lettre::Message;
-use postbode::config::subscribers::{
-    Digest, EmailConfig, EmailTransport, Filter, Language, Subscriber, Target,
-};
-use postbode::notify::email::{CA_FILE_ENV, Mailer, build_message, unsubscribe_token};
-use postbode::notify::{BlogInfo, Payload, PostSnapshot, SendError, TagSnapshot};
-use postbode::templates::Templates;
+use postbode::config::subscribers::{EmailConfig, EmailTransport, Language};
+use postbode::notify::SendError;
+use postbode::notify::email::{CA_FILE_ENV, Mailer, unsubscribe_token};
 
+use crate::email::{build, config, payload, subscriber};
 use crate::helpers::*;
 
-const UNSUBSCRIBE: &str = "https://blog.example.org/afmelden?s={subscriber}&t={token}";
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 7, 15, 8, 0, 0).unwrap()
-}
-
+/// The shared email fixtures' configuration, sending over SMTP to `url`.
 fn smtp_config(outbox: &Path, url: String) -> EmailConfig {
     EmailConfig {
-        from: "Developer Overheid <noreply@Example.org>".into(),
-        transport: EmailTransport::Smtp,
         smtp_url: Some(url),
-        username_env: None,
-        password_env: None,
-        outbox: outbox.to_path_buf(),
-        reply_to: Some("redactie@example.org".into()),
-        unsubscribe_url: Some(UNSUBSCRIBE.into()),
+        ..config(EmailTransport::Smtp, outbox)
     }
-}
-
-fn post(n: u32) -> PostSnapshot {
-    PostSnapshot {
-        title: format!("Café <API> & \"REST\" {n}"),
-        url: format!("https://blog.example.org/blog/post-{n}"),
-        summary: Some(format!("Waarom we overstappen, deel {n}. Één ding vooral.")),
-        date: Utc.with_ymd_and_hms(2025, 7, 14, 9, 30, 0).unwrap(),
-        tags: vec![
-            TagSnapshot {
-                key: "api".into(),
-                label: "API".into(),
-                url: "https://blog.example.org/blog/tags/api".into(),
-            },
-            TagSnapshot {
-                key: "rest".into(),
-                label: "REST".into(),
-                url: "https://blog.example.org/blog/tags/rest".into(),
-            },
-        ],
-        authors: vec!["Ada Lovelace".into(), "Bob".into(), "Chris".into()],
-        image: Some(format!("https://blog.example.org/img/{n}.png")),
-    }
-}
-
-fn payload(posts: u32) -> Payload {
-    Payload {
-        blog: BlogInfo {
-            name: "example".into(),
-            title: "Developer Overheid".into(),
-            url: "https://blog.example.org/blog".into(),
-            feed_url: "https://blog.example.org/feeds/atom.xml".into(),
-        },
-        posts: (1..=posts).map(post).collect(),
-    }
-}
-
-fn subscriber(id: &str, address: &str, language: Language) -> Subscriber {
-    Subscriber {
-        id: id.into(),
-        target: Target::Email {
-            address: address.into(),
-        },
-        filter: Filter::default(),
-        digest: Digest::None,
-        language,
-    }
-}
-
-fn build(cfg: &EmailConfig, payload: &Payload, sub: &Subscriber, id: &str) -> Message {
-    let Target::Email { address } = &sub.target else {
-        unreachable!()
-    };
-    let templates = Templates::load(None).unwrap();
-    build_message(cfg, &templates, payload, address, sub, id, now()).unwrap()
 }
 
 /// The SMTP login both TLS tests use, as `Mailer` reads it from the environment.

@@ -18,7 +18,7 @@ pub async fn run(files: &[PathBuf], now: DateTime<Utc>) -> Outcome {
 fn check(config: &BlogConfig, now: DateTime<Utc>) -> Outcome {
     let blog = posts::load(config);
     let mut problems = blog.problems;
-    problems.extend(notify::deliver::subscribers(config).1);
+    problems.extend(notify::subscribers(config).1);
     problems.extend(pipeline::check_content(config, &blog.posts, now));
     let errors = problems.iter().filter(|p| p.is_error()).count();
     let warnings = problems.len() - errors;

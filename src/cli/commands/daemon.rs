@@ -13,7 +13,7 @@ use super::notify::show;
 use super::run::run_blog;
 use crate::cli::output::{self, JsonPerBlog};
 use crate::cli::{Outcome, for_each_blog, with_source};
-use crate::notify::deliver::Options;
+use crate::notify::Options;
 use crate::pipeline::BuildOptions;
 use crate::server::{Health, Metrics, Stop, http, schedule};
 

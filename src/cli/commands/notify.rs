@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::cli::output::{self, JsonPerBlog};
 use crate::cli::{Outcome, for_each_blog, with_source};
 use crate::config::BlogConfig;
-use crate::notify::deliver::{self, Options, Summary};
+use crate::notify::{self, Options, Summary};
 
 pub async fn run(
     files: &[PathBuf],
@@ -46,7 +46,11 @@ pub async fn notify_blog(
     opts: &Options,
 ) -> (Outcome, Option<Summary>) {
     let mut problems = Vec::new();
-    let result = deliver::run(config, now, opts, &mut problems).await;
+    let (bar, hook) = output::progress_bar();
+    let mut opts = opts.clone();
+    opts.progress = hook;
+    let result = notify::run(config, now, &opts, &mut problems).await;
+    bar.finish_and_clear();
     let outcome = output::problems(problems);
     match result {
         Ok(summary) => {
@@ -70,6 +74,16 @@ pub fn show(summary: &Summary, json: bool, doc: &mut JsonPerBlog) {
         doc.push(summary);
         return;
     }
+    output::stdout(|out| {
+        for w in &summary.would_send {
+            writeln!(
+                out,
+                "would send {} to {} ({})",
+                w.post_url, w.subscriber, w.channel
+            )?;
+        }
+        Ok(())
+    });
     output::note(format_args!(
         "{}: {}{}, {} planned, {} sent, {} retrying, {} dead ({} dead in total){}",
         summary.blog,

@@ -7,9 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::cli::{Outcome, for_each_blog, output, with_source};
 use crate::config::BlogConfig;
-use crate::config::subscribers::Target;
-use crate::notify::deliver;
-use crate::notify::{Payload, email, plan, webhook};
+use crate::notify::{self, Preview, plan};
 use crate::posts;
 use crate::templates::Templates;
 
@@ -36,7 +34,7 @@ fn preview(config: &BlogConfig, now: DateTime<Utc>, post_ref: &str, subscriber: 
         output::error(format_args!("no post with permalink {post_ref}"));
         return Outcome::Fatal;
     };
-    let (subscribers, problems) = deliver::subscribers(config);
+    let (subscribers, problems) = notify::subscribers(config);
     output::problems(problems);
     let Some(sub) = subscribers.iter().find(|s| s.id == subscriber) else {
         output::error(format_args!(
@@ -57,60 +55,23 @@ fn preview(config: &BlogConfig, now: DateTime<Utc>, post_ref: &str, subscriber: 
             return Outcome::Fatal;
         }
     };
-    let payload = Payload {
-        blog: deliver::blog_info(config),
-        posts: vec![deliver::snapshot(config, post)],
-    };
-    // A preview has no delivery row yet; 0 stands in for its id.
-    let id = deliver::message_id(config, 0);
-    match &sub.target {
-        Target::Email { address } => {
-            let Some(email) = &config.email else {
-                output::error(format_args!(
-                    "no [email] section in {}",
-                    config.file.display()
-                ));
-                return Outcome::Fatal;
-            };
-            match email::build_message(email, &templates, &payload, address, sub, &id, now) {
-                Ok(msg) => output::stdout(|out| {
-                    out.write_all(&msg.formatted())?;
-                    writeln!(out)
-                }),
-                Err(e) => {
-                    output::error(e);
-                    Outcome::Fatal
-                }
+    match notify::preview(config, post, sub, &templates, now) {
+        Ok(Preview::Email(raw)) => output::stdout(|out| {
+            out.write_all(&raw)?;
+            writeln!(out)
+        }),
+        Ok(Preview::Webhook { url, headers, body }) => output::stdout(|out| {
+            writeln!(out, "POST {url}")?;
+            for (k, v) in &headers {
+                writeln!(out, "{k}: {v}")?;
             }
+            writeln!(out)?;
+            out.write_all(&body)?;
+            writeln!(out)
+        }),
+        Err(e) => {
+            output::error(e);
+            Outcome::Fatal
         }
-        Target::Webhook {
-            url,
-            format,
-            secret,
-            ..
-        } => match webhook::prepare_in(
-            sub.language,
-            &payload,
-            *format,
-            url,
-            secret.as_ref(),
-            &templates,
-            &id,
-            now,
-        ) {
-            Ok(req) => output::stdout(|out| {
-                writeln!(out, "POST {}", deliver::redacted(url))?;
-                for (k, v) in &req.headers {
-                    writeln!(out, "{k}: {v}")?;
-                }
-                writeln!(out)?;
-                out.write_all(&req.body)?;
-                writeln!(out)
-            }),
-            Err(e) => {
-                output::error(e);
-                Outcome::Fatal
-            }
-        },
     }
 }

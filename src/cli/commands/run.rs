@@ -10,7 +10,7 @@ use super::notify::{notify_blog, show};
 use crate::cli::output::JsonPerBlog;
 use crate::cli::{Outcome, for_each_blog, with_source};
 use crate::config::BlogConfig;
-use crate::notify::deliver::{Options, Summary};
+use crate::notify::{Options, Summary};
 use crate::pipeline::BuildOptions;
 
 pub async fn run(

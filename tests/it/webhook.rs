@@ -1,16 +1,27 @@
-//! Tests of the webhook messages (their shape per format, the Standard
-//! Webhooks signature checked independently) and of the client against a
-//! real HTTP receiver on 127.0.0.1.
+//! Webhook messages and the webhook client: the shape of each format (the
+//! Standard Webhooks signature checked independently), then sending to the
+//! real HTTP receiver on 127.0.0.1 (`receiver.rs`): retries, refusals,
+//! timeouts, redirects and many requests in flight.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::TimeZone;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::{DateTime, TimeZone, Utc};
+use hmac::{Hmac, Mac};
+use postbode::config::subscribers::{Language, WebhookFormat};
+use postbode::net::USER_AGENT;
+use postbode::notify::webhook::{
+    PreparedRequest, WebhookClient, WebhookError, display_url, host_key, prepare, prepare_in,
+};
+use postbode::notify::{BlogInfo, Payload, PostSnapshot, SendError, TagSnapshot};
+use postbode::templates::Templates;
+use secrecy::SecretString;
 use serde_json::Value;
+use sha2::Sha256;
 
-use super::receiver::{Receiver, Reply};
-use super::*;
-use crate::notify::{BlogInfo, TagSnapshot};
+use crate::receiver::{Receiver, Reply};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 7, 15, 8, 0, 0).unwrap()
@@ -603,10 +614,10 @@ fn messages_that_cannot_be_made_are_refused_before_sending() {
 #[test]
 fn the_url_is_never_shown_beyond_its_host() {
     let req = make(&payload(1), WebhookFormat::Slack, None);
-    assert_eq!(req.redacted_url(), "https://hooks.example.com/…");
+    assert_eq!(display_url(&req.url), "https://hooks.example.com/…");
     assert!(!format!("{req:?}").contains(TOKEN));
     assert_eq!(
-        redact("http://127.0.0.1:8080/a/b?c"),
+        display_url("http://127.0.0.1:8080/a/b?c"),
         "http://127.0.0.1:8080/…"
     );
 }
@@ -627,52 +638,15 @@ fn host_keys_name_host_and_port() {
     }
 }
 
-#[test]
-fn retry_after_is_read_as_seconds_or_as_an_http_date() {
-    let now = Utc.with_ymd_and_hms(2015, 10, 21, 7, 28, 0).unwrap();
-    for (value, expected) in [
-        ("7", Some(Duration::from_secs(7))),
-        (" 120 ", Some(Duration::from_secs(120))),
-        ("1.5", Some(Duration::from_millis(1500))),
-        (
-            "Wed, 21 Oct 2015 07:29:30 GMT",
-            Some(Duration::from_secs(90)),
-        ),
-        ("Wed, 21 Oct 2015 07:00:00 GMT", Some(Duration::ZERO)),
-        ("-3", None),
-        ("soon", None),
-    ] {
-        assert_eq!(parse_retry_after(value, now), expected, "{value}");
-    }
-}
-
-#[test]
-fn statuses_are_classified_for_the_retry_policy() {
-    for (status, kind) in [
-        (408, "transient"),
-        (429, "transient"),
-        (500, "transient"),
-        (502, "transient"),
-        (503, "transient"),
-        (400, "permanent"),
-        (401, "permanent"),
-        (404, "permanent"),
-        (301, "permanent"),
-        (410, "gone"),
-    ] {
-        let got = match classify(status, String::new(), None) {
-            SendError::Transient { .. } => "transient",
-            SendError::Permanent { .. } => "permanent",
-            SendError::Gone { .. } => "gone",
-        };
-        assert_eq!(got, kind, "{status}");
-    }
-}
-
-// --- against a real receiver -------------------------------------------
+// --- against the real receiver ------------------------------------------
 
 fn client() -> WebhookClient {
     WebhookClient::new(Duration::from_secs(5), 3).unwrap()
+}
+
+/// Where `to` sends: the path and query of the webhook URL.
+fn hook_path() -> String {
+    format!("/services/T0/B0/{TOKEN}?x=1")
 }
 
 fn to(receiver: &Receiver, format: WebhookFormat, secret: Option<&str>) -> PreparedRequest {
@@ -680,7 +654,7 @@ fn to(receiver: &Receiver, format: WebhookFormat, secret: Option<&str>) -> Prepa
     prepare(
         &payload(2),
         format,
-        &SecretString::from(receiver.url(&format!("/services/T0/B0/{TOKEN}?x=1"))),
+        &SecretString::from(receiver.url(&hook_path())),
         secret.as_ref(),
         &templates(),
         "msg_7",
@@ -691,7 +665,7 @@ fn to(receiver: &Receiver, format: WebhookFormat, secret: Option<&str>) -> Prepa
 
 #[tokio::test]
 async fn every_format_arrives_exactly_as_prepared() {
-    let receiver = Receiver::start().await;
+    let receiver = Receiver::start();
     let client = client();
     let formats = [
         WebhookFormat::Json,
@@ -740,14 +714,18 @@ async fn every_format_arrives_exactly_as_prepared() {
 
 #[tokio::test]
 async fn a_busy_receiver_is_retried_after_the_time_it_asks_for() {
-    let receiver = Receiver::start().await;
+    let receiver = Receiver::start();
     receiver
-        .then(
+        .reply(
+            &hook_path(),
             Reply::status(503)
                 .header("Retry-After", "7")
                 .body("{\"error\": \"maintenance\"}"),
         )
-        .then(Reply::status(429).header("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT"));
+        .reply(
+            &hook_path(),
+            Reply::status(429).header("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
     let client = client();
     let req = to(&receiver, WebhookFormat::Json, None);
     match client.send(&req).await {
@@ -774,14 +752,14 @@ async fn a_busy_receiver_is_retried_after_the_time_it_asks_for() {
 
 #[tokio::test]
 async fn gone_and_refused_requests_are_not_retried() {
-    let receiver = Receiver::start().await;
+    let receiver = Receiver::start();
     let echo = format!(
         "no such hook: /services/T0/B0/{TOKEN}?x=1 {}",
         "x".repeat(400)
     );
     receiver
-        .then(Reply::status(410).body("channel_is_archived"))
-        .then(Reply::status(400).body(&echo));
+        .reply(&hook_path(), Reply::status(410).body("channel_is_archived"))
+        .reply(&hook_path(), Reply::status(400).body(&echo));
     let client = client();
     let req = to(&receiver, WebhookFormat::Slack, None);
     match client.send(&req).await {
@@ -835,8 +813,11 @@ async fn a_closed_port_is_a_transient_failure() {
 
 #[tokio::test]
 async fn a_receiver_slower_than_the_timeout_is_a_transient_failure() {
-    let receiver = Receiver::start().await;
-    receiver.then(Reply::status(200).delay(Duration::from_secs(3)));
+    let receiver = Receiver::start();
+    receiver.reply(
+        &hook_path(),
+        Reply::status(200).delay(Duration::from_secs(3)),
+    );
     let client = WebhookClient::new(Duration::from_millis(300), 3).unwrap();
     let started = Instant::now();
     match client.send(&to(&receiver, WebhookFormat::Json, None)).await {
@@ -851,16 +832,16 @@ async fn a_receiver_slower_than_the_timeout_is_a_transient_failure() {
 
 #[tokio::test]
 async fn redirects_are_followed_up_to_the_limit() {
-    let receiver = Receiver::start().await;
+    let receiver = Receiver::start();
     let moved = Reply::status(308).header("Location", "/moved");
-    receiver.then(moved.clone());
+    receiver.reply(&hook_path(), moved.clone());
     let req = to(&receiver, WebhookFormat::Json, None);
     client().send(&req).await.unwrap();
     let got = receiver.requests();
     assert_eq!(got[1].path, "/moved");
     assert_eq!(got[1].body, req.body, "a 308 keeps the body");
 
-    receiver.then(moved);
+    receiver.reply(&hook_path(), moved);
     let no_redirects = WebhookClient::new(Duration::from_secs(5), 0).unwrap();
     assert!(matches!(
         no_redirects.send(&req).await,
@@ -874,7 +855,7 @@ async fn redirects_are_followed_up_to_the_limit() {
 async fn two_thousand_posts_with_64_in_flight_all_arrive() {
     const TOTAL: usize = 2000;
     const IN_FLIGHT: usize = 64;
-    let receiver = Receiver::start().await;
+    let receiver = Receiver::start();
     let client = Arc::new(client());
     let req = Arc::new(to(&receiver, WebhookFormat::Json, Some(SECRET)));
     let limit = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
