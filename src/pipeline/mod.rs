@@ -17,7 +17,7 @@ use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
 use crate::feeds::{self, Channel, ChannelKind, Format, Item, OutputDir};
 use crate::model::{Author, Post, Tag};
-use crate::posts::{self, tags::kebab_case};
+use crate::posts::{self, lodash::kebab_case};
 use crate::render::{self, Assets, Document, LinkResolver, Site};
 
 const MANIFEST: &str = ".postbode-build.json";

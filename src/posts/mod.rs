@@ -7,6 +7,7 @@ pub mod authors;
 pub mod dates;
 pub mod discover;
 pub mod frontmatter;
+pub mod lodash;
 pub mod tags;
 
 use std::collections::HashMap;
