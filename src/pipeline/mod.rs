@@ -231,7 +231,6 @@ struct Renderer<'a> {
     config: &'a BlogConfig,
     index: PostIndex,
     assets: Assets,
-    assets_url: String,
 }
 
 struct Rendered {
@@ -252,7 +251,6 @@ impl<'a> Renderer<'a> {
             config,
             index: PostIndex { urls },
             assets: Assets::new(&assets_url),
-            assets_url,
         }
     }
 
@@ -268,7 +266,6 @@ impl<'a> Renderer<'a> {
         });
         let site = Site {
             site_url: &self.config.site_url,
-            assets_url: &self.assets_url,
         };
         let source = Document {
             path: &path,

@@ -7,7 +7,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::frontmatter::{FrontMatter, TagEntry};
 use super::lodash::{capitalize, kebab_case};
+use super::{At, Context};
 use crate::diag::Diagnostic;
 use crate::model::Tag;
 
@@ -27,26 +29,12 @@ pub struct TagsFile {
 
 impl TagsFile {
     pub fn load(path: &Path, problems: &mut Vec<Diagnostic>) -> Option<TagsFile> {
-        let text = match super::read_text(path) {
-            Ok(t) => t,
-            Err(d) => {
-                problems.push(d);
-                return None;
-            }
-        };
-        match serde_saphyr::from_str::<Option<HashMap<String, Option<TagDefinition>>>>(&text) {
-            Ok(map) => Some(TagsFile {
-                tags: map
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.unwrap_or_default()))
-                    .collect(),
-            }),
-            Err(e) => {
-                problems.push(super::yaml_diagnostic(path, &text, &e, 0));
-                None
-            }
-        }
+        let map: Option<HashMap<String, Option<TagDefinition>>> =
+            super::yaml::read_file(path, problems)?;
+        let tags = map.unwrap_or_default().into_iter();
+        Some(TagsFile {
+            tags: tags.map(|(k, v)| (k, v.unwrap_or_default())).collect(),
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -98,6 +86,60 @@ fn join_route(base: &str, rest: &str) -> String {
     let rest = rest.trim_start_matches('/');
     let base = base.trim_end_matches('/');
     format!("{base}/{rest}")
+}
+
+/// The tags of one post: front matter keys resolved through the tags file
+/// (an undeclared key is an inline tag, with a warning when there is a
+/// tags file), inline objects as written.
+pub(super) fn post_tags(
+    cx: &Context,
+    fm: &FrontMatter,
+    path: &Path,
+    at: &At,
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<Tag> {
+    let Some(entries) = &fm.tags else {
+        return Vec::new();
+    };
+    let mut out: Vec<Tag> = Vec::new();
+    for entry in entries.value.iter().flatten() {
+        let tag = match entry {
+            TagEntry::Key(key) => {
+                let key = key.trim();
+                if key.is_empty() {
+                    continue;
+                }
+                match cx
+                    .tags
+                    .as_ref()
+                    .and_then(|t| t.resolve(key, &cx.tags_route))
+                {
+                    Some(tag) => tag,
+                    None => {
+                        if cx.tags.as_ref().is_some_and(|t| !t.is_empty()) {
+                            let (l, c) = at(&entries.referenced);
+                            problems.push(
+                                Diagnostic::warning(
+                                    path,
+                                    format!("tags: {key:?} is not declared in the tags file; used as an inline tag"),
+                                )
+                                .at(l, c),
+                            );
+                        }
+                        inline_tag(key, &cx.tags_route)
+                    }
+                }
+            }
+            TagEntry::Inline { label, permalink } => {
+                inline_object_tag(label, permalink, &cx.tags_route)
+            }
+        };
+        // Docusaurus: `uniqBy(tags, permalink)`, the first one wins.
+        if !out.iter().any(|t| t.permalink == tag.permalink) {
+            out.push(tag);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
