@@ -16,7 +16,7 @@ mod urls;
 use std::path::Path;
 
 pub use assets::Assets;
-pub use summary::summary;
+use summary::summary;
 pub use urls::normalize_path;
 
 use crate::diag::Diagnostic;
