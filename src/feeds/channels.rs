@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
 use crate::model::{Author, Post, Tag};
-use crate::posts::tags::kebab_case;
+use crate::posts::lodash::kebab_case;
 
 use super::ChannelKind;
 

@@ -94,7 +94,6 @@ pub fn snapshot(config: &BlogConfig, post: &Post) -> PostSnapshot {
     let assets_url = format!("{}/assets", config.feeds_url);
     let site = Site {
         site_url: &config.site_url,
-        assets_url: &assets_url,
     };
     let source = Document {
         path: &path,

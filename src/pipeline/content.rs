@@ -27,7 +27,6 @@ pub struct Renderer<'a> {
     config: &'a BlogConfig,
     index: PostIndex,
     pub assets: Assets,
-    assets_url: String,
 }
 
 pub struct Rendered {
@@ -53,7 +52,6 @@ impl<'a> Renderer<'a> {
             config,
             index: PostIndex { urls },
             assets: Assets::new(&assets_url),
-            assets_url,
         }
     }
 
@@ -69,7 +67,6 @@ impl<'a> Renderer<'a> {
         });
         let site = Site {
             site_url: &self.config.site_url,
-            assets_url: &self.assets_url,
         };
         let source = Document {
             path: &path,

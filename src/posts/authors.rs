@@ -7,6 +7,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::frontmatter::{AuthorEntry, FrontMatter};
+use super::{At, Context};
 use crate::diag::Diagnostic;
 use crate::model::Author;
 
@@ -20,13 +22,10 @@ pub struct AuthorFields {
     pub email: Option<String>,
     #[serde(alias = "imageURL")]
     pub image_url: Option<String>,
-    /// Docusaurus keeps `socials`, `page`, `description`: accepted, unused.
-    #[serde(default)]
-    pub socials: Option<serde_json::Value>,
+    /// `true` or `{permalink}`: the author has a page on the blog. Other
+    /// keys Docusaurus knows (`socials`, `description`) are ignored.
     #[serde(default)]
     pub page: Option<serde_json::Value>,
-    #[serde(default)]
-    pub description: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -36,22 +35,10 @@ pub struct AuthorsFile {
 
 impl AuthorsFile {
     pub fn load(path: &Path, problems: &mut Vec<Diagnostic>) -> Option<AuthorsFile> {
-        let text = match super::read_text(path) {
-            Ok(t) => t,
-            Err(d) => {
-                problems.push(d);
-                return None;
-            }
-        };
-        match serde_saphyr::from_str::<Option<HashMap<String, AuthorFields>>>(&text) {
-            Ok(map) => Some(AuthorsFile {
-                authors: map.unwrap_or_default(),
-            }),
-            Err(e) => {
-                problems.push(super::yaml_diagnostic(path, &text, &e, 0));
-                None
-            }
-        }
+        let map: Option<HashMap<String, AuthorFields>> = super::yaml::read_file(path, problems)?;
+        Some(AuthorsFile {
+            authors: map.unwrap_or_default(),
+        })
     }
 
     pub fn get(&self, key: &str) -> Option<&AuthorFields> {
@@ -100,6 +87,83 @@ fn page_permalink(
         route.trim_end_matches('/'),
         slug.trim_matches('/')
     ))
+}
+
+/// The authors of one post: `authors` entries (keys looked up in the
+/// authors file, inline objects overriding them) or the legacy fields, never
+/// both. `Err` when the post is to be left out.
+pub(super) fn post_authors(
+    cx: &Context,
+    fm: &FrontMatter,
+    path: &Path,
+    at: &At,
+    problems: &mut Vec<Diagnostic>,
+) -> Result<Vec<Author>, ()> {
+    let legacy = legacy_author(fm);
+    let Some(entries) = &fm.authors else {
+        return Ok(legacy.into_iter().collect());
+    };
+    let (line, col) = at(&entries.referenced);
+    if legacy.is_some() {
+        problems.push(
+            Diagnostic::error(
+                path,
+                "use either `authors` or the legacy `author*` fields, not both",
+            )
+            .at(line, col),
+        );
+        return Err(());
+    }
+    let mut out = Vec::new();
+    for entry in entries.value.as_slice() {
+        let inline = match entry {
+            AuthorEntry::Key(key) => AuthorFields {
+                key: Some(key.trim().to_string()),
+                ..Default::default()
+            },
+            AuthorEntry::Inline(fields) => (**fields).clone(),
+        };
+        let base = match inline.key.as_deref() {
+            Some(key) => {
+                let found = cx.authors.as_ref().and_then(|a| a.get(key));
+                if found.is_none() {
+                    problems.push(
+                        Diagnostic::warning(
+                            path,
+                            format!("authors: {key:?} is not in the authors file; the key is used as the name"),
+                        )
+                        .at(line, col),
+                    );
+                }
+                found
+            }
+            None => None,
+        };
+        let mut author = merge(base, &inline, &cx.authors_route);
+        if author.name.is_none() && base.is_none() {
+            author.name = author.key.clone();
+        }
+        out.push(author);
+    }
+    Ok(out)
+}
+
+/// Docusaurus `getFrontMatterAuthorLegacy`.
+fn legacy_author(fm: &FrontMatter) -> Option<Author> {
+    let author = Author {
+        key: None,
+        name: fm.author.clone(),
+        title: fm.author_title.clone(),
+        url: fm.author_url.clone(),
+        email: None,
+        image_url: fm.author_image_url.clone(),
+        page: None,
+    };
+    (author.name.is_some()
+        || author.title.is_some()
+        || author.url.is_some()
+        || author.image_url.is_some())
+    .then_some(author)
 }
 
 #[cfg(test)]

@@ -53,10 +53,10 @@ pub enum OneOrMany<T> {
 }
 
 impl<T> OneOrMany<T> {
-    pub fn into_vec(self) -> Vec<T> {
+    pub fn as_slice(&self) -> &[T] {
         match self {
             OneOrMany::Many(v) => v,
-            OneOrMany::One(t) => vec![t],
+            OneOrMany::One(t) => std::slice::from_ref(t),
         }
     }
 }

@@ -7,22 +7,21 @@ pub mod authors;
 pub mod dates;
 pub mod discover;
 pub mod frontmatter;
+pub mod lodash;
 pub mod tags;
+mod yaml;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::LazyLock;
-
-use regex::Regex;
 
 use rayon::prelude::*;
 
 use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
-use crate::model::{Author, Post, Tag};
-use authors::{AuthorFields, AuthorsFile};
+use crate::model::Post;
+use authors::AuthorsFile;
 use discover::PostFile;
-use frontmatter::{AuthorEntry, FrontMatter, TagEntry};
+use frontmatter::FrontMatter;
 use tags::TagsFile;
 
 /// Posts larger than this are refused: nobody writes a 10 MB blog post, and
@@ -123,50 +122,6 @@ pub(crate) fn read_text(path: &Path) -> Result<String, Diagnostic> {
     })
 }
 
-/// A YAML error at its place in the file; `line_offset` is the number of lines
-/// before the YAML text (1 for front matter after its `---`). The message
-/// names the key whose value is wrong (`tags: expected sequence start`).
-pub(crate) fn yaml_diagnostic(
-    path: &Path,
-    yaml: &str,
-    e: &serde_saphyr::Error,
-    line_offset: usize,
-) -> Diagnostic {
-    let mut message = yaml_message(e);
-    let Some(loc) = e.location() else {
-        return Diagnostic::error(path, message);
-    };
-    let (line, column) = (loc.line() as usize, loc.column() as usize);
-    let line_text = yaml.lines().nth(line.saturating_sub(1)).unwrap_or("");
-    if let Some((key, _)) = line_text.split_once(':') {
-        let key = key.trim();
-        let is_key = !key.is_empty()
-            && !line_text.starts_with([' ', '\t', '-'])
-            && key
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
-        if is_key && column > key.len() {
-            message = format!("{key}: {message}");
-        }
-    }
-    Diagnostic::error(path, message).at(line + line_offset, column)
-}
-
-static YAML_LOCATION_PREFIX: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(?:error: )?(?:line \d+ column \d+: )?").expect("valid regex"));
-
-/// The error text without serde-saphyr's own location (we print the location
-/// in front, compiler style).
-fn yaml_message(e: &serde_saphyr::Error) -> String {
-    let text = e.to_string();
-    let first = text.lines().next().unwrap_or("invalid YAML");
-    let first = YAML_LOCATION_PREFIX.replace(first, "");
-    match first.find(" at line ") {
-        Some(i) => first[..i].to_string(),
-        None => first.into_owned(),
-    }
-}
-
 fn read_post(cx: &Context, file: &PostFile) -> (Option<Post>, Vec<Diagnostic>) {
     let mut problems = Vec::new();
     let post = parse_post(cx, file, &mut problems);
@@ -214,7 +169,7 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
             match serde_saphyr::from_str::<Option<FrontMatter>>(yaml) {
                 Ok(fm) => fm.unwrap_or_default(),
                 Err(e) => {
-                    problems.push(yaml_diagnostic(path, yaml, &e, split.yaml_line - 1));
+                    problems.push(yaml::diagnostic(path, yaml, &e, split.yaml_line - 1));
                     return None;
                 }
             }
@@ -290,8 +245,8 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
         .unwrap_or_else(|| parsed_name.slug.clone());
     let permalink = join_permalink(&config.blog_route(""), &slug);
 
-    let post_tags = resolve_tags(cx, &fm, path, &at, problems);
-    let post_authors = match resolve_authors(cx, &fm, path, &at, problems) {
+    let post_tags = tags::post_tags(cx, &fm, path, &at, problems);
+    let post_authors = match authors::post_authors(cx, &fm, path, &at, problems) {
         Ok(a) => a,
         Err(()) => {
             errors += 1;
@@ -341,132 +296,3 @@ fn join_permalink(base: &str, slug: &str) -> String {
 }
 
 type At<'a> = dyn Fn(&serde_saphyr::Location) -> (usize, usize) + 'a;
-
-fn resolve_tags(
-    cx: &Context,
-    fm: &FrontMatter,
-    path: &Path,
-    at: &At,
-    problems: &mut Vec<Diagnostic>,
-) -> Vec<Tag> {
-    let Some(entries) = &fm.tags else {
-        return Vec::new();
-    };
-    let mut out: Vec<Tag> = Vec::new();
-    for entry in entries.value.iter().flatten() {
-        let tag = match entry {
-            TagEntry::Key(key) => {
-                let key = key.trim();
-                if key.is_empty() {
-                    continue;
-                }
-                match cx
-                    .tags
-                    .as_ref()
-                    .and_then(|t| t.resolve(key, &cx.tags_route))
-                {
-                    Some(tag) => tag,
-                    None => {
-                        if cx.tags.as_ref().is_some_and(|t| !t.is_empty()) {
-                            let (l, c) = at(&entries.referenced);
-                            problems.push(
-                                Diagnostic::warning(
-                                    path,
-                                    format!("tags: {key:?} is not declared in the tags file; used as an inline tag"),
-                                )
-                                .at(l, c),
-                            );
-                        }
-                        tags::inline_tag(key, &cx.tags_route)
-                    }
-                }
-            }
-            TagEntry::Inline { label, permalink } => {
-                tags::inline_object_tag(label, permalink, &cx.tags_route)
-            }
-        };
-        // Docusaurus: `uniqBy(tags, permalink)`, the first one wins.
-        if !out.iter().any(|t| t.permalink == tag.permalink) {
-            out.push(tag);
-        }
-    }
-    out
-}
-
-fn resolve_authors(
-    cx: &Context,
-    fm: &FrontMatter,
-    path: &Path,
-    at: &At,
-    problems: &mut Vec<Diagnostic>,
-) -> Result<Vec<Author>, ()> {
-    let legacy = legacy_author(fm);
-    let Some(entries) = &fm.authors else {
-        return Ok(legacy.into_iter().collect());
-    };
-    let (line, col) = at(&entries.referenced);
-    if legacy.is_some() {
-        problems.push(
-            Diagnostic::error(
-                path,
-                "use either `authors` or the legacy `author*` fields, not both",
-            )
-            .at(line, col),
-        );
-        return Err(());
-    }
-    let list = match &entries.value {
-        frontmatter::OneOrMany::Many(v) => v.iter().collect::<Vec<_>>(),
-        frontmatter::OneOrMany::One(one) => vec![one],
-    };
-    let mut out = Vec::new();
-    for entry in list {
-        let inline = match entry {
-            AuthorEntry::Key(key) => AuthorFields {
-                key: Some(key.trim().to_string()),
-                ..Default::default()
-            },
-            AuthorEntry::Inline(fields) => (**fields).clone(),
-        };
-        let base = match inline.key.as_deref() {
-            Some(key) => {
-                let found = cx.authors.as_ref().and_then(|a| a.get(key));
-                if found.is_none() {
-                    problems.push(
-                        Diagnostic::warning(
-                            path,
-                            format!("authors: {key:?} is not in the authors file; the key is used as the name"),
-                        )
-                        .at(line, col),
-                    );
-                }
-                found
-            }
-            None => None,
-        };
-        let mut author = authors::merge(base, &inline, &cx.authors_route);
-        if author.name.is_none() && base.is_none() {
-            author.name = author.key.clone();
-        }
-        out.push(author);
-    }
-    Ok(out)
-}
-
-/// Docusaurus `getFrontMatterAuthorLegacy`.
-fn legacy_author(fm: &FrontMatter) -> Option<Author> {
-    let author = Author {
-        key: None,
-        name: fm.author.clone(),
-        title: fm.author_title.clone(),
-        url: fm.author_url.clone(),
-        email: None,
-        image_url: fm.author_image_url.clone(),
-        page: None,
-    };
-    (author.name.is_some()
-        || author.title.is_some()
-        || author.url.is_some()
-        || author.image_url.is_some())
-    .then_some(author)
-}

@@ -253,9 +253,8 @@ mod tests {
         };
         let site = Site {
             site_url: "https://example.org",
-            assets_url: "https://example.org/blog/assets",
         };
-        let assets = Assets::new(site.assets_url);
+        let assets = Assets::new("https://example.org/blog/assets");
         let mut r = Resolver::new(&src, &site, &Posts, &assets);
         check(&mut r);
     }

@@ -49,12 +49,8 @@ impl<'e> Footnotes<'e> {
                 n
             }
         };
-        let href = urls
-            .map("a", "href", &format!("#user-content-fn-{id}"), None)
-            .unwrap_or_default();
-        let mut html = String::from("<sup><a href=\"");
-        escape_html_into(&href, &mut html);
-        html.push('"');
+        let mut html = String::from("<sup>");
+        open_link(&mut html, urls, &format!("user-content-fn-{id}"));
         if first {
             html.push_str(&format!(" id=\"user-content-fnref-{id}\""));
         }
@@ -75,12 +71,9 @@ impl<'e> Footnotes<'e> {
             let id = note_id(&label);
             let mut body = String::new();
             pulldown_cmark::html::push_html(&mut body, events.into_iter());
-            let back = urls
-                .map("a", "href", &format!("#user-content-fnref-{id}"), None)
-                .unwrap_or_default();
-            let mut backref = String::from(" <a href=\"");
-            escape_html_into(&back, &mut backref);
-            backref.push_str("\">↩</a>");
+            let mut backref = String::from(" ");
+            open_link(&mut backref, urls, &format!("user-content-fnref-{id}"));
+            backref.push_str(">↩</a>");
             match body.rfind("</p>") {
                 Some(i) => body.insert_str(i, &backref),
                 None => body.push_str(&backref),
@@ -89,4 +82,15 @@ impl<'e> Footnotes<'e> {
         }
         out.push_str("</ol>\n</div>\n");
     }
+}
+
+/// Writes `<a href="…"`, without the closing `>`, linking to `#{id}` on the
+/// post page.
+fn open_link(out: &mut String, urls: &mut dyn UrlMap, id: &str) {
+    let href = urls
+        .map("a", "href", &format!("#{id}"), None)
+        .unwrap_or_default();
+    out.push_str("<a href=\"");
+    escape_html_into(&href, out);
+    out.push('"');
 }

@@ -1,9 +1,8 @@
-//! Parsing the two kinds of remark-directive that Docusaurus blogs use:
-//! container directives (admonitions: `:::tip Title`, `:::success[TL;DR]`,
-//! closed by `:::`; nested ones use more colons) and leaf directives
-//! (`::video-vimeo[label]{id=123}`): reading them, and what the MDX pass
-//! writes for them (a titled `<div class="admonition">`, a link to the
-//! video).
+//! The two kinds of remark-directive that Docusaurus blogs use, read and
+//! written out: container directives (admonitions: `:::tip Title`,
+//! `:::success[TL;DR]`, closed by `:::`; nested ones use more colons) become
+//! a titled `<div class="admonition">`, leaf directives
+//! (`::video-vimeo[label]{id=123}`) a link to the video or their label.
 
 use super::stack::FrameKind;
 use super::{MAX_DEPTH, Mode, Pre, block_indent};

@@ -2,7 +2,7 @@
 //! `<Details>`, unknown ones) turn into plain HTML or vanish, HTML tags are
 //! written back without their JSX (`className`, `style={{...}}`, handlers),
 //! and an `<iframe>` becomes a link to what it embeds. Every URL goes
-//! through [`UrlMap`].
+//! through [`UrlMap`](crate::render::urls::UrlMap).
 
 use super::jsx_tag::{Static, Tag, Value, static_expr};
 use super::layout::TagPiece;
@@ -21,7 +21,7 @@ const BLOCK_TAGS: &[&str] = &[
     "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "video",
 ];
 
-/// Attributes holding a URL, rewritten through [`UrlMap`].
+/// Attributes holding a URL, rewritten through [`UrlMap`](crate::render::urls::UrlMap).
 const URL_ATTRS: &[&str] = &["href", "src", "poster", "cite"];
 
 impl Pre<'_, '_> {
@@ -89,12 +89,7 @@ impl Pre<'_, '_> {
                     .find(|a| a.name == "href" || a.name == "to")
                     .and_then(|a| tag.text_attr(a.name).map(|v| (v, a.at)));
                 match target.and_then(|(v, a)| self.urls.map("a", "href", &v, Some(a))) {
-                    Some(url) => {
-                        let mut open = String::from("<a href=\"");
-                        escape_html_into(&url, &mut open);
-                        open.push_str("\">");
-                        (open, "</a>".to_owned())
-                    }
+                    Some(url) => (anchor_open(&url), "</a>".to_owned()),
                     None => (String::new(), String::new()),
                 }
             }
@@ -150,9 +145,7 @@ impl Pre<'_, '_> {
         });
         if let Some(url) = url {
             let title = tag.text_attr("title").filter(|t| !t.trim().is_empty());
-            let mut html = String::from("<a href=\"");
-            escape_html_into(&url, &mut html);
-            html.push_str("\">");
+            let mut html = anchor_open(&url);
             escape_html_into(title.as_deref().unwrap_or(&url).trim(), &mut html);
             html.push_str("</a>");
             piece.html = html;
@@ -213,4 +206,12 @@ impl Pre<'_, '_> {
         s.push_str(if tag.self_closing { " />" } else { ">" });
         s
     }
+}
+
+/// `<a href="url">`, for a URL already checked by [`UrlMap`](crate::render::urls::UrlMap).
+fn anchor_open(url: &str) -> String {
+    let mut html = String::from("<a href=\"");
+    escape_html_into(url, &mut html);
+    html.push_str("\">");
+    html
 }

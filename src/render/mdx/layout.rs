@@ -1,13 +1,11 @@
-//! Where the tags of a line go. MDX renders the children of a block-level
-//! tag as Markdown, while CommonMark swallows everything up to the next blank
-//! line into a raw HTML block: so block-level tags are put on lines of their
-//! own with blank lines around them, and a line that is one block element is
-//! rendered inline into one raw HTML line, as MDX does.
+//! Where the tags of a line go once converted. MDX renders the children of
+//! a block-level tag as Markdown, while CommonMark swallows everything up to
+//! the next blank line into a raw HTML block: so block-level tags are put on
+//! lines of their own with blank lines around them.
 
-use super::Mode;
-use super::Pre;
+use super::{Mode, Pre};
 
-/// A tag found on a line, already converted.
+/// A tag found on a line, already converted (see `elements`).
 #[derive(Debug)]
 pub(super) struct TagPiece {
     pub(super) html: String,
@@ -23,6 +21,7 @@ pub(super) struct TagPiece {
     pub(super) frame: Option<u32>,
 }
 
+/// A line cut into text and tags.
 #[derive(Debug)]
 pub(super) enum Piece {
     Text(String),

@@ -6,10 +6,8 @@
 //! (`::video-vimeo[label]{id=1}`). Fenced code and inline code are copied
 //! untouched.
 //!
-//! MDX renders the children of a block-level tag as Markdown, while
-//! CommonMark swallows everything up to the next blank line into a raw HTML
-//! block. So block-level tags are put on lines of their own with blank lines
-//! around them; see `layout`.
+//! MDX renders the children of a block-level tag as Markdown, CommonMark
+//! does not: block-level tags get lines of their own (see `layout`).
 //!
 //! The HTML this pass writes from checked, escaped values is remembered: if
 //! every raw HTML event the Markdown parser later reports is one of those,
@@ -171,14 +169,11 @@ impl Pre<'_, '_> {
         }
         let mut rest = line;
         for frame in self.stack.iter_mut().filter(|f| f.flow) {
-            let ws = rest.len() - rest.trim_start_matches([' ', '\t']).len();
-            let d = *frame.dedent.get_or_insert(ws);
-            rest = &rest[d.min(ws)..];
+            let d = *frame.dedent.get_or_insert(indent_len(rest));
+            rest = strip_columns(rest, d);
         }
         rest
     }
-
-    // ---- output helpers -------------------------------------------------
 
     fn ensure_blank_line(&mut self) {
         if self.out.is_empty() || self.out.ends_with("\n\n") {
@@ -237,8 +232,12 @@ impl Pre<'_, '_> {
 
 /// `line` without up to `n` leading spaces or tabs.
 fn strip_columns(line: &str, n: usize) -> &str {
-    let ws = line.len() - line.trim_start_matches([' ', '\t']).len();
-    &line[ws.min(n)..]
+    &line[indent_len(line).min(n)..]
+}
+
+/// Bytes of leading spaces and tabs.
+fn indent_len(line: &str) -> usize {
+    line.len() - line.trim_start_matches([' ', '\t']).len()
 }
 
 /// At most three columns: four would make an indented code block.
