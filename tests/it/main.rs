@@ -8,6 +8,7 @@ mod receiver;
 
 mod architecture;
 mod bad_input;
+mod cli_output;
 mod contract;
 mod daemon;
 mod email;

@@ -1,0 +1,143 @@
+//! What the CLI writes for machines: every `--json` output is one JSON
+//! document (also for several blogs, and with `--dry-run`), and a dry run
+//! leaves every byte on disk as it was.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+const FIRST: &str = "2025-06-02T00:00:00Z";
+const LATER: &str = "2025-06-10T00:00:00Z";
+
+fn blog_with_subscribers() -> TestBlog {
+    let blog = TestBlog::new(
+        r#"state = "state.db"
+
+[email]
+from = "Test blog <noreply@example.org>"
+transport = "file"
+outbox = "outbox"
+unsubscribe_url = "https://example.org/unsubscribe?s={subscriber}&t={token}"
+
+[[subscribers]]
+id = "reader"
+email = "reader@example.org"
+"#,
+    );
+    blog.write(
+        "2025-06-01-first.md",
+        "---\ntitle: First\ntags: [news]\n---\nThe first post.\n",
+    );
+    blog
+}
+
+fn parse(what: &str, run: &Run) -> Value {
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{what}: stdout is not one JSON document: {e}\n{}\n{}",
+            run.stdout, run.stderr
+        )
+    })
+}
+
+/// Every file below `dir` with its bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+            (rel, std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn a_dry_run_prints_one_json_document_and_changes_no_byte_on_disk() {
+    let blog = blog_with_subscribers();
+    let first = blog.run(&["--now", FIRST, "run", "--json"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(parse("run --json", &first)["first_run"], true);
+    blog.write(
+        "2025-06-05-second.md",
+        "---\ntitle: Second\ntags: [news]\n---\nThe second post.\n",
+    );
+    let before = files(blog.path());
+
+    let dry = blog.run(&["--now", LATER, "notify", "--dry-run", "--json"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    let summary = parse("notify --dry-run --json", &dry);
+    assert_eq!(summary["dry_run"], true);
+    assert_eq!(summary["sent"], 0);
+    let would = summary["would_send"].as_array().expect("would_send");
+    assert_eq!(would.len(), 1, "{summary}");
+    assert_eq!(would[0]["subscriber"], "reader");
+    assert_eq!(
+        files(blog.path()),
+        before,
+        "a dry run changed files on disk"
+    );
+
+    // The same without --json: the lines go to stdout, still nothing written.
+    let text = blog.run(&["--now", LATER, "notify", "--dry-run"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(text.stdout.contains("would send"), "{}", text.stdout);
+    assert_eq!(files(blog.path()), before);
+
+    // And the real run sends what the dry run showed.
+    let real = blog.run(&["--now", LATER, "notify", "--json"]);
+    assert_eq!(parse("notify --json", &real)["sent"], 1);
+}
+
+#[test]
+fn a_dry_run_without_a_state_creates_none() {
+    let blog = blog_with_subscribers();
+    let dry = blog.run(&["--now", FIRST, "notify", "--dry-run", "--json"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(parse("notify --dry-run --json", &dry)["first_run"], true);
+    assert!(!blog.path().join("state.db").exists());
+    assert!(!blog.path().join("outbox").exists());
+}
+
+#[test]
+fn json_output_for_several_blogs_is_one_array() {
+    let blog = blog_with_subscribers();
+    let second = blog.path().join("other.toml");
+    let text = std::fs::read_to_string(blog.toml())
+        .unwrap()
+        .replace("state.db", "other.db")
+        .replace("output = \"out\"", "output = \"other-out\"");
+    std::fs::write(&second, text).unwrap();
+    let files = [blog.toml(), second];
+    let args = |cmd: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = ["--now", FIRST].iter().map(|s| s.to_string()).collect();
+        a.extend(cmd.iter().map(|s| s.to_string()));
+        a.extend(files.iter().map(|f| f.display().to_string()));
+        a
+    };
+    let run = |cmd: &[&str]| {
+        let a = args(cmd);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        postbode_in(blog.path(), &a)
+    };
+
+    let notified = run(&["run", "--json"]);
+    assert_eq!(notified.code, 0, "{}", notified.stderr);
+    let all = parse("run --json, two blogs", &notified);
+    let names: Vec<&str> = all
+        .as_array()
+        .expect("an array for two blogs")
+        .iter()
+        .map(|s| s["blog"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["feeds", "other"]);
+
+    let status = run(&["status", "--json"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(parse("status --json", &status).is_array());
+}
