@@ -95,32 +95,7 @@ impl Templates {
     /// overridable by a file of the same relative name in `override_dir`
     /// (e.g. `<dir>/email/nl/subject.txt`).
     pub fn load(override_dir: Option<&Path>) -> Result<Templates, TemplateError> {
-        let mut env = Environment::new();
-        // Block tags on lines of their own leave no blank lines behind, which
-        // plain-text mail and JSON need; the final newline of a file stays.
-        let syntax = SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .keep_trailing_newline(true)
-            .build()
-            .expect("the default delimiters are a valid syntax");
-        env.set_syntax(syntax);
-        // A misspelt variable fails loudly instead of sending an empty line.
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_auto_escape_callback(|name| match name.rsplit('.').next() {
-            Some("html") => AutoEscape::Html,
-            Some("json") => AutoEscape::Json,
-            _ => AutoEscape::None,
-        });
-        env.set_formatter(|out, state, value| match value.as_str() {
-            // minijinja's HTML escaping also writes `/` as `&#x2f;`: valid,
-            // but it bloats every URL in a message. `&<>"'` suffice in text
-            // and in quoted attributes.
-            Some(text) if *state.auto_escape() == AutoEscape::Html && !value.is_safe() => out
-                .write_str(&crate::text::escape_html(text))
-                .map_err(|_| Error::new(ErrorKind::WriteFailure, "writing a template")),
-            _ => escape_formatter(out, state, value),
-        });
+        let mut env = environment();
         env.add_filter("date", date_filter);
 
         for &(name, text) in BUILT_IN {
@@ -155,6 +130,39 @@ impl Templates {
             .render(minijinja::value::Serde(ctx))
             .map_err(render_error)
     }
+}
+
+/// The minijinja set-up every template of postbode shares (messages, the
+/// feeds index): escaping by file name (`.html` HTML, `.json` JSON values,
+/// anything else none), block tags that leave no blank lines behind (plain
+/// text mail and JSON need that; a file's final newline stays), and strict
+/// variables, so a misspelt name fails loudly instead of printing nothing.
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    let syntax = SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .keep_trailing_newline(true)
+        .build()
+        .expect("the default delimiters are a valid syntax");
+    env.set_syntax(syntax);
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|name| match name.rsplit('.').next() {
+        Some("html") => AutoEscape::Html,
+        Some("json") => AutoEscape::Json,
+        _ => AutoEscape::None,
+    });
+    env.set_formatter(|out, state, value| match value.as_str() {
+        // minijinja's HTML escaping also writes `/` as `&#x2f;`: valid, but
+        // it bloats every URL and makes feed addresses people copy from a
+        // page's source unreadable. `&<>"'` suffice in text and in quoted
+        // attributes.
+        Some(text) if *state.auto_escape() == AutoEscape::Html && !value.is_safe() => out
+            .write_str(&crate::text::escape_html(text))
+            .map_err(|_| Error::new(ErrorKind::WriteFailure, "writing a template")),
+        _ => escape_formatter(out, state, value),
+    });
+    env
 }
 
 const MONTHS_NL: [&str; 12] = [

@@ -6,13 +6,10 @@
 //! The markup lives in `templates/feeds-index.html`, embedded at compile time
 //! so the binary needs no files next to it; minijinja escapes every value.
 
-use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
-use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, escape_formatter};
 use serde::Serialize;
 
 use super::{Channel, ChannelKind, Format};
-use crate::text::escape_html;
 
 const TEMPLATE_NAME: &str = "feeds-index.html";
 const TEMPLATE: &str = include_str!("../../templates/feeds-index.html");
@@ -111,27 +108,7 @@ pub fn render_index_html(
             .collect(),
     };
 
-    let mut env = Environment::new();
-    let syntax = SyntaxConfig::builder()
-        .trim_blocks(true)
-        .lstrip_blocks(true)
-        .keep_trailing_newline(true)
-        .build()
-        .expect("the default delimiters are a valid syntax");
-    env.set_syntax(syntax);
-    env.set_formatter(|out, state, value| match value.as_str() {
-        // minijinja's HTML escaping also writes `/` as `&#x2f;`: valid, but
-        // it makes every URL in the page unreadable in the source, including
-        // the feed addresses people copy. `&<>"'` suffice in text and in
-        // quoted attributes.
-        Some(text) if *state.auto_escape() == AutoEscape::Html && !value.is_safe() => out
-            .write_str(&escape_html(text))
-            .map_err(|_| Error::new(ErrorKind::WriteFailure, "writing the feeds index")),
-        _ => escape_formatter(out, state, value),
-    });
-    // A misspelt variable in the template fails the tests instead of
-    // silently rendering nothing.
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let env = crate::templates::environment();
     let html = env
         .template_from_named_str(TEMPLATE_NAME, TEMPLATE)
         .and_then(|template| template.render(Serde(&page)))
