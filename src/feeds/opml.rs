@@ -1,5 +1,8 @@
-//! OPML 2.0 (`feeds.opml`): every channel in every format as one subscription
-//! list, so a reader can import all tag and author feeds at once. Written with
+//! OPML 2.0 (`feeds.opml`): every channel once, as one subscription list, so
+//! a reader can import all tag and author feeds at once without getting each
+//! post three times. Each outline points at the channel's preferred format
+//! (Atom, else RSS, else JSON Feed); OPML has no way to list alternates, so
+//! the other formats are on the feeds index page. Written with
 //! quick-xml (the writer `rss` and `atom_syndication` use), which escapes
 //! attribute values; titles come from tag and author names we do not control.
 
@@ -37,27 +40,40 @@ fn write(
                 Ok(())
             })?;
             w.create_element("body").write_inner_content(|w| {
+                let Some(format) = preferred(formats) else {
+                    return Ok(());
+                };
                 for channel in channels {
                     let name = xml_safe(&channel.title);
-                    for &format in formats {
-                        let text = format!("{name} ({})", format.label());
-                        let feed_url = channel.feed_url(format);
-                        // OPML 2.0: type="rss" marks a subscription, whatever
-                        // the feed's actual format.
-                        w.create_element("outline")
-                            .with_attribute(("type", "rss"))
-                            .with_attribute(("text", text.as_str()))
-                            .with_attribute(("title", text.as_str()))
-                            .with_attribute(("xmlUrl", feed_url.as_str()))
-                            .with_attribute(("htmlUrl", channel.page_url.as_str()))
-                            .write_empty()?;
+                    let description = xml_safe(&channel.description);
+                    let feed_url = channel.feed_url(format);
+                    // OPML 2.0: type="rss" marks a feed subscription, whatever
+                    // the feed's actual format; `version` is for RSS only.
+                    let mut outline = w
+                        .create_element("outline")
+                        .with_attribute(("type", "rss"))
+                        .with_attribute(("text", name.as_ref()))
+                        .with_attribute(("title", name.as_ref()))
+                        .with_attribute(("description", description.as_ref()))
+                        .with_attribute(("xmlUrl", feed_url.as_str()))
+                        .with_attribute(("htmlUrl", channel.page_url.as_str()));
+                    if format == Format::Rss {
+                        outline = outline.with_attribute(("version", "RSS2"));
                     }
+                    outline.write_empty()?;
                 }
                 Ok(())
             })?;
             Ok(())
         })?;
     Ok(())
+}
+
+/// The format readers handle best among those configured.
+fn preferred(formats: &[Format]) -> Option<Format> {
+    [Format::Atom, Format::Rss, Format::Json]
+        .into_iter()
+        .find(|f| formats.contains(f))
 }
 
 #[cfg(test)]
@@ -97,7 +113,7 @@ mod tests {
     }
 
     #[test]
-    fn opml_lists_one_outline_per_channel_and_format() {
+    fn opml_lists_each_channel_once_in_its_preferred_format() {
         let posts = posts();
         let blog = channel(&posts, ChannelKind::Blog);
         let mut tag = channel(&posts, ChannelKind::Tag);
@@ -105,7 +121,8 @@ mod tests {
         tag.page_url = "https://developer.example.nl/blog/tags/api".into();
         tag.feed_base_url = tag.page_url.clone();
 
-        let bytes = render_opml("Alle feeds", &[&blog, &tag], &[Format::Atom, Format::Rss]);
+        let all = [Format::Atom, Format::Rss, Format::Json];
+        let bytes = render_opml("Alle feeds", &[&blog, &tag], &all);
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(
             text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">")
@@ -113,24 +130,33 @@ mod tests {
         assert!(text.contains("<title>Alle feeds</title>"));
 
         let found = outlines(&bytes);
-        assert_eq!(found.len(), 4);
-        let last = &found[3];
-        let get = |k: &str| {
-            last.iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.as_str())
+        assert_eq!(found.len(), 2, "one outline per channel: {text}");
+        let get = |o: &Vec<(String, String)>, k: &str| {
+            o.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
         };
-        assert_eq!(get("type"), Some("rss"));
-        assert_eq!(get("text"), Some("Blog – tag: \"API\" & <co> (RSS)"));
-        assert_eq!(get("title"), get("text"));
+        let last = &found[1];
+        assert_eq!(get(last, "type").as_deref(), Some("rss"));
         assert_eq!(
-            get("xmlUrl"),
-            Some("https://developer.example.nl/blog/tags/api/rss.xml")
+            get(last, "text").as_deref(),
+            Some("Blog – tag: \"API\" & <co>")
+        );
+        assert_eq!(get(last, "title"), get(last, "text"));
+        assert_eq!(
+            get(last, "xmlUrl").as_deref(),
+            Some("https://developer.example.nl/blog/tags/api/atom.xml")
         );
         assert_eq!(
-            get("htmlUrl"),
+            get(last, "htmlUrl").as_deref(),
             Some("https://developer.example.nl/blog/tags/api")
         );
+        assert_eq!(get(last, "version"), None, "version is for RSS outlines");
+
+        // Without Atom, RSS is preferred, and says so.
+        let rss = outlines(&render_opml("x", &[&blog], &[Format::Json, Format::Rss]));
+        assert!(get(&rss[0], "xmlUrl").unwrap().ends_with("/rss.xml"));
+        assert_eq!(get(&rss[0], "version").as_deref(), Some("RSS2"));
+        let json = outlines(&render_opml("x", &[&blog], &[Format::Json]));
+        assert!(get(&json[0], "xmlUrl").unwrap().ends_with("/feed.json"));
     }
 
     #[test]
