@@ -141,3 +141,64 @@ fn json_output_for_several_blogs_is_one_array() {
     assert_eq!(status.code, 0, "{}", status.stderr);
     assert!(parse("status --json", &status).is_array());
 }
+
+#[test]
+fn posts_lists_days_in_the_blogs_time_zone() {
+    let blog = TestBlog::new("timezone = \"Europe/Amsterdam\"\n");
+    // Half past midnight in Amsterdam is still the old year in UTC.
+    blog.write(
+        "new-year.md",
+        "---\ntitle: New year\ndate: 2099-01-01T00:30:00+01:00\n---\nText.\n",
+    );
+    let run = blog.run(&["--now", FIRST, "posts"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("new-year"))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(line.starts_with("2099-01-01"), "{line}");
+}
+
+#[test]
+fn preview_takes_a_permalink_with_a_trailing_slash_and_says_when_a_post_is_a_draft() {
+    let blog = blog_with_subscribers();
+    blog.write(
+        "2025-06-03-draft.md",
+        "---\ntitle: Not yet\ndraft: true\n---\nText.\n",
+    );
+    let args = |post: &str| {
+        [
+            "--now",
+            LATER,
+            "preview",
+            "--post",
+            post,
+            "--subscriber",
+            "reader",
+        ]
+        .map(String::from)
+    };
+    let a = args("/blog/2025/06/01/first/");
+    let published = blog.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(published.code, 0, "{}", published.stderr);
+    assert!(
+        published.stdout.contains("Subject:"),
+        "{}",
+        published.stdout
+    );
+    assert!(
+        !published.stderr.contains("not published"),
+        "{}",
+        published.stderr
+    );
+
+    let a = args("/blog/2025/06/03/draft");
+    let draft = blog.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(draft.code, 0, "{}", draft.stderr);
+    assert!(
+        draft.stderr.contains("is not published (it is a draft)"),
+        "{}",
+        draft.stderr
+    );
+}

@@ -27,7 +27,9 @@ pub async fn run(feed_file: Option<PathBuf>, now: DateTime<Utc>, json: bool) -> 
                 );
                 return outcome;
             }
-            outcome.max(output::stdout(|out| print_table(out, &blog.posts, now)))
+            outcome.max(output::stdout(|out| {
+                print_table(out, &blog.posts, now, c.timezone)
+            }))
         })
         .await
     })
@@ -102,7 +104,14 @@ fn post_json<'a>(config: &'a BlogConfig, post: &'a Post, now: DateTime<Utc>) -> 
     }
 }
 
-fn print_table(out: &mut dyn Write, posts: &[Post], now: DateTime<Utc>) -> std::io::Result<()> {
+/// The table for people: dates are days in the blog's time zone, as its
+/// pages show them.
+fn print_table(
+    out: &mut dyn Write,
+    posts: &[Post],
+    now: DateTime<Utc>,
+    timezone: chrono_tz::Tz,
+) -> std::io::Result<()> {
     writeln!(
         out,
         "{:<10}  {:<11}  {:<50}  TAGS",
@@ -122,7 +131,7 @@ fn print_table(out: &mut dyn Write, posts: &[Post], now: DateTime<Utc>) -> std::
         writeln!(
             out,
             "{:<10}  {:<11}  {:<50}  {}",
-            p.date.format("%Y-%m-%d"),
+            p.date.with_timezone(&timezone).format("%Y-%m-%d"),
             state,
             p.permalink,
             tags.join(", ")

@@ -26,14 +26,31 @@ pub async fn run(
 
 fn preview(config: &BlogConfig, now: DateTime<Utc>, post_ref: &str, subscriber: &str) -> Outcome {
     let blog = posts::load(config);
-    let Some(post) = blog
-        .posts
-        .iter()
-        .find(|p| p.permalink == post_ref || p.url == post_ref || p.source == post_ref)
-    else {
-        output::error(format_args!("no post with permalink {post_ref}"));
+    // `/blog/x/` and `/blog/x` name the same page, as in a browser.
+    let wanted = post_ref.trim_end_matches('/');
+    let Some(post) = blog.posts.iter().find(|p| {
+        p.permalink.trim_end_matches('/') == wanted
+            || p.url.trim_end_matches('/') == wanted
+            || p.source == post_ref
+    }) else {
+        output::error(format_args!(
+            "no post with permalink, URL or source file {post_ref} (`postbode posts` lists them)"
+        ));
         return Outcome::Fatal;
     };
+    if !post.is_published(now) {
+        let why = if post.draft {
+            "it is a draft"
+        } else if post.unlisted {
+            "it is unlisted"
+        } else {
+            "its date has not come yet"
+        };
+        output::note(format_args!(
+            "postbode: note: {} is not published ({why}): nobody gets this message until it is",
+            post.permalink
+        ));
+    }
     let (subscribers, problems) = notify::subscribers(config);
     output::problems(problems);
     let Some(sub) = subscribers.iter().find(|s| s.id == subscriber) else {
