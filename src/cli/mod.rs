@@ -154,10 +154,28 @@ fn feed_files(given: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .filter(|p| !is_subscribers_file(p))
         .collect();
     files.sort();
     if files.is_empty() {
         return Err("no feed definition given and feeds/ has no *.toml files".into());
     }
     Ok(files)
+}
+
+/// A separate subscribers file (only `[[subscribers]]` tables) may sit in
+/// `feeds/` beside the definition that names it: it is not a blog of its
+/// own. Anything else unreadable is left for `config::load` to explain.
+fn is_subscribers_file(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return false;
+    };
+    let only_subscribers = !table.is_empty() && table.keys().all(|k| k == "subscribers");
+    if only_subscribers {
+        tracing::debug!(file = %path.display(), "a subscribers file, not a feed definition");
+    }
+    only_subscribers
 }

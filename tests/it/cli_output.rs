@@ -202,3 +202,26 @@ fn preview_takes_a_permalink_with_a_trailing_slash_and_says_when_a_post_is_a_dra
         draft.stderr
     );
 }
+
+#[test]
+fn a_subscribers_file_in_feeds_is_not_taken_for_a_blog() {
+    let blog = TestBlog::new("");
+    blog.write("2025-06-01-first.md", "---\ntitle: First\n---\nText.\n");
+    let feeds = blog.path().join("feeds");
+    std::fs::create_dir_all(&feeds).unwrap();
+    std::fs::write(
+        feeds.join("blog.toml"),
+        "title = \"Test blog\"\nsite_url = \"https://example.org\"\nsource = \"../blog\"\noutput = \"../out\"\nstate = \"../state.db\"\nsubscribers = \"people.toml\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        feeds.join("people.toml"),
+        "[[subscribers]]\nid = \"a\"\nemail = \"a@example.org\"\n",
+    )
+    .unwrap();
+    // `run` without arguments: every feed definition in feeds/.
+    let run = postbode_in(blog.path(), &["--now", FIRST, "build"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(blog.out().join("atom.xml").exists());
+    assert!(!run.stderr.contains("people.toml"), "{}", run.stderr);
+}
