@@ -14,8 +14,72 @@ use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
 use crate::model::Post;
 
-/// The manifest's file name in the output folder.
-pub const MANIFEST: &str = ".postbode-build.json";
+/// Where earlier versions kept the manifest and the lock: in the published
+/// folder. Removed when found.
+const LEGACY: [&str; 2] = [".postbode-build.json", ".postbode.lock"];
+
+/// What postbode keeps between builds of one output folder – the manifest
+/// and the lock – beside the state, never in the published folder (the
+/// manifest holds local paths and problem messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildFiles {
+    pub dir: PathBuf,
+    /// File name of the manifest in `dir`.
+    pub manifest: String,
+    pub lock: PathBuf,
+}
+
+impl BuildFiles {
+    /// `<state folder>/postbode-build/<blog>-<hash of the output folder>.json`
+    /// (and `.lock`): the hash keeps two definitions with one name apart, and
+    /// two blogs writing one folder take turns on one lock.
+    pub fn of(config: &BlogConfig) -> BuildFiles {
+        let dir = config
+            .state
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .join("postbode-build");
+        let output = std::path::absolute(&config.output).unwrap_or_else(|_| config.output.clone());
+        let hash = hex::encode(Sha256::digest(output.as_os_str().as_encoded_bytes()));
+        let stem = format!("{}-{}", config.name, &hash[..12]);
+        BuildFiles {
+            lock: dir.join(format!("{stem}.lock")),
+            manifest: format!("{stem}.json"),
+            dir,
+        }
+    }
+
+    /// Takes the lock, waiting for another build of the same folder: two
+    /// overlapping runs (a slow cron run and the next one) take turns, so one
+    /// never removes what the other writes.
+    pub fn lock(&self) -> std::io::Result<std::fs::File> {
+        std::fs::create_dir_all(&self.dir)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock)?;
+        file.lock()?;
+        Ok(file)
+    }
+
+    pub fn read(&self) -> Option<Manifest> {
+        read(&self.dir.join(&self.manifest))
+    }
+}
+
+/// Removes the manifest and lock that earlier versions left in the output
+/// folder.
+pub fn remove_legacy(output: &Path) -> std::io::Result<()> {
+    for name in LEGACY {
+        match std::fs::remove_file(output.join(name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 /// What the last build saw, so an unchanged rebuild can stop early.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -99,6 +163,6 @@ pub fn fingerprint(config: &BlogConfig) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-pub fn read(path: &Path) -> Option<Manifest> {
+fn read(path: &Path) -> Option<Manifest> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }

@@ -36,20 +36,6 @@ impl OutputDir {
         &self.root
     }
 
-    /// An exclusive lock on the folder, held until the file is dropped: two
-    /// overlapping runs (a slow cron run and the next one) take turns, so one
-    /// never removes what the other writes.
-    pub fn lock(&self) -> io::Result<File> {
-        fs::create_dir_all(&self.root)?;
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(self.root.join(".postbode.lock"))?;
-        file.lock()?;
-        Ok(file)
-    }
-
     /// Atomic write (a temporary file in the target directory, then rename),
     /// skipped when the file already has exactly these bytes, which leaves
     /// its mtime untouched. Creates parent directories. Returns `Ok(true)`

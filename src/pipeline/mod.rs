@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use crate::config::BlogConfig;
 use crate::diag::{self, Diagnostic, Outcome};
 use crate::feeds::channels::plan_channels;
-use crate::feeds::manifest::{self, Manifest};
+use crate::feeds::manifest::{self, BuildFiles, Manifest};
 use crate::feeds::{self, Channel, Format, Item, OutputDir};
 use crate::model::Post;
 use crate::posts;
@@ -114,10 +114,9 @@ fn write(
         path: config.output.clone(),
         source,
     };
-    let out = OutputDir::new(&config.output);
-    let _lock = out.lock().map_err(write_error)?;
-    let manifest_path = config.output.join(manifest::MANIFEST);
-    let previous = manifest::read(&manifest_path);
+    let build_files = BuildFiles::of(config);
+    let _lock = build_files.lock().map_err(write_error)?;
+    let previous = build_files.read();
     if let Some(previous) = previous.as_ref().filter(|_| !opts.force)
         && previous.still_fresh(&inputs, now)
     {
@@ -160,8 +159,10 @@ fn write(
         files: written.files,
     };
     let bytes = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-    out.write_if_changed(manifest::MANIFEST, &bytes)
+    OutputDir::new(&build_files.dir)
+        .write_if_changed(&build_files.manifest, &bytes)
         .map_err(write_error)?;
+    manifest::remove_legacy(&config.output).map_err(write_error)?;
     tracing::info!(blog = %config.name, files_written = written.count, "build finished");
     Ok(BuildReport {
         problems: manifest.problems,

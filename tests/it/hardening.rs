@@ -148,3 +148,30 @@ fn status_to_a_reader_that_went_away_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn the_published_folder_holds_no_internal_files() {
+    let blog = TestBlog::example();
+    // What an earlier version left in the published folder.
+    std::fs::create_dir_all(blog.out()).unwrap();
+    std::fs::write(blog.out().join(".postbode-build.json"), "{}").unwrap();
+    std::fs::write(blog.out().join(".postbode.lock"), "").unwrap();
+    let run = blog.run(&["--now", NOW, "build"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let hidden: Vec<String> = snapshot(&blog.out())
+        .into_keys()
+        .filter(|rel| rel.split('/').any(|part| part.starts_with('.')))
+        .collect();
+    assert!(hidden.is_empty(), "internal files published: {hidden:?}");
+    // The manifest lives beside the state, and still makes a rebuild cheap.
+    let internal = blog.path().join("postbode-build");
+    let manifests: Vec<_> = std::fs::read_dir(&internal)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    assert_eq!(manifests.len(), 1, "{manifests:?}");
+    assert!(manifests[0].starts_with("feeds-"), "{manifests:?}");
+    let again = blog.run(&["--now", NOW, "build"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+}
