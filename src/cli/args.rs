@@ -1,4 +1,5 @@
-//! The command line: `postbode build | check | posts`.
+//! The command line's arguments: the commands, their flags, and the parsers
+//! for dates and durations (clap derive).
 
 use std::path::PathBuf;
 

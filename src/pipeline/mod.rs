@@ -272,21 +272,7 @@ fn write_feeds(
     let mut keep: BTreeSet<String> = BTreeSet::new();
     let jobs: Vec<(String, &Channel, Format)> = channels
         .iter()
-        .flat_map(|c| {
-            config.formats.iter().map(move |f| {
-                let name = match f {
-                    Format::Atom => "atom.xml",
-                    Format::Rss => "rss.xml",
-                    Format::Json => "feed.json",
-                };
-                let rel = if c.dir.is_empty() {
-                    name.to_string()
-                } else {
-                    format!("{}/{name}", c.dir)
-                };
-                (rel, c, *f)
-            })
-        })
+        .flat_map(|c| config.formats.iter().map(move |f| (c.rel_path(*f), c, *f)))
         .collect();
     keep.extend(jobs.iter().map(|(rel, _, _)| rel.clone()));
     let written: Vec<bool> = jobs
