@@ -2,9 +2,6 @@
 //! document (also for several blogs, and with `--dry-run`), and a dry run
 //! leaves every byte on disk as it was.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -44,19 +41,6 @@ fn parse(what: &str, run: &Run) -> Value {
     })
 }
 
-/// Every file below `dir` with its bytes.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(Result::unwrap)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
-            (rel, std::fs::read(e.path()).unwrap())
-        })
-        .collect()
-}
-
 #[test]
 fn a_dry_run_prints_one_json_document_and_changes_no_byte_on_disk() {
     let blog = blog_with_subscribers();
@@ -67,7 +51,7 @@ fn a_dry_run_prints_one_json_document_and_changes_no_byte_on_disk() {
         "2025-06-05-second.md",
         "---\ntitle: Second\ntags: [news]\n---\nThe second post.\n",
     );
-    let before = files(blog.path());
+    let before = tree(blog.path());
 
     let dry = blog.run(&["--now", LATER, "notify", "--dry-run", "--json"]);
     assert_eq!(dry.code, 0, "{}", dry.stderr);
@@ -77,17 +61,13 @@ fn a_dry_run_prints_one_json_document_and_changes_no_byte_on_disk() {
     let would = summary["would_send"].as_array().expect("would_send");
     assert_eq!(would.len(), 1, "{summary}");
     assert_eq!(would[0]["subscriber"], "reader");
-    assert_eq!(
-        files(blog.path()),
-        before,
-        "a dry run changed files on disk"
-    );
+    assert_eq!(tree(blog.path()), before, "a dry run changed files on disk");
 
     // The same without --json: the lines go to stdout, still nothing written.
     let text = blog.run(&["--now", LATER, "notify", "--dry-run"]);
     assert_eq!(text.code, 0, "{}", text.stderr);
     assert!(text.stdout.contains("would send"), "{}", text.stdout);
-    assert_eq!(files(blog.path()), before);
+    assert_eq!(tree(blog.path()), before);
 
     // And the real run sends what the dry run showed.
     let real = blog.run(&["--now", LATER, "notify", "--json"]);

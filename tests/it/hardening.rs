@@ -2,26 +2,11 @@
 //! must survive: a moved or emptied blog folder, an output folder shared with
 //! a site's own files, a reader of `status` that goes away.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::helpers::*;
 
 const NOW: &str = "2026-01-01T00:00:00Z";
-
-/// Every file below `dir` with its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(Result::unwrap)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
-            (rel, std::fs::read(e.path()).unwrap())
-        })
-        .collect()
-}
 
 fn post(blog: &TestBlog, day: u32, tag: &str) {
     blog.write(
@@ -35,7 +20,7 @@ fn a_moved_blog_folder_is_an_error_that_leaves_the_published_feeds_untouched() {
     let blog = TestBlog::example();
     let first = blog.run(&["--now", NOW, "build"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
-    let published = snapshot(&blog.out());
+    let published = tree(&blog.out());
     assert!(published.contains_key("atom.xml"));
 
     std::fs::rename(blog.blog(), blog.path().join("blog.moved")).unwrap();
@@ -47,11 +32,7 @@ fn a_moved_blog_folder_is_an_error_that_leaves_the_published_feeds_untouched() {
             "{command}: {}",
             run.stderr
         );
-        assert_eq!(
-            snapshot(&blog.out()),
-            published,
-            "{command} changed the output"
-        );
+        assert_eq!(tree(&blog.out()), published, "{command} changed the output");
     }
 }
 
@@ -63,7 +44,7 @@ fn a_blog_that_loses_more_than_half_of_its_posts_is_refused_unless_allowed() {
     }
     let first = blog.run(&["--now", NOW, "build"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
-    let published = snapshot(&blog.out());
+    let published = tree(&blog.out());
 
     for day in 2..=4 {
         std::fs::remove_file(blog.blog().join(format!("2025-06-{day:02}-post-{day}.md"))).unwrap();
@@ -76,7 +57,7 @@ fn a_blog_that_loses_more_than_half_of_its_posts_is_refused_unless_allowed() {
         "{}",
         refused.stderr
     );
-    assert_eq!(snapshot(&blog.out()), published);
+    assert_eq!(tree(&blog.out()), published);
 
     let allowed = blog.run(&["--now", NOW, "build", "--allow-shrink"]);
     assert_eq!(allowed.code, 0, "{}", allowed.stderr);
@@ -158,7 +139,7 @@ fn the_published_folder_holds_no_internal_files() {
     std::fs::write(blog.out().join(".postbode.lock"), "").unwrap();
     let run = blog.run(&["--now", NOW, "build"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let hidden: Vec<String> = snapshot(&blog.out())
+    let hidden: Vec<String> = tree(&blog.out())
         .into_keys()
         .filter(|rel| rel.split('/').any(|part| part.starts_with('.')))
         .collect();

@@ -128,6 +128,20 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Every file below `dir` (relative path with `/`) with its bytes: to show
+/// that a command changed nothing, or exactly what it changed.
+pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+            (rel, std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
 /// A blog in a temporary folder with a feed definition beside it.
 pub struct TestBlog {
     pub dir: tempfile::TempDir,
