@@ -66,7 +66,9 @@ pub enum Command {
         /// Start over with a new state when the one that existed is missing
         /// or empty (its marker `<state>.id` is still there): posts published
         /// since its last run will not be announced. Without it that is an
-        /// error (exit 2): restore the state from a backup instead.
+        /// error (exit 2): restore the state from a backup instead. A daemon
+        /// starts over only at its start: a state it opened and lost is
+        /// always an error.
         #[arg(long)]
         new_state: bool,
         #[arg(long, value_name = "PATH")]
@@ -89,7 +91,9 @@ pub enum Command {
         /// Start over with a new state when the one that existed is missing
         /// or empty (its marker `<state>.id` is still there): posts published
         /// since its last run will not be announced. Without it that is an
-        /// error (exit 2): restore the state from a backup instead.
+        /// error (exit 2): restore the state from a backup instead. A daemon
+        /// starts over only at its start: a state it opened and lost is
+        /// always an error.
         #[arg(long)]
         new_state: bool,
         #[arg(long, value_name = "PATH")]
@@ -112,7 +116,9 @@ pub enum Command {
         /// Start over with a new state when the one that existed is missing
         /// or empty (its marker `<state>.id` is still there): posts published
         /// since its last run will not be announced. Without it that is an
-        /// error (exit 2): restore the state from a backup instead.
+        /// error (exit 2): restore the state from a backup instead. A daemon
+        /// starts over only at its start: a state it opened and lost is
+        /// always an error.
         #[arg(long)]
         new_state: bool,
         /// SQLite state database (default: `state` in the feed definition, or state.db beside it).

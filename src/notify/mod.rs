@@ -21,7 +21,7 @@ mod outbox;
 mod payload;
 pub mod plan;
 mod preview;
-pub mod reenable;
+mod reenable;
 pub mod webhook;
 
 use chrono::{DateTime, Utc};

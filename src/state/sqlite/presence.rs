@@ -277,3 +277,152 @@ fn write_marker(path: &Path, id: &str) -> Result<(), StateError> {
     tmp.persist(&marker).map_err(|e| err(e.error))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::SqliteConnectOptions;
+
+    use super::*;
+
+    fn remove_state(path: &Path) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_first_run_creates_the_state_and_a_marker_holding_its_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let store = open_for_run(&path, false).await.unwrap();
+        let id = state_id(&store).await.unwrap();
+        store.pool.close().await;
+        assert_eq!(
+            std::fs::read_to_string(marker_path(&path)).unwrap(),
+            format!("{id}\n")
+        );
+        // Reopening keeps the id and the marker.
+        let again = open_for_run(&path, false).await.unwrap();
+        assert_eq!(state_id(&again).await.unwrap(), id);
+    }
+
+    #[tokio::test]
+    async fn a_state_missing_beside_its_marker_is_lost_until_new_state_makes_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        std::fs::write(marker_path(&path), "0123\n").unwrap();
+        let err = open_for_run(&path, false).await.unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                StateError::Lost {
+                    why: "is missing",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("state.db.id is still there"), "{text}");
+        assert!(text.contains("--new-state"), "{text}");
+        assert!(!path.exists(), "nothing created");
+        assert!(matches!(
+            open_for_dry_run(&path, false).await,
+            Err(StateError::Lost { .. })
+        ));
+        assert!(open_for_dry_run(&path, true).await.unwrap().is_none());
+
+        let store = open_for_run(&path, true).await.unwrap();
+        let id = state_id(&store).await.unwrap();
+        assert_ne!(id, "0123");
+        assert_eq!(
+            std::fs::read_to_string(marker_path(&path)).unwrap().trim(),
+            id,
+            "the marker follows the new state"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_empty_file_is_a_lost_state_even_without_a_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        std::fs::write(&path, b"").unwrap();
+        let err = open_for_run(&path, false).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StateError::Lost {
+                    why: "is empty (0 bytes)",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(matches!(
+            open_existing(&path).await,
+            Err(StateError::Lost { .. })
+        ));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+        assert!(!marker_path(&path).exists());
+    }
+
+    #[tokio::test]
+    async fn other_files_and_other_databases_are_foreign_and_left_as_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "hello\n").unwrap();
+        for new_state in [false, true] {
+            assert!(matches!(
+                open_for_run(&text, new_state).await,
+                Err(StateError::Foreign { .. })
+            ));
+        }
+        assert_eq!(std::fs::read_to_string(&text).unwrap(), "hello\n");
+
+        let other = dir.path().join("other.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&other)
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        sqlx::query("CREATE TABLE invoices (id INTEGER)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let err = open_for_run(&other, true).await.unwrap_err();
+        assert!(err.to_string().contains("invoices"), "{err}");
+        assert!(matches!(
+            open_existing(&other).await,
+            Err(StateError::Foreign { .. })
+        ));
+        assert!(!marker_path(&other).exists());
+    }
+
+    #[tokio::test]
+    async fn status_and_retry_never_create_a_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("state.db");
+        assert!(matches!(
+            open_existing(&path).await,
+            Err(StateError::Missing { .. })
+        ));
+        assert!(!path.parent().unwrap().exists());
+    }
+
+    #[tokio::test]
+    async fn a_state_this_process_opened_and_lost_is_lost_even_with_new_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        open_for_run(&path, false).await.unwrap().pool.close().await;
+        remove_state(&path);
+        std::fs::remove_file(marker_path(&path)).unwrap();
+        let err = open_for_run(&path, true).await.unwrap_err();
+        assert!(
+            err.to_string().contains("this process opened it before"),
+            "{err}"
+        );
+        assert!(!path.exists());
+    }
+}
