@@ -175,7 +175,8 @@ pub async fn open_for_run(path: &Path, new_state: bool) -> Result<SqliteStore, S
             "starting a new state as --new-state asks: the old one {why}; \
              posts published since its last run will not be announced"
         );
-        for leftover in ["", "-wal", "-shm"] {
+        // The old marker goes too: it names the state that was lost.
+        for leftover in ["", "-wal", "-shm", ".id"] {
             let mut name = path.as_os_str().to_owned();
             name.push(leftover);
             match std::fs::remove_file(&name) {
@@ -190,6 +191,7 @@ pub async fn open_for_run(path: &Path, new_state: bool) -> Result<SqliteStore, S
         }
     }
     let store = SqliteStore::open(path).await?;
+    never_create_again(&store);
     let id = state_id(&store).await?;
     write_marker(path, &id)?;
     remember(path);
@@ -200,7 +202,11 @@ pub async fn open_for_run(path: &Path, new_state: bool) -> Result<SqliteStore, S
 /// creates a state or a marker.
 pub async fn open_existing(path: &Path) -> Result<SqliteStore, StateError> {
     match inspect(path).await? {
-        Found::Postbode => SqliteStore::open(path).await,
+        Found::Postbode => {
+            let store = SqliteStore::open(path).await?;
+            never_create_again(&store);
+            Ok(store)
+        }
         found => {
             let evidence = evidence(path);
             match why_lost(found, evidence.is_some()) {
@@ -229,6 +235,16 @@ pub async fn open_for_dry_run(
             }
         }
     }
+}
+
+/// Connections the pool opens from now on (it opens them lazily, up to its
+/// maximum) must find the file: a state deleted while a run has it open
+/// would otherwise come back as a new, empty file mid-run.
+fn never_create_again(store: &SqliteStore) {
+    let options = (*store.pool.connect_options())
+        .clone()
+        .create_if_missing(false);
+    store.pool.set_connect_options(options);
 }
 
 /// The state's id from its `meta` table, made on first use.
