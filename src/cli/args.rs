@@ -64,6 +64,14 @@ pub enum Command {
         /// build is an error that leaves the published feeds untouched.
         #[arg(long)]
         allow_shrink: bool,
+        /// Start over with a new state when the one that existed is missing
+        /// or empty (its marker `<state>.id` is still there): posts published
+        /// since its last run will not be announced. Without it that is an
+        /// error (exit 2): restore the state from a backup instead. A daemon
+        /// starts over only at its start: a state it opened and lost is
+        /// always an error.
+        #[arg(long)]
+        new_state: bool,
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
@@ -81,6 +89,14 @@ pub enum Command {
         /// build is an error that leaves the published feeds untouched.
         #[arg(long)]
         allow_shrink: bool,
+        /// Start over with a new state when the one that existed is missing
+        /// or empty (its marker `<state>.id` is still there): posts published
+        /// since its last run will not be announced. Without it that is an
+        /// error (exit 2): restore the state from a backup instead. A daemon
+        /// starts over only at its start: a state it opened and lost is
+        /// always an error.
+        #[arg(long)]
+        new_state: bool,
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
@@ -98,6 +114,14 @@ pub enum Command {
         /// them for several blogs).
         #[arg(long)]
         json: bool,
+        /// Start over with a new state when the one that existed is missing
+        /// or empty (its marker `<state>.id` is still there): posts published
+        /// since its last run will not be announced. Without it that is an
+        /// error (exit 2): restore the state from a backup instead. A daemon
+        /// starts over only at its start: a state it opened and lost is
+        /// always an error.
+        #[arg(long)]
+        new_state: bool,
         /// SQLite state database (default: `state` in the feed definition, or state.db beside it).
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,

@@ -38,36 +38,50 @@ pub async fn run(cli: Cli) -> Outcome {
             backfill,
             json,
             allow_shrink,
+            new_state,
             state,
         } => {
             let build = BuildOptions {
                 force: false,
                 allow_shrink,
             };
-            commands::run::run(&feed_files, now, build, backfill, json, state.as_deref()).await
+            let state = StateChoice {
+                path: state.as_deref(),
+                new_state,
+            };
+            commands::run::run(&feed_files, now, build, backfill, json, state).await
         }
         Command::Daemon {
             feed_files,
             every,
             listen,
             allow_shrink,
+            new_state,
             state,
         } => {
             let build = BuildOptions {
                 force: false,
                 allow_shrink,
             };
-            commands::daemon::run(&feed_files, every, listen, build, state.as_deref(), cli.now)
-                .await
+            let state = StateChoice {
+                path: state.as_deref(),
+                new_state,
+            };
+            commands::daemon::run(&feed_files, every, listen, build, state, cli.now).await
         }
         Command::Notify {
             feed_files,
             dry_run,
             backfill,
             json,
+            new_state,
             state,
         } => {
-            commands::notify::run(&feed_files, now, dry_run, backfill, json, state.as_deref()).await
+            let state = StateChoice {
+                path: state.as_deref(),
+                new_state,
+            };
+            commands::notify::run(&feed_files, now, dry_run, backfill, json, state).await
         }
         Command::Preview {
             feed_file,
@@ -86,6 +100,14 @@ pub async fn run(cli: Cli) -> Outcome {
         } => commands::retry::run(&feed_files, now, dead, state.as_deref()).await,
         Command::Posts { feed_file, json } => commands::posts::run(feed_file, now, json).await,
     }
+}
+
+/// Which state a sending command uses (`--state`, else the feed
+/// definition's) and whether it may start over (`--new-state`).
+#[derive(Debug, Clone, Copy, Default)]
+struct StateChoice<'a> {
+    path: Option<&'a Path>,
+    new_state: bool,
 }
 
 /// Runs `f` for each feed definition (all of `feeds/*.toml` when none are

@@ -21,6 +21,7 @@ mod outbox;
 mod payload;
 pub mod plan;
 mod preview;
+mod reenable;
 pub mod webhook;
 
 use chrono::{DateTime, Utc};
@@ -140,7 +141,7 @@ pub async fn run(
         .map_err(|e| NotifyError::Templates(e.to_string()))?;
     if opts.dry_run {
         // No state yet is a first run with no history; nothing is created.
-        let store = Store::open_read_only(&config.state).await?;
+        let store = Store::open_for_dry_run(&config.state, opts.new_state).await?;
         let planned =
             outbox::plan_run(config, now, opts, store.as_ref(), &blog.posts, &subscribers).await;
         if let Some(store) = store {
@@ -148,9 +149,10 @@ pub async fn run(
         }
         return Ok(planned?.summary);
     }
-    let store = Store::open(&config.state).await?;
+    let store = Store::open_for_run(&config.state, opts.new_state).await?;
     let guard = store.begin_run(&config.name, now, opts.lock_wait).await?;
     let result = async {
+        reenable::enable_changed(&store, &config.name, &subscribers).await?;
         let planned =
             outbox::plan_run(config, now, opts, Some(&store), &blog.posts, &subscribers).await?;
         let mut summary = planned.summary;
@@ -160,6 +162,7 @@ pub async fn run(
         let cx = dispatch::Context::new(config, templates, subscribers);
         outbox::merge_digests(config, &store, &cx.blog, &cx.subscribers, now).await?;
         dispatch::send_due(config, now, opts, &store, &guard, &cx, &mut summary).await?;
+        reenable::note_targets(&store, &config.name, cx.subscribers.values()).await?;
         let counts = store.counts(&config.name).await?;
         summary.dead_total = counts.get("dead").copied().unwrap_or(0);
         Ok(summary)

@@ -27,6 +27,9 @@ pub struct Options {
     pub webhook_timeout: Duration,
     /// Attempts before a delivery is given up.
     pub max_attempts: u32,
+    /// Start over when the state that existed is missing or empty
+    /// (`--new-state`); without it that is an error, not a first run.
+    pub new_state: bool,
     /// Set by the daemon on SIGTERM: claim no more work.
     pub stop: Option<Arc<AtomicBool>>,
     /// Extra CA certificate for SMTP TLS (tests, private relays).
@@ -96,6 +99,7 @@ impl Default for Options {
             webhook_concurrency: 64,
             per_host_concurrency: 16,
             webhook_timeout: Duration::from_secs(15),
+            new_state: false,
             stop: None,
             smtp_ca_file: std::env::var_os(crate::notify::email::CA_FILE_ENV).map(Into::into),
             progress: None,

@@ -1,7 +1,8 @@
 //! The daemon's HTTP endpoints, on axum: `GET /healthz` answers 200 while
 //! the schedule keeps up and 503 once the last finished loop is older than
-//! twice the interval (a stuck run, a dead loop), so an orchestrator restarts
-//! it; `GET /metrics` is the Prometheus text. Anything else is 404, another
+//! twice the interval (a stuck run, a dead loop), or while the last run
+//! could not run at all (a lost state), so an orchestrator restarts it or
+//! someone looks; `GET /metrics` is the Prometheus text. Anything else is 404, another
 //! method 405.
 
 use std::net::SocketAddr;
@@ -104,6 +105,20 @@ mod tests {
             StatusCode::SERVICE_UNAVAILABLE
         );
         health.loop_finished();
+        assert_eq!(status(&app, "GET", "/healthz").await, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn healthz_is_503_while_the_last_run_could_not_run_and_ok_once_one_can() {
+        let (app, health) = app(Duration::from_secs(60));
+        health.record_outcome(crate::diag::Outcome::Problems);
+        assert_eq!(status(&app, "GET", "/healthz").await, StatusCode::OK);
+        health.record_outcome(crate::diag::Outcome::Fatal);
+        assert_eq!(
+            status(&app, "GET", "/healthz").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        health.record_outcome(crate::diag::Outcome::Ok);
         assert_eq!(status(&app, "GET", "/healthz").await, StatusCode::OK);
     }
 

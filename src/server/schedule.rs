@@ -34,12 +34,16 @@ pub fn stop_on_signals(stop: Stop) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Whether the loop keeps up: healthy while the last finished loop (or the
-/// start, before the first one finishes) is at most twice the interval ago.
+/// Whether the loop keeps up and its runs can run: healthy while the last
+/// finished loop (or the start, before the first one finishes) is at most
+/// twice the interval ago, and that loop did not end fatally (a lost state,
+/// an unreadable feed definition: every later run fails the same way until
+/// someone acts).
 #[derive(Debug)]
 pub struct Health {
     every: Duration,
     last: Mutex<Instant>,
+    failed: AtomicBool,
 }
 
 impl Health {
@@ -47,7 +51,15 @@ impl Health {
         Health {
             every,
             last: Mutex::new(Instant::now()),
+            failed: AtomicBool::new(false),
         }
+    }
+
+    /// How the last loop ended: a fatal outcome makes the daemon unhealthy
+    /// until a loop ends otherwise.
+    pub fn record_outcome(&self, outcome: Outcome) {
+        self.failed
+            .store(outcome == Outcome::Fatal, Ordering::SeqCst);
     }
 
     pub fn loop_finished(&self) {
@@ -56,6 +68,11 @@ impl Health {
 
     /// `Err` says why the daemon is not healthy.
     pub fn check(&self) -> Result<(), String> {
+        if self.failed.load(Ordering::SeqCst) {
+            return Err(
+                "failing: the last run could not run (exit code 2); the log says why".to_string(),
+            );
+        }
         let age = self
             .last
             .lock()
@@ -74,24 +91,37 @@ impl Health {
 }
 
 /// Runs `tick` every `every` until `stop` is set. `tick` returns how the
-/// run went and the notify summaries, for the metrics.
+/// run went and the notify summaries, for the metrics. Returns how the last
+/// run went (`Ok` when none ran).
 pub async fn run_loop(
     every: Duration,
     stop: &Stop,
     health: &Health,
     metrics: &Metrics,
     mut tick: impl AsyncFnMut() -> (Outcome, Vec<Summary>),
-) {
+) -> Outcome {
     tracing::info!(every = ?every, "daemon started");
+    let mut last = Outcome::Ok;
     while !stop.load(Ordering::SeqCst) {
         let started = Instant::now();
         let (outcome, summaries) = tick().await;
         metrics.record_run(outcome, started.elapsed(), &summaries);
+        health.record_outcome(outcome);
         health.loop_finished();
-        tracing::info!(outcome = outcome.name(), took = ?started.elapsed(), "run finished");
+        if outcome == Outcome::Fatal {
+            tracing::error!(
+                outcome = outcome.name(),
+                took = ?started.elapsed(),
+                "run could not run: unhealthy until a run succeeds (the error is logged above)"
+            );
+        } else {
+            tracing::info!(outcome = outcome.name(), took = ?started.elapsed(), "run finished");
+        }
+        last = outcome;
         sleep_until(started + every, stop).await;
     }
     tracing::info!("daemon stopped");
+    last
 }
 
 /// Sleeps until `deadline`, waking early when `stop` is set.

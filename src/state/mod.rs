@@ -41,6 +41,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 pub use sqlite::SqliteStore;
+pub use sqlite::marker_path;
 pub use store::{StateStore, Store};
 
 /// Database failures, each naming the database (a file path, or for a
@@ -76,6 +77,38 @@ pub enum StateError {
         path: PathBuf,
         blog: String,
         run_id: i64,
+    },
+    /// A state that existed is gone, empty or unreadable as one: carrying on
+    /// would be a first run, which announces nothing (a post published
+    /// meanwhile would never be announced).
+    #[error(
+        "{path}: the state database {why}, but postbode had a state here{evidence}. \
+         Restore it from a backup, or start over with --new-state (posts published \
+         since the last run will then not be announced)"
+    )]
+    Lost {
+        path: PathBuf,
+        why: &'static str,
+        /// How we know it existed (" (its marker … is still there)").
+        evidence: String,
+    },
+    /// `status` and `retry` read a state; they never create one.
+    #[error(
+        "{path}: there is no state database here: no run has recorded this blog yet \
+         (or `state`/--state points elsewhere); `postbode run` creates it"
+    )]
+    Missing { path: PathBuf },
+    /// The file is not a postbode state: a wrong `state`/--state path must
+    /// not turn someone else's file into one.
+    #[error(
+        "{path}: this is not a postbode state database ({why}); point `state` or \
+         --state at the right file, or move this one away"
+    )]
+    Foreign { path: PathBuf, why: String },
+    #[error("{path}: cannot write the state's marker file: {source}")]
+    Marker {
+        path: PathBuf,
+        source: std::io::Error,
     },
     #[error("{path}: delivery #{id} does not exist")]
     NoSuchDelivery { path: PathBuf, id: i64 },
@@ -180,6 +213,18 @@ impl std::str::FromStr for DeliveryStatus {
 // The row types below derive `FromRow` generically (for any sqlx database),
 // so every backend reads them the same way: statuses are stored as their
 // names, attempts as a 64-bit integer.
+
+/// A subscriber switched off by a receiver (HTTP 410) or by hand, as
+/// `postbode status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DisabledSubscriber {
+    pub subscriber: String,
+    pub disabled_at: DateTime<Utc>,
+    pub reason: String,
+    /// SHA-256 (hex) of the target it was disabled with; `None` when not
+    /// known. See `notify`'s re-enabling of changed targets.
+    pub target_sha256: Option<String>,
+}
 
 /// A delivery handed to a sender. `id` is the message's identity on the wire.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

@@ -13,7 +13,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::sqlite::SqliteStore;
-use super::{Announcement, Claimed, DeliveryRow, RunGuard, SeenPost, StateError};
+use super::{
+    Announcement, Claimed, DeliveryRow, DisabledSubscriber, RunGuard, SeenPost, StateError,
+};
 
 /// What postbode asks of a state database. Every method works on one blog's
 /// rows (by name) or on one delivery (by id); ids are unique across blogs.
@@ -175,6 +177,37 @@ pub trait StateStore: Send + Sync {
         merged: &[i64],
         payload: &str,
     ) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// Disabled subscribers with since when, why and the fingerprint of
+    /// the target they were disabled with, for `status` and re-enabling.
+    fn disabled_subscriber_rows(
+        &self,
+        blog: &str,
+    ) -> impl Future<Output = Result<Vec<DisabledSubscriber>, StateError>> + Send;
+
+    /// Remembers the target fingerprint (subscriber id, SHA-256 hex) of
+    /// disabled subscribers whose fingerprint is not known yet; others are
+    /// left alone. Returns how many were noted.
+    fn note_disabled_targets(
+        &self,
+        blog: &str,
+        targets: &[(String, String)],
+    ) -> impl Future<Output = Result<u64, StateError>> + Send;
+
+    /// Switches a disabled subscriber back on (its dead deliveries stay
+    /// dead: `retry_dead` revives those). Whether it was disabled.
+    fn enable_subscriber(
+        &self,
+        blog: &str,
+        subscriber: &str,
+    ) -> impl Future<Output = Result<bool, StateError>> + Send;
+
+    /// `retry --dead`: every disabled subscriber of the blog back on.
+    /// Returns how many.
+    fn enable_all_subscribers(
+        &self,
+        blog: &str,
+    ) -> impl Future<Output = Result<u64, StateError>> + Send;
 }
 
 /// The state database, whichever backend holds it. Cheap to clone: clones
@@ -204,6 +237,65 @@ impl Store {
     /// first run).
     pub async fn open_read_only(path: &Path) -> Result<Option<Store>, StateError> {
         Ok(SqliteStore::open_read_only(path).await?.map(Store::Sqlite))
+    }
+
+    /// For `run`, `notify` and the daemon: opens the state, creating it only
+    /// on a real first run, or when `new_state` says to start over. A state
+    /// that existed (its marker `<state>.id` is there, or this process
+    /// opened it) and is now missing or empty is `StateError::Lost`; a file
+    /// that is not a postbode state is `StateError::Foreign`.
+    pub async fn open_for_run(path: &Path, new_state: bool) -> Result<Store, StateError> {
+        SqliteStore::open_for_run(path, new_state)
+            .await
+            .map(Store::Sqlite)
+    }
+
+    /// For `status` and `retry`: an existing state, never a new one
+    /// (`StateError::Missing` when there is none, `Lost` when it vanished).
+    pub async fn open_existing(path: &Path) -> Result<Store, StateError> {
+        SqliteStore::open_existing(path).await.map(Store::Sqlite)
+    }
+
+    /// For `notify --dry-run`: the state read-only (`None` on a real first
+    /// run), with the same `Lost`/`Foreign` errors as `open_for_run`.
+    pub async fn open_for_dry_run(
+        path: &Path,
+        new_state: bool,
+    ) -> Result<Option<Store>, StateError> {
+        Ok(SqliteStore::open_for_dry_run(path, new_state)
+            .await?
+            .map(Store::Sqlite))
+    }
+
+    /// See [`StateStore::disabled_subscriber_rows`].
+    pub async fn disabled_subscriber_rows(
+        &self,
+        blog: &str,
+    ) -> Result<Vec<DisabledSubscriber>, StateError> {
+        dispatch!(self, s => s.disabled_subscriber_rows(blog).await)
+    }
+
+    /// See [`StateStore::note_disabled_targets`].
+    pub async fn note_disabled_targets(
+        &self,
+        blog: &str,
+        targets: &[(String, String)],
+    ) -> Result<u64, StateError> {
+        dispatch!(self, s => s.note_disabled_targets(blog, targets).await)
+    }
+
+    /// See [`StateStore::enable_subscriber`].
+    pub async fn enable_subscriber(
+        &self,
+        blog: &str,
+        subscriber: &str,
+    ) -> Result<bool, StateError> {
+        dispatch!(self, s => s.enable_subscriber(blog, subscriber).await)
+    }
+
+    /// See [`StateStore::enable_all_subscribers`].
+    pub async fn enable_all_subscribers(&self, blog: &str) -> Result<u64, StateError> {
+        dispatch!(self, s => s.enable_all_subscribers(blog).await)
     }
 
     /// See [`StateStore::close`].

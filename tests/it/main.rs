@@ -17,5 +17,6 @@ mod git_source;
 mod hardening;
 mod notify;
 mod smtp;
+mod state_safety;
 mod webhook;
 mod websub;

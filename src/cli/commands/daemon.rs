@@ -1,8 +1,9 @@
 //! `postbode daemon`: `run` for every blog on an interval until SIGTERM or
-//! SIGINT, optionally serving `/healthz` and `/metrics`.
+//! SIGINT, optionally serving `/healthz` and `/metrics`. It exits 2 when the
+//! last run before the stop could not run (a lost state, say), else 0.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -12,7 +13,7 @@ use chrono::{DateTime, Utc};
 use super::notify::show;
 use super::run::run_blog;
 use crate::cli::output::{self, JsonPerBlog};
-use crate::cli::{Outcome, for_each_blog, with_source};
+use crate::cli::{Outcome, StateChoice, for_each_blog, with_source};
 use crate::notify::Options;
 use crate::pipeline::BuildOptions;
 use crate::server::{Health, Metrics, Stop, http, schedule};
@@ -22,7 +23,7 @@ pub async fn run(
     every: Duration,
     listen: Option<SocketAddr>,
     build: BuildOptions,
-    state: Option<&Path>,
+    state: StateChoice<'_>,
     fixed_now: Option<DateTime<Utc>>,
 ) -> Outcome {
     let stop: Stop = Arc::new(AtomicBool::new(false));
@@ -40,12 +41,13 @@ pub async fn run(
     }
     let opts = Options {
         stop: Some(stop.clone()),
+        new_state: state.new_state,
         ..Options::default()
     };
-    schedule::run_loop(every, &stop, &health, &metrics, async || {
+    let last = schedule::run_loop(every, &stop, &health, &metrics, async || {
         let now = fixed_now.unwrap_or_else(Utc::now);
         let mut summaries = Vec::new();
-        let outcome = for_each_blog(files, state, async |c| {
+        let outcome = for_each_blog(files, state.path, async |c| {
             if stop.load(Ordering::SeqCst) {
                 return Outcome::Ok;
             }
@@ -63,5 +65,11 @@ pub async fn run(
         (outcome, summaries)
     })
     .await;
+    // A stop after a run that could not run (a lost state, say) is not a
+    // clean exit: a supervisor sees why the daemon was unhealthy.
+    if last == Outcome::Fatal {
+        output::error("stopped while the last run could not run; its error is above");
+        return Outcome::Fatal;
+    }
     Outcome::Ok
 }

@@ -1,12 +1,12 @@
 //! `postbode notify`: announce newly published posts and send every due
 //! delivery (retries included); `--dry-run` shows what would be sent.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
 use crate::cli::output::{self, JsonPerBlog};
-use crate::cli::{Outcome, for_each_blog, with_source};
+use crate::cli::{Outcome, StateChoice, for_each_blog, with_source};
 use crate::config::BlogConfig;
 use crate::notify::{self, Options, Summary};
 
@@ -16,15 +16,16 @@ pub async fn run(
     dry_run: bool,
     backfill: Option<DateTime<Utc>>,
     json: bool,
-    state: Option<&Path>,
+    state: StateChoice<'_>,
 ) -> Outcome {
     let opts = Options {
         dry_run,
         backfill_since: backfill,
+        new_state: state.new_state,
         ..Options::default()
     };
     let mut doc = JsonPerBlog::default();
-    let outcome = for_each_blog(files, state, async |c| {
+    let outcome = for_each_blog(files, state.path, async |c| {
         with_source(c, async |c| {
             let (outcome, summary) = notify_blog(c, now, &opts).await;
             if let Some(s) = summary {

@@ -1,14 +1,14 @@
 //! `postbode run`: build the feeds, then notify – the one command for cron,
 //! a systemd timer or a Kubernetes CronJob.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
 use super::build::build_blog;
 use super::notify::{notify_blog, show};
 use crate::cli::output::JsonPerBlog;
-use crate::cli::{Outcome, for_each_blog, with_source};
+use crate::cli::{Outcome, StateChoice, for_each_blog, with_source};
 use crate::config::BlogConfig;
 use crate::notify::{Options, Summary};
 use crate::pipeline::BuildOptions;
@@ -19,14 +19,15 @@ pub async fn run(
     build: BuildOptions,
     backfill: Option<DateTime<Utc>>,
     json: bool,
-    state: Option<&Path>,
+    state: StateChoice<'_>,
 ) -> Outcome {
     let opts = Options {
         backfill_since: backfill,
+        new_state: state.new_state,
         ..Options::default()
     };
     let mut doc = JsonPerBlog::default();
-    let outcome = for_each_blog(files, state, async |c| {
+    let outcome = for_each_blog(files, state.path, async |c| {
         // One fetch for both halves: the feeds and the notifications see the
         // same commit.
         with_source(c, async |c| {

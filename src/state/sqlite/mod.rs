@@ -16,8 +16,10 @@
 
 mod lock;
 mod outbox;
+mod presence;
 mod queries;
 mod runs;
+mod subscribers;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -26,10 +28,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+pub use presence::marker_path;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::{Announcement, Claimed, DeliveryRow, RunGuard, SeenPost, StateError, StateStore};
+use super::{
+    Announcement, Claimed, DeliveryRow, DisabledSubscriber, RunGuard, SeenPost, StateError,
+    StateStore,
+};
 
 /// How long a write waits for another connection's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -110,6 +116,24 @@ impl SqliteStore {
             source: Box::new(e),
         })?;
         Ok(SqliteStore::with_pool(pool, path))
+    }
+
+    /// See `Store::open_for_run` (and `presence.rs`).
+    pub async fn open_for_run(path: &Path, new_state: bool) -> Result<SqliteStore, StateError> {
+        presence::open_for_run(path, new_state).await
+    }
+
+    /// See `Store::open_existing`.
+    pub async fn open_existing(path: &Path) -> Result<SqliteStore, StateError> {
+        presence::open_existing(path).await
+    }
+
+    /// See `Store::open_for_dry_run`.
+    pub async fn open_for_dry_run(
+        path: &Path,
+        new_state: bool,
+    ) -> Result<Option<SqliteStore>, StateError> {
+        presence::open_for_dry_run(path, new_state).await
     }
 
     fn with_pool(pool: SqlitePool, path: &Path) -> SqliteStore {
@@ -319,6 +343,36 @@ impl StateStore for SqliteStore {
         payload: &str,
     ) -> impl Future<Output = Result<(), StateError>> + Send {
         outbox::merge_into(self, keep, merged, payload)
+    }
+
+    fn disabled_subscriber_rows(
+        &self,
+        blog: &str,
+    ) -> impl Future<Output = Result<Vec<DisabledSubscriber>, StateError>> + Send {
+        queries::disabled_subscriber_rows(self, blog)
+    }
+
+    fn note_disabled_targets(
+        &self,
+        blog: &str,
+        targets: &[(String, String)],
+    ) -> impl Future<Output = Result<u64, StateError>> + Send {
+        subscribers::note_disabled_targets(self, blog, targets)
+    }
+
+    fn enable_subscriber(
+        &self,
+        blog: &str,
+        subscriber: &str,
+    ) -> impl Future<Output = Result<bool, StateError>> + Send {
+        subscribers::enable_subscriber(self, blog, subscriber)
+    }
+
+    fn enable_all_subscribers(
+        &self,
+        blog: &str,
+    ) -> impl Future<Output = Result<u64, StateError>> + Send {
+        subscribers::enable_all_subscribers(self, blog)
     }
 }
 

@@ -1,10 +1,11 @@
 //! Reads that change nothing, in SQLite: which posts a blog has seen, who was
-//! switched off, and the outbox as `postbode status` shows it.
+//! switched off (and since when, why, with which target), and the outbox as
+//! `postbode status` shows it.
 
 use std::collections::BTreeMap;
 
 use super::SqliteStore;
-use crate::state::{DeliveryRow, DeliveryStatus, SeenPost, StateError};
+use crate::state::{DeliveryRow, DeliveryStatus, DisabledSubscriber, SeenPost, StateError};
 
 pub(super) async fn has_history(store: &SqliteStore, blog: &str) -> Result<bool, StateError> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM posts WHERE blog = ?1)")
@@ -34,6 +35,20 @@ pub(super) async fn disabled_subscribers(
 ) -> Result<Vec<(String, String)>, StateError> {
     sqlx::query_as(
         "SELECT subscriber, reason FROM disabled_subscribers WHERE blog = ?1 ORDER BY subscriber",
+    )
+    .bind(blog)
+    .fetch_all(&store.pool)
+    .await
+    .map_err(store.err("reading disabled subscribers"))
+}
+
+pub(super) async fn disabled_subscriber_rows(
+    store: &SqliteStore,
+    blog: &str,
+) -> Result<Vec<DisabledSubscriber>, StateError> {
+    sqlx::query_as(
+        "SELECT subscriber, disabled_at, reason, target_sha256
+         FROM disabled_subscribers WHERE blog = ?1 ORDER BY disabled_at, subscriber",
     )
     .bind(blog)
     .fetch_all(&store.pool)

@@ -30,6 +30,7 @@ macro_rules! for_each_store {
 // Below the macro: a macro_rules macro is visible only after its definition.
 mod outbox;
 mod runs;
+mod subscribers;
 
 /// What a generic test needs from a backend beyond the contract: a fresh
 /// store, a way to fake a crash, and a look at what the contract does not
