@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
 use crate::model::Post;
+use crate::posts::confined::Roots;
 
 /// The manifest's file name in the output folder.
 pub const MANIFEST: &str = ".postbode-build.json";
@@ -75,7 +76,15 @@ pub fn fingerprint(config: &BlogConfig) -> std::io::Result<String> {
         .chain(config.authors_file.iter())
         .cloned()
         .collect();
-    for entry in walkdir::WalkDir::new(&config.source).follow_links(true) {
+    // Links are followed only while they stay inside the blog folder, as
+    // the loader does: a link to `/proc` or a large folder elsewhere is
+    // never walked.
+    let roots = Roots::of_blog(config);
+    let walk = walkdir::WalkDir::new(&config.source)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| !e.path_is_symlink() || roots.locate(e.path()).is_ok());
+    for entry in walk {
         match entry {
             Ok(e) if e.file_type().is_file() => files.push(e.into_path()),
             Ok(_) => {}

@@ -1,11 +1,15 @@
 //! Which files are posts. Docusaurus globs `**/*.{md,mdx}` in the blog folder,
 //! skipping `_`-prefixed files and folders (its `GlobExcludeDefault`) and, as
-//! globby does by default, dot-files and dot-folders.
+//! globby does by default, dot-files and dot-folders. Links are followed
+//! only while they stay inside the blog folder (see `confined`): a post
+//! linked to another name in the blog works, a link to a private file or
+//! folder outside is a warning and is never read.
 
 use std::path::{Path, PathBuf};
 
-use walkdir::WalkDir;
+use walkdir::{DirEntry, WalkDir};
 
+use super::confined::Roots;
 use crate::diag::Diagnostic;
 
 /// A post file: its absolute path and its path relative to the blog folder
@@ -16,12 +20,16 @@ pub struct PostFile {
     pub path: PathBuf,
 }
 
-pub fn post_files(blog_dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<PostFile> {
+pub fn post_files(blog_dir: &Path, roots: &Roots, problems: &mut Vec<Diagnostic>) -> Vec<PostFile> {
     let mut files = Vec::new();
+    let mut refused = Vec::new();
     let walker = WalkDir::new(blog_dir)
         .follow_links(true)
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !is_hidden_or_private(e.file_name()));
+        .filter_entry(|e| {
+            e.depth() == 0
+                || (!is_hidden_or_private(e.file_name()) && stays_inside(e, roots, &mut refused))
+        });
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
@@ -31,7 +39,15 @@ pub fn post_files(blog_dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<PostFi
                 continue;
             }
         };
-        if !entry.file_type().is_file() || !is_markdown(entry.path()) {
+        if !is_markdown(entry.path()) || entry.file_type().is_dir() {
+            continue;
+        }
+        if !entry.file_type().is_file() {
+            // A FIFO would block the read for ever, a device never ends.
+            problems.push(Diagnostic::warning(
+                entry.path(),
+                "not read: this post is not a regular file (a named pipe, socket or device); replace it with a regular file",
+            ));
             continue;
         }
         let Ok(rel) = entry.path().strip_prefix(blog_dir) else {
@@ -47,8 +63,36 @@ pub fn post_files(blog_dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<PostFi
             path: entry.path().to_path_buf(),
         });
     }
+    problems.append(&mut refused);
     files.sort();
     files
+}
+
+/// Whether the walk may enter or read `entry`: a link must lead inside the
+/// blog folder. A refused folder or post file is reported; other refused
+/// files (images) are reported where a post uses them.
+fn stays_inside(entry: &DirEntry, roots: &Roots, refused: &mut Vec<Diagnostic>) -> bool {
+    if !entry.path_is_symlink() {
+        return true;
+    }
+    let is_dir = entry.file_type().is_dir();
+    match roots.locate(entry.path()) {
+        Ok(_) => true,
+        Err(why) => {
+            if is_dir {
+                refused.push(Diagnostic::warning(
+                    entry.path(),
+                    format!("this folder is not read: {why}"),
+                ));
+            } else if is_markdown(entry.path()) {
+                refused.push(Diagnostic::warning(
+                    entry.path(),
+                    format!("this post is not read: {why}"),
+                ));
+            }
+            false
+        }
+    }
 }
 
 fn is_hidden_or_private(name: &std::ffi::OsStr) -> bool {
@@ -87,7 +131,7 @@ mod tests {
             std::fs::write(p, "x").unwrap();
         }
         let mut problems = Vec::new();
-        let found: Vec<String> = post_files(root, &mut problems)
+        let found: Vec<String> = post_files(root, &Roots::new([root]), &mut problems)
             .into_iter()
             .map(|f| f.relative)
             .collect();

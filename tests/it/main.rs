@@ -16,5 +16,6 @@ mod git_source;
 mod hardening;
 mod notify;
 mod smtp;
+mod untrusted_input;
 mod webhook;
 mod websub;
