@@ -111,3 +111,30 @@ pub fn fingerprint(config: &BlogConfig) -> std::io::Result<String> {
 pub fn read(path: &Path) -> Option<Manifest> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_does_not_walk_links_that_leave_the_blog_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let (blog, elsewhere) = (dir.path().join("blog"), dir.path().join("elsewhere"));
+        std::fs::create_dir_all(&blog).unwrap();
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::write(blog.join("2025-01-01-a.md"), "a").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, blog.join("docs")).unwrap();
+        let toml = dir.path().join("feeds.toml");
+        std::fs::write(
+            &toml,
+            "title = \"T\"\nsite_url = \"https://example.org\"\nsource = \"blog\"\noutput = \"out\"\n",
+        )
+        .unwrap();
+        let config = crate::config::load(&toml).unwrap();
+        let before = fingerprint(&config).unwrap();
+        std::fs::write(elsewhere.join("2025-01-02-b.md"), "b").unwrap();
+        assert_eq!(fingerprint(&config).unwrap(), before);
+        std::fs::write(blog.join("2025-01-02-b.md"), "b").unwrap();
+        assert_ne!(fingerprint(&config).unwrap(), before);
+    }
+}

@@ -329,6 +329,23 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_source_replaced_by_a_link_or_fifo_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("secret"), b"secret").unwrap();
+        let link = dir.path().join("x.png");
+        std::os::unix::fs::symlink(dir.path().join("secret"), &link).unwrap();
+        let fifo = dir.path().join("y.png");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        let out = OutputDir::new(dir.path().join("out"));
+        assert!(out.copy_if_missing("assets/x.png", &link).is_err());
+        let err = out.copy_if_missing("assets/y.png", &fifo).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        assert!(!dir.path().join("out/assets/x.png").exists());
+        assert!(!dir.path().join("out/assets/y.png").exists());
+    }
+
+    #[test]
     fn copies_happen_once_per_name_and_size() {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("logo.3f2a.png");

@@ -66,6 +66,8 @@ impl TagsFile {
             if let Some(p) = &def.permalink {
                 let loc = p.referenced;
                 diag = diag.at(loc.line() as usize, loc.column() as usize);
+            } else if let Some(line) = key_line(path, key) {
+                diag = diag.at(line, 1);
             }
             problems.push(diag);
             rejected.insert(key.clone());
@@ -140,6 +142,20 @@ pub fn permalink_problem(written: &str) -> Option<&'static str> {
         return Some("contains an empty segment (`//`)");
     }
     None
+}
+
+/// The line where `key:` starts a top-level entry (keys carry no location
+/// once parsed into a map); only read again for a rejected tag.
+fn key_line(path: &Path, key: &str) -> Option<usize> {
+    let text = String::from_utf8(super::confined::read_regular(path).ok()?).ok()?;
+    let forms = [
+        format!("{key}:"),
+        format!("\"{key}\":"),
+        format!("'{key}':"),
+    ];
+    text.lines()
+        .position(|l| forms.iter().any(|f| l.starts_with(f.as_str())))
+        .map(|i| i + 1)
 }
 
 /// A permalink to suggest for a tag whose own was rejected.
@@ -284,6 +300,31 @@ mod tests {
         assert_eq!(foss.permalink, "/tags/free");
         assert_eq!(foss.description.as_deref(), Some("Free software"));
         assert!(tags.resolve("nope", "/blog/tags").is_none());
+    }
+
+    #[test]
+    fn tags_whose_permalink_is_no_folder_name_are_rejected_at_their_line() {
+        let mut problems = Vec::new();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tags.yml");
+        std::fs::write(
+            &path,
+            "ok:\n  label: OK\nup:\n  permalink: /..\n\"???\":\n  label: Q\nnested:\n  permalink: /a/b\n",
+        )
+        .unwrap();
+        let tags = TagsFile::load(&path, &mut problems).unwrap();
+        let places: Vec<_> = problems.iter().map(|d| (d.line, d.column)).collect();
+        assert_eq!(
+            places,
+            [(Some(5), Some(1)), (Some(4), Some(14))],
+            "{problems:?}"
+        );
+        assert!(tags.is_rejected("up") && tags.is_rejected("???"));
+        assert!(!tags.is_rejected("ok") && !tags.is_rejected("nested"));
+        for bad in ["/..", ".", "", "/", "a/../b", "a\\b", "a//b"] {
+            assert!(permalink_problem(bad).is_some(), "{bad}");
+        }
+        assert_eq!(permalink_problem("/free/software"), None);
     }
 
     #[test]

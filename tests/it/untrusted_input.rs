@@ -171,27 +171,29 @@ fn a_folder_linked_outside_the_blog_is_not_walked() {
 
 #[test]
 fn a_fifo_named_like_a_post_is_skipped_with_a_warning_and_the_build_ends() {
-    let blog = TestBlog::new("");
+    let blog = TestBlog::new("tags_file = \"tags.yml\"\n");
     post(&blog, "2025-06-01-kept.md", "Kept");
     let fifo = blog.blog().join("2025-01-01-x.md");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    // A configured file may live anywhere, but must be a regular file too.
+    let tags_fifo = blog.path().join("tags.yml");
+    for path in [&fifo, &tags_fifo] {
+        let made = Command::new("mkfifo").arg(path).status().unwrap();
+        assert!(made.success());
+    }
     for command in ["check", "build"] {
         let run = run_within(&blog, &["--now", NOW, command], Duration::from_secs(60))
             .unwrap_or_else(|| panic!("{command} did not finish within a minute"));
         assert!(run.code <= 1, "{command}: {}", run.stderr);
-        assert!(
-            run.stderr.lines().any(
-                |l| l.contains(&fifo.display().to_string()) && l.contains("not a regular file")
-            ),
-            "{command}: {}",
-            run.stderr
-        );
+        for (path, says) in [(&fifo, "not a regular file"), (&tags_fifo, "named pipe")] {
+            let path = path.display().to_string();
+            assert!(
+                run.stderr
+                    .lines()
+                    .any(|l| l.contains(&path) && l.contains(says)),
+                "{command}: {}",
+                run.stderr
+            );
+        }
     }
     assert!(blog.read_out("atom.xml").contains("Kept"));
 }
@@ -368,4 +370,84 @@ fn limits_in_yaml_and_mdx_are_sentences_with_a_place_not_rust_internals() {
     assert!(line_of("2025-06-02-shape.md").contains("a tag must be a name"));
     let deep = line_of("2025-06-03-deep.mdx");
     assert!(deep.contains("nested more than 64 levels"), "{deep}");
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.org"])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_symlink_committed_to_a_git_source_publishes_nothing_outside_the_blog_folder() {
+    let blog = TestBlog::new("");
+    let (remote, work) = (blog.path().join("remote.git"), blog.path().join("work"));
+    std::fs::create_dir_all(&remote).unwrap();
+    std::fs::create_dir_all(work.join("blog")).unwrap();
+    git(&remote, &["init", "-q", "--bare"]);
+    git(&work, &["init", "-q"]);
+    git(
+        &work,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    );
+    std::fs::write(
+        work.join("blog/2025-06-01-kept.md"),
+        "---\ntitle: Kept\n---\nText.\n",
+    )
+    .unwrap();
+    // Beside the blog folder in the same repository: still not the blog.
+    std::fs::write(
+        work.join("notes.md"),
+        format!("---\ntitle: Notes\n---\n{SECRET}\n"),
+    )
+    .unwrap();
+    symlink("../notes.md", work.join("blog/2025-09-20-notes.md")).unwrap();
+    symlink("/proc/self/environ", work.join("blog/2025-09-21-env.md")).unwrap();
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "posts"]);
+    git(&work, &["push", "-q", "origin", "main"]);
+    std::fs::write(
+        blog.toml(),
+        format!(
+            "title = \"T\"\nsite_url = \"{SITE}\"\nsource = {{ git = \"file://{}\", branch = \"main\", path = \"blog\" }}\noutput = \"out\"\n",
+            remote.display()
+        ),
+    )
+    .unwrap();
+    let cache = blog.path().join("cache");
+    let run = blog.run_with_env(
+        &["--now", NOW, "build"],
+        &[
+            ("POSTBODE_CACHE_DIR", cache.to_str().unwrap()),
+            ("POSTBODE_TEST_SECRET", SECRET),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(files_containing(&blog.out(), SECRET), Vec::<String>::new());
+    for link in ["2025-09-20-notes.md", "2025-09-21-env.md"] {
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.contains(link) && l.contains("not read")),
+            "no warning names {link}:\n{}",
+            run.stderr
+        );
+    }
+    assert!(blog.read_out("atom.xml").contains("Kept"));
 }
