@@ -35,7 +35,20 @@ pub fn post_files(blog_dir: &Path, roots: &Roots, problems: &mut Vec<Diagnostic>
             Ok(e) => e,
             Err(e) => {
                 let path = e.path().unwrap_or(blog_dir).to_path_buf();
-                problems.push(Diagnostic::error(path, format!("cannot read: {e}")));
+                // walkdir's own text repeats the path and says "IO error for
+                // operation on"; say what is wrong instead.
+                let message = match (e.loop_ancestor(), e.io_error()) {
+                    (Some(ancestor), _) => format!(
+                        "this link leads back to {}, a folder it is in; it is not followed",
+                        ancestor.display()
+                    ),
+                    (_, Some(io)) if io.kind() == std::io::ErrorKind::NotFound => {
+                        "this link leads to nothing (its target does not exist); remove it or fix its target".to_owned()
+                    }
+                    (_, Some(io)) => format!("cannot read: {io}"),
+                    _ => format!("cannot read: {e}"),
+                };
+                problems.push(Diagnostic::error(path, message));
                 continue;
             }
         };
@@ -140,5 +153,46 @@ mod tests {
             ["2025-01-03-b.mdx", "2025/01/02-a.md", "folder/index.md"]
         );
         assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn links_inside_are_followed_and_links_outside_dangling_or_looping_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("blog");
+        std::fs::create_dir_all(root.join("_shared")).unwrap();
+        std::fs::write(root.join("_shared/2025-01-01-a.md"), "a").unwrap();
+        std::fs::write(dir.path().join("outside.md"), "secret").unwrap();
+        let link = |to: &str, name: &str| std::os::unix::fs::symlink(to, root.join(name)).unwrap();
+        link("_shared", "shared");
+        link("../outside.md", "2025-01-02-out.md");
+        link("missing.md", "2025-01-03-gone.md");
+        link(".", "again");
+        let mut problems = Vec::new();
+        let found: Vec<String> = post_files(&root, &Roots::new([&root]), &mut problems)
+            .into_iter()
+            .map(|f| f.relative)
+            .collect();
+        assert_eq!(found, ["shared/2025-01-01-a.md"]);
+        let mut said: Vec<String> = problems
+            .iter()
+            .map(|d| {
+                let name = d.path.file_name().unwrap().to_string_lossy();
+                format!("{name}: {}", d.message)
+            })
+            .collect();
+        said.sort();
+        assert_eq!(said.len(), 3, "{said:#?}");
+        assert!(
+            said[0].starts_with("2025-01-02-out.md: this post is not read: it leads"),
+            "{said:#?}"
+        );
+        assert!(
+            said[1].starts_with("2025-01-03-gone.md: this link leads to nothing"),
+            "{said:#?}"
+        );
+        assert!(
+            said[2].starts_with("again: this link leads back to"),
+            "{said:#?}"
+        );
     }
 }
