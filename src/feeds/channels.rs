@@ -9,6 +9,7 @@ use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
 use crate::model::{Author, Post, Tag};
 use crate::posts::lodash::kebab_case;
+use crate::posts::tags::permalink_problem;
 
 use super::ChannelKind;
 
@@ -22,31 +23,47 @@ pub struct ChannelPlan<'p> {
     pub posts: Vec<&'p Post>,
 }
 
+/// Tag and author feeds one blog may have together. A large engineering
+/// blog has some 300 tags and 2,000 authors; past this, feeds of the tags
+/// and authors with the fewest posts are dropped (with a warning), so that
+/// a blog cannot make a build write without bound.
+pub const MAX_CHANNELS: usize = 10_000;
+
 pub fn plan_channels<'p>(
     config: &BlogConfig,
     published: &[&'p Post],
     problems: &mut Vec<Diagnostic>,
 ) -> Vec<ChannelPlan<'p>> {
     let limit = config.limit;
-    let take = |it: &mut dyn Iterator<Item = &'p Post>| it.take(limit).collect::<Vec<_>>();
     let mut plans = vec![ChannelPlan {
         kind: ChannelKind::Blog,
         title: config.title.clone(),
         description: config.description.clone(),
         page_url: config.site_link(&config.blog_route("")),
         dir: String::new(),
-        posts: take(&mut published.iter().copied()),
+        posts: published.iter().copied().take(limit).collect(),
     }];
+    // Each candidate with the number of posts it has, to drop the smallest
+    // when there are too many.
+    let mut candidates: Vec<(usize, ChannelPlan<'p>)> = Vec::new();
     if config.by_tag {
         // Docusaurus groups by permalink; the first tag seen names the group.
-        let mut tags: BTreeMap<&str, &Tag> = BTreeMap::new();
+        let mut tags: BTreeMap<&str, (&Tag, Vec<&'p Post>)> = BTreeMap::new();
         for p in published {
             for t in &p.tags {
-                tags.entry(t.permalink.as_str()).or_insert(t);
+                tags.entry(t.permalink.as_str())
+                    .or_insert_with(|| (t, Vec::new()))
+                    .1
+                    .push(p);
             }
         }
         let mut dirs: HashMap<String, &str> = HashMap::new();
-        for (permalink, tag) in tags {
+        for (permalink, (tag, posts)) in tags {
+            // The loader rejects such permalinks; this keeps a folder name
+            // that climbs out of `tags/` from ever reaching the writer.
+            if permalink_problem(permalink).is_some() {
+                continue;
+            }
             let dir = format!("tags/{}", tag.slug());
             if let Some(other) = dirs.insert(dir.clone(), permalink) {
                 problems.push(Diagnostic::warning(
@@ -56,54 +73,81 @@ pub fn plan_channels<'p>(
                 dirs.insert(dir, other);
                 continue;
             }
-            plans.push(ChannelPlan {
-                kind: ChannelKind::Tag,
-                title: format!("{} – {}", config.title, tag.label),
-                description: tag
-                    .description
-                    .clone()
-                    .unwrap_or_else(|| format!("Posts tagged “{}” on {}", tag.label, config.title)),
-                page_url: config.site_link(permalink),
-                dir,
-                posts: take(
-                    &mut published
-                        .iter()
-                        .copied()
-                        .filter(|p| p.tags.iter().any(|t| t.permalink == permalink)),
-                ),
-            });
+            let count = posts.len();
+            candidates.push((
+                count,
+                ChannelPlan {
+                    kind: ChannelKind::Tag,
+                    title: format!("{} – {}", config.title, tag.label),
+                    description: tag.description.clone().unwrap_or_else(|| {
+                        format!("Posts tagged “{}” on {}", tag.label, config.title)
+                    }),
+                    page_url: config.site_link(permalink),
+                    dir,
+                    posts: posts.into_iter().take(limit).collect(),
+                },
+            ));
         }
     }
     if config.by_author {
-        let mut authors: BTreeMap<String, &Author> = BTreeMap::new();
+        let mut authors: BTreeMap<String, (&Author, Vec<&'p Post>)> = BTreeMap::new();
         for p in published {
             for a in &p.authors {
                 if let Some(key) = author_key(a) {
-                    authors.entry(key).or_insert(a);
+                    let (_, posts) = authors.entry(key).or_insert_with(|| (a, Vec::new()));
+                    // A post that names one author twice is shown once.
+                    if !posts.last().is_some_and(|last| std::ptr::eq(*last, *p)) {
+                        posts.push(p);
+                    }
                 }
             }
         }
-        for (key, author) in authors {
+        for (key, (author, posts)) in authors {
             let page_url = author
                 .page
                 .as_deref()
                 .map(|p| config.site_link(p))
                 .or_else(|| author.url.clone().filter(|u| u.starts_with("http")))
                 .unwrap_or_else(|| config.site_link(&config.blog_route("")));
-            plans.push(ChannelPlan {
-                kind: ChannelKind::Author,
-                title: format!("{} – {}", config.title, author.display_name()),
-                description: format!("Posts by {} on {}", author.display_name(), config.title),
-                page_url,
-                dir: format!("authors/{key}"),
-                posts: take(&mut published.iter().copied().filter(|p| {
-                    p.authors
-                        .iter()
-                        .any(|a| author_key(a).as_deref() == Some(key.as_str()))
-                })),
-            });
+            let count = posts.len();
+            candidates.push((
+                count,
+                ChannelPlan {
+                    kind: ChannelKind::Author,
+                    title: format!("{} – {}", config.title, author.display_name()),
+                    description: format!("Posts by {} on {}", author.display_name(), config.title),
+                    page_url,
+                    dir: format!("authors/{key}"),
+                    posts: posts.into_iter().take(limit).collect(),
+                },
+            ));
         }
     }
+    if candidates.len() > MAX_CHANNELS {
+        // Most posts first; a stable sort keeps tags before authors and
+        // each in name order among equals.
+        candidates.sort_by_key(|(count, _)| std::cmp::Reverse(*count));
+        let dropped: Vec<String> = candidates
+            .drain(MAX_CHANNELS..)
+            .map(|(_, plan)| plan.dir)
+            .collect();
+        let shown: Vec<&str> = dropped.iter().take(10).map(String::as_str).collect();
+        problems.push(Diagnostic::warning(
+            &config.file,
+            format!(
+                "the blog has {} tag and author feeds, more than the {MAX_CHANNELS} postbode writes; the {} with the fewest posts get no feed ({}{}). Merge rare tags, or set by_tag/by_author = false",
+                MAX_CHANNELS + dropped.len(),
+                dropped.len(),
+                shown.join(", "),
+                if dropped.len() > shown.len() { ", …" } else { "" },
+            ),
+        ));
+        // Back in the order feeds are listed: tags, then authors, by name.
+        candidates.sort_by(|(_, a), (_, b)| {
+            (a.kind != ChannelKind::Tag, &a.dir).cmp(&(b.kind != ChannelKind::Tag, &b.dir))
+        });
+    }
+    plans.extend(candidates.into_iter().map(|(_, plan)| plan));
     plans
 }
 
@@ -115,4 +159,61 @@ fn author_key(author: &Author) -> Option<String> {
         .clone()
         .or_else(|| author.name.as_deref().map(kebab_case))
         .filter(|k| !k.is_empty() && !k.contains(['/', '\\']) && k != "." && k != "..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feeds::test_support::posts;
+
+    fn config() -> BlogConfig {
+        let toml = "title = \"T\"\nsite_url = \"https://example.org\"\nsource = \"blog\"\noutput = \"out\"\nby_tag = true\nby_author = false\n";
+        crate::config::parse(toml, std::path::Path::new("/srv/feeds/t.toml")).unwrap()
+    }
+
+    fn tag(slug: &str) -> Tag {
+        Tag {
+            key: slug.into(),
+            label: slug.into(),
+            permalink: format!("/blog/tags/{slug}"),
+            description: None,
+            inline: false,
+        }
+    }
+
+    #[test]
+    fn past_the_channel_limit_the_tags_with_fewest_posts_get_no_feed_and_a_warning() {
+        let mut all = posts();
+        // One popular tag on every post, and more rare ones than the limit.
+        for p in &mut all {
+            p.tags = vec![tag("popular")];
+        }
+        all[0]
+            .tags
+            .extend((0..MAX_CHANNELS).map(|i| tag(&format!("rare-{i:05}"))));
+        let published: Vec<&Post> = all.iter().collect();
+        let mut problems = Vec::new();
+        let plans = plan_channels(&config(), &published, &mut problems);
+        assert_eq!(plans.len(), 1 + MAX_CHANNELS);
+        assert!(plans.iter().any(|p| p.dir == "tags/popular"));
+        assert!(!plans.iter().any(|p| p.dir == "tags/rare-09999"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let message = &problems[0].message;
+        assert!(
+            message.contains("10001 tag and author feeds") && message.contains("tags/rare-09999"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_tag_whose_permalink_climbs_out_gets_no_channel() {
+        let mut all = posts();
+        for p in &mut all {
+            p.tags = vec![tag(".."), tag("ok")];
+        }
+        let published: Vec<&Post> = all.iter().collect();
+        let plans = plan_channels(&config(), &published, &mut Vec::new());
+        let dirs: Vec<&str> = plans.iter().map(|p| p.dir.as_str()).collect();
+        assert_eq!(dirs, ["", "tags/ok"]);
+    }
 }

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
 use crate::model::Post;
+use crate::posts::confined::Roots;
 
 /// Where earlier versions kept the manifest and the lock: in the published
 /// folder. Removed when found.
@@ -139,7 +140,15 @@ pub fn fingerprint(config: &BlogConfig) -> std::io::Result<String> {
         .chain(config.authors_file.iter())
         .cloned()
         .collect();
-    for entry in walkdir::WalkDir::new(&config.source).follow_links(true) {
+    // Links are followed only while they stay inside the blog folder, as
+    // the loader does: a link to `/proc` or a large folder elsewhere is
+    // never walked.
+    let roots = Roots::of_blog(config);
+    let walk = walkdir::WalkDir::new(&config.source)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| !e.path_is_symlink() || roots.locate(e.path()).is_ok());
+    for entry in walk {
         match entry {
             Ok(e) if e.file_type().is_file() => files.push(e.into_path()),
             Ok(_) => {}
@@ -165,4 +174,31 @@ pub fn fingerprint(config: &BlogConfig) -> std::io::Result<String> {
 
 fn read(path: &Path) -> Option<Manifest> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_does_not_walk_links_that_leave_the_blog_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let (blog, elsewhere) = (dir.path().join("blog"), dir.path().join("elsewhere"));
+        std::fs::create_dir_all(&blog).unwrap();
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::write(blog.join("2025-01-01-a.md"), "a").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, blog.join("docs")).unwrap();
+        let toml = dir.path().join("feeds.toml");
+        std::fs::write(
+            &toml,
+            "title = \"T\"\nsite_url = \"https://example.org\"\nsource = \"blog\"\noutput = \"out\"\n",
+        )
+        .unwrap();
+        let config = crate::config::load(&toml).unwrap();
+        let before = fingerprint(&config).unwrap();
+        std::fs::write(elsewhere.join("2025-01-02-b.md"), "b").unwrap();
+        assert_eq!(fingerprint(&config).unwrap(), before);
+        std::fs::write(blog.join("2025-01-02-b.md"), "b").unwrap();
+        assert_ne!(fingerprint(&config).unwrap(), before);
+    }
 }

@@ -16,6 +16,8 @@ use std::path::{Component, Path, PathBuf};
 use tempfile::NamedTempFile;
 use walkdir::WalkDir;
 
+use crate::posts::confined::{Refusal, open_regular};
+
 /// Temporary files start with this, so a crash's leftovers are recognisably
 /// ours and [`OutputDir::remove_stale`] can clear them.
 const TEMP_PREFIX: &str = ".postbode-";
@@ -56,10 +58,19 @@ impl OutputDir {
 
     /// Copies `from` atomically unless the target already exists with the
     /// same size: assets have content-hashed names, so same name and size
-    /// means same file. Returns `Ok(true)` when it copied.
+    /// means same file. Returns `Ok(true)` when it copied. `from` must be a
+    /// regular file reached without a link (the renderer registers real
+    /// paths): a link or FIFO put in its place since is refused, not read.
     pub fn copy_if_missing(&self, rel: &str, from: &Path) -> io::Result<bool> {
         let target = self.target(rel)?;
-        let size = fs::metadata(from)?.len();
+        let mut source = open_regular(from).map_err(|e| match e {
+            Refusal::Io(e) => e,
+            refused => io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: {refused}", from.display()),
+            ),
+        })?;
+        let size = source.metadata()?.len();
         match fs::metadata(&target) {
             Ok(meta) if meta.is_file() && meta.len() == size => return Ok(false),
             Ok(_) => {}
@@ -67,7 +78,7 @@ impl OutputDir {
             Err(e) => return Err(e),
         }
         let mut temp = temp_file_for(&target)?;
-        io::copy(&mut File::open(from)?, &mut temp)?;
+        io::copy(&mut source, &mut temp)?;
         temp.persist(&target).map_err(|e| e.error)?;
         Ok(true)
     }
@@ -301,6 +312,23 @@ mod tests {
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{rel}");
         }
         assert!(!dir.path().join("evil.xml").exists());
+    }
+
+    #[test]
+    fn a_copy_source_replaced_by_a_link_or_fifo_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("secret"), b"secret").unwrap();
+        let link = dir.path().join("x.png");
+        std::os::unix::fs::symlink(dir.path().join("secret"), &link).unwrap();
+        let fifo = dir.path().join("y.png");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        let out = OutputDir::new(dir.path().join("out"));
+        assert!(out.copy_if_missing("assets/x.png", &link).is_err());
+        let err = out.copy_if_missing("assets/y.png", &fifo).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        assert!(!dir.path().join("out/assets/x.png").exists());
+        assert!(!dir.path().join("out/assets/y.png").exists());
     }
 
     #[test]

@@ -102,7 +102,7 @@ pub fn snapshot(config: &BlogConfig, post: &Post) -> PostSnapshot {
         body: &body,
         body_line: post.body_line,
     };
-    let assets = Assets::new(&assets_url);
+    let assets = Assets::new(&assets_url, posts::confined::Roots::of_blog(config));
     let image = post
         .image
         .as_deref()

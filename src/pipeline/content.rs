@@ -51,7 +51,7 @@ impl<'a> Renderer<'a> {
         Renderer {
             config,
             index: PostIndex { urls },
-            assets: Assets::new(&assets_url),
+            assets: Assets::new(&assets_url, posts::confined::Roots::of_blog(config)),
         }
     }
 

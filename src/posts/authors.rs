@@ -28,6 +28,10 @@ pub struct AuthorFields {
     pub page: Option<serde_json::Value>,
 }
 
+/// More authors than this on one post are dropped (with a warning): each
+/// is a feed that carries the post, and every item lists them all.
+pub const MAX_AUTHORS_PER_POST: usize = 100;
+
 #[derive(Debug, Default)]
 pub struct AuthorsFile {
     authors: HashMap<String, AuthorFields>,
@@ -115,7 +119,17 @@ pub(super) fn post_authors(
         return Err(());
     }
     let mut out = Vec::new();
-    for entry in entries.value.as_slice() {
+    let all = entries.value.as_slice();
+    if all.len() > MAX_AUTHORS_PER_POST {
+        problems.push(
+            Diagnostic::warning(
+                path,
+                format!("authors: the post has {} authors; only the first {MAX_AUTHORS_PER_POST} are kept", all.len()),
+            )
+            .at(line, col),
+        );
+    }
+    for entry in all.iter().take(MAX_AUTHORS_PER_POST) {
         let inline = match entry {
             AuthorEntry::Key(key) => AuthorFields {
                 key: Some(key.trim().to_string()),

@@ -19,7 +19,7 @@ pub struct FrontMatter {
     pub date: Option<Spanned<String>>,
     pub draft: Option<bool>,
     pub unlisted: Option<bool>,
-    pub image: Option<String>,
+    pub image: Option<Spanned<String>>,
     pub tags: Option<Spanned<Vec<Option<TagEntry>>>>,
     pub authors: Option<Spanned<OneOrMany<AuthorEntry>>>,
     pub author: Option<String>,

@@ -4,6 +4,7 @@
 //! with an error is left out, the others are still read.
 
 pub mod authors;
+pub mod confined;
 pub mod dates;
 pub mod discover;
 pub mod frontmatter;
@@ -20,6 +21,7 @@ use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
 use crate::model::Post;
 use authors::AuthorsFile;
+use confined::{Refusal, Roots};
 use discover::PostFile;
 use frontmatter::FrontMatter;
 use tags::TagsFile;
@@ -40,6 +42,8 @@ pub struct Blog {
 /// What every post needs to resolve its tags and authors.
 struct Context<'a> {
     config: &'a BlogConfig,
+    /// Where post files (and the images they name) may be read from.
+    roots: Roots,
     tags: Option<TagsFile>,
     authors: Option<AuthorsFile>,
     tags_route: String,
@@ -68,12 +72,13 @@ pub fn load(config: &BlogConfig) -> Blog {
         .and_then(|p| AuthorsFile::load(p, &mut problems));
     let cx = Context {
         config,
+        roots: Roots::of_blog(config),
         tags,
         authors,
         tags_route: config.blog_route("/tags"),
         authors_route: config.blog_route("/authors"),
     };
-    let files = discover::post_files(&config.source, &mut problems);
+    let files = discover::post_files(&config.source, &cx.roots, &mut problems);
     let results: Vec<(Option<Post>, Vec<Diagnostic>)> =
         files.par_iter().map(|f| read_post(&cx, f)).collect();
     let mut posts = Vec::with_capacity(results.len());
@@ -111,9 +116,18 @@ fn reject_duplicate_permalinks(posts: &mut Vec<Post>, problems: &mut Vec<Diagnos
 }
 
 /// Reads a file as UTF-8, naming the line and column of the first bad byte.
-pub(crate) fn read_text(path: &Path) -> Result<String, Diagnostic> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Diagnostic::error(path, format!("cannot read: {e}")))?;
+/// With `roots`, only a regular file inside them is read (a post); without,
+/// any regular file (a configured `tags.yml`). A refusal is a warning: the
+/// file is left out, nothing is wrong with the blog's own files.
+pub(crate) fn read_text(path: &Path, roots: Option<&Roots>) -> Result<String, Diagnostic> {
+    let bytes = match roots {
+        Some(roots) => roots.read(path),
+        None => confined::read_regular(path),
+    };
+    let bytes = bytes.map_err(|e| match e {
+        Refusal::Io(e) => Diagnostic::error(path, format!("cannot read: {e}")),
+        refused => Diagnostic::warning(path, format!("not read: {refused}")),
+    })?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(&e.as_bytes()[..valid]);
@@ -147,7 +161,7 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
             return None;
         }
     }
-    let text = match read_text(path) {
+    let text = match read_text(path, Some(&cx.roots)) {
         Ok(t) => t,
         Err(d) => {
             problems.push(d);
@@ -245,6 +259,18 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
         .unwrap_or_else(|| parsed_name.slug.clone());
     let permalink = join_permalink(&config.blog_route(""), &slug);
 
+    if let Some(image) = &fm.image {
+        let (l, c) = at(&image.referenced);
+        if let Some(why) = refused_local_image(cx, path, &image.value) {
+            problems.push(
+                Diagnostic::warning(
+                    path,
+                    format!("image: {} is not published: {why}", image.value),
+                )
+                .at(l, c),
+            );
+        }
+    }
     let post_tags = tags::post_tags(cx, &fm, path, &at, problems);
     let post_authors = match authors::post_authors(cx, &fm, path, &at, problems) {
         Ok(a) => a,
@@ -268,16 +294,38 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
         authors: post_authors,
         draft: fm.draft.unwrap_or(false),
         unlisted: fm.unlisted.unwrap_or(false),
-        image: fm.image.clone(),
+        image: fm.image.as_ref().map(|i| i.value.clone()),
         body_line: split.body_line,
     })
 }
 
+/// Why the front matter `image`, when it names a local file, will not be
+/// published (the renderer then silently leaves it out).
+fn refused_local_image(cx: &Context, post: &Path, image: &str) -> Option<Refusal> {
+    let image = image.trim();
+    let has_scheme = image
+        .split_once(':')
+        .is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains('/'));
+    if image.is_empty() || image.starts_with(['/', '#']) || has_scheme {
+        return None;
+    }
+    let relative = image.split(['?', '#']).next().unwrap_or(image);
+    let file = post.parent()?.join(relative);
+    if std::fs::metadata(&file).is_ok_and(|m| m.is_dir()) {
+        return None;
+    }
+    match cx.roots.resolve(&file) {
+        Ok(_) | Err(Refusal::Io(_)) => None,
+        Err(why) => Some(why),
+    }
+}
+
 /// The Markdown/MDX body of a post as the loader saw it: after the front
 /// matter, with the `# Title` that gave the title blanked out.
+/// Only a regular file inside the blog folder is read (see `confined`).
 pub fn read_body(config: &BlogConfig, post: &Post) -> Result<String, Diagnostic> {
     let path = config.source.join(&post.source);
-    let text = read_text(&path)?;
+    let text = read_text(&path, Some(&Roots::of_blog(config)))?;
     let split = frontmatter::split(&text)
         .map_err(|line| Diagnostic::error(&path, "front matter is no longer closed").at(line, 1))?;
     Ok(frontmatter::take_content_title(split.body).1)

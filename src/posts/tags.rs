@@ -2,10 +2,11 @@
 //! option) and inline tags, with permalinks made by lodash's `kebabCase`
 //! (see `lodash`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use serde::Deserialize;
+use serde_saphyr::Spanned;
 
 use super::frontmatter::{FrontMatter, TagEntry};
 use super::lodash::{capitalize, kebab_case};
@@ -18,23 +19,65 @@ use crate::model::Tag;
 struct TagDefinition {
     label: Option<String>,
     description: Option<String>,
-    permalink: Option<String>,
+    permalink: Option<Spanned<String>>,
 }
+
+/// More tags than this on one post are dropped (with a warning): every tag
+/// is a feed that carries the post, and every item lists its tags, so a
+/// post with 20,000 tags would write gigabytes. Real posts have a handful.
+pub const MAX_TAGS_PER_POST: usize = 100;
 
 /// The declared tags, by key.
 #[derive(Debug, Default)]
 pub struct TagsFile {
     tags: HashMap<String, TagDefinition>,
+    /// Keys whose permalink cannot be a feed folder (reported at load).
+    rejected: HashSet<String>,
 }
 
 impl TagsFile {
     pub fn load(path: &Path, problems: &mut Vec<Diagnostic>) -> Option<TagsFile> {
         let map: Option<HashMap<String, Option<TagDefinition>>> =
             super::yaml::read_file(path, problems)?;
-        let tags = map.unwrap_or_default().into_iter();
-        Some(TagsFile {
-            tags: tags.map(|(k, v)| (k, v.unwrap_or_default())).collect(),
-        })
+        let tags: HashMap<String, TagDefinition> = map
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect();
+        let mut rejected = HashSet::new();
+        let mut keys: Vec<&String> = tags.keys().collect();
+        keys.sort();
+        for key in keys {
+            let def = &tags[key];
+            let written = def
+                .permalink
+                .as_ref()
+                .map_or_else(|| format!("/{}", kebab_case(key)), |p| p.value.clone());
+            let Some(why) = permalink_problem(&written) else {
+                continue;
+            };
+            let mut diag = Diagnostic::error(
+                path,
+                format!(
+                    "tag {key:?}: the permalink {written:?} {why}; the tag is left out of every post and gets no feed. Give it a permalink such as \"/{}\"",
+                    suggested_slug(key)
+                ),
+            );
+            if let Some(p) = &def.permalink {
+                let loc = p.referenced;
+                diag = diag.at(loc.line() as usize, loc.column() as usize);
+            } else if let Some(line) = key_line(path, key) {
+                diag = diag.at(line, 1);
+            }
+            problems.push(diag);
+            rejected.insert(key.clone());
+        }
+        Some(TagsFile { tags, rejected })
+    }
+
+    /// Whether `key` is declared with a permalink that was rejected.
+    pub fn is_rejected(&self, key: &str) -> bool {
+        self.rejected.contains(key)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -46,8 +89,8 @@ impl TagsFile {
         let def = self.tags.get(key)?;
         let permalink = def
             .permalink
-            .clone()
-            .unwrap_or_else(|| format!("/{}", kebab_case(key)));
+            .as_ref()
+            .map_or_else(|| format!("/{}", kebab_case(key)), |p| p.value.clone());
         Some(Tag {
             key: key.to_string(),
             label: def.label.clone().unwrap_or_else(|| capitalize(key)),
@@ -80,6 +123,51 @@ pub fn inline_object_tag(label: &str, permalink: &str, tags_route: &str) -> Tag 
     }
 }
 
+/// Why a tag permalink, as written, cannot name a feed folder: a tag's feeds
+/// live in `tags/<last segment>`, so that segment must be a plain name (not
+/// empty, `.` or `..`, without `\\`), and no segment may climb out with
+/// `..` (the URL would point at another page).
+pub fn permalink_problem(written: &str) -> Option<&'static str> {
+    let trimmed = written.trim_matches('/');
+    if trimmed.trim().is_empty() {
+        return Some("is empty (it would be the tags page itself)");
+    }
+    if trimmed.contains('\\') {
+        return Some("contains a backslash");
+    }
+    if trimmed.split('/').any(|s| s == "." || s == "..") {
+        return Some("contains a `.` or `..` segment");
+    }
+    if trimmed.split('/').any(str::is_empty) {
+        return Some("contains an empty segment (`//`)");
+    }
+    None
+}
+
+/// The line where `key:` starts a top-level entry (keys carry no location
+/// once parsed into a map); only read again for a rejected tag.
+fn key_line(path: &Path, key: &str) -> Option<usize> {
+    let text = String::from_utf8(super::confined::read_regular(path).ok()?).ok()?;
+    let forms = [
+        format!("{key}:"),
+        format!("\"{key}\":"),
+        format!("'{key}':"),
+    ];
+    text.lines()
+        .position(|l| forms.iter().any(|f| l.starts_with(f.as_str())))
+        .map(|i| i + 1)
+}
+
+/// A permalink to suggest for a tag whose own was rejected.
+fn suggested_slug(key: &str) -> String {
+    let slug = kebab_case(key);
+    if slug.is_empty() {
+        "my-tag".to_owned()
+    } else {
+        slug
+    }
+}
+
 /// Docusaurus `normalizeUrl([tagsRoute, permalink])` for the simple case of
 /// two path pieces: one slash between them, none doubled.
 fn join_route(base: &str, rest: &str) -> String {
@@ -102,11 +190,13 @@ pub(super) fn post_tags(
         return Vec::new();
     };
     let mut out: Vec<Tag> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let (line, col) = at(&entries.referenced);
     for entry in entries.value.iter().flatten() {
         let tag = match entry {
             TagEntry::Key(key) => {
                 let key = key.trim();
-                if key.is_empty() {
+                if key.is_empty() || cx.tags.as_ref().is_some_and(|t| t.is_rejected(key)) {
                     continue;
                 }
                 match cx
@@ -117,7 +207,7 @@ pub(super) fn post_tags(
                     Some(tag) => tag,
                     None => {
                         if cx.tags.as_ref().is_some_and(|t| !t.is_empty()) {
-                            let (l, c) = at(&entries.referenced);
+                            let (l, c) = (line, col);
                             problems.push(
                                 Diagnostic::warning(
                                     path,
@@ -131,13 +221,44 @@ pub(super) fn post_tags(
                 }
             }
             TagEntry::Inline { label, permalink } => {
+                if let Some(why) = permalink_problem(permalink) {
+                    problems.push(Diagnostic::error(
+                        path,
+                        format!("tags: the permalink {permalink:?} of tag {label:?} {why}; the tag is left out and gets no feed. Use a permalink such as \"/{}\"", suggested_slug(label)),
+                    ).at(line, col));
+                    continue;
+                }
                 inline_object_tag(label, permalink, &cx.tags_route)
             }
         };
-        // Docusaurus: `uniqBy(tags, permalink)`, the first one wins.
-        if !out.iter().any(|t| t.permalink == tag.permalink) {
-            out.push(tag);
+        if let TagEntry::Key(key) = entry
+            && tag.inline
+            && let Some(why) = permalink_problem(&kebab_case(key.trim()))
+        {
+            problems.push(
+                Diagnostic::error(
+                    path,
+                    format!("tags: the tag {:?} has no letters or digits for its permalink, which {why}; the tag is left out. Declare it in the tags file with a permalink, or rename it", key.trim()),
+                )
+                .at(line, col),
+            );
+            continue;
         }
+        // Docusaurus: `uniqBy(tags, permalink)`, the first one wins.
+        if !seen.insert(tag.permalink.clone()) {
+            continue;
+        }
+        if out.len() == MAX_TAGS_PER_POST {
+            problems.push(
+                Diagnostic::warning(
+                    path,
+                    format!("tags: the post has {} tags; only the first {MAX_TAGS_PER_POST} are kept. Split them over fewer, broader tags", entries.value.len()),
+                )
+                .at(line, col),
+            );
+            break;
+        }
+        out.push(tag);
     }
     out
 }
@@ -179,6 +300,31 @@ mod tests {
         assert_eq!(foss.permalink, "/tags/free");
         assert_eq!(foss.description.as_deref(), Some("Free software"));
         assert!(tags.resolve("nope", "/blog/tags").is_none());
+    }
+
+    #[test]
+    fn tags_whose_permalink_is_no_folder_name_are_rejected_at_their_line() {
+        let mut problems = Vec::new();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tags.yml");
+        std::fs::write(
+            &path,
+            "ok:\n  label: OK\nup:\n  permalink: /..\n\"???\":\n  label: Q\nnested:\n  permalink: /a/b\n",
+        )
+        .unwrap();
+        let tags = TagsFile::load(&path, &mut problems).unwrap();
+        let places: Vec<_> = problems.iter().map(|d| (d.line, d.column)).collect();
+        assert_eq!(
+            places,
+            [(Some(5), Some(1)), (Some(4), Some(14))],
+            "{problems:?}"
+        );
+        assert!(tags.is_rejected("up") && tags.is_rejected("???"));
+        assert!(!tags.is_rejected("ok") && !tags.is_rejected("nested"));
+        for bad in ["/..", ".", "", "/", "a/../b", "a\\b", "a//b"] {
+            assert!(permalink_problem(bad).is_some(), "{bad}");
+        }
+        assert_eq!(permalink_problem("/free/software"), None);
     }
 
     #[test]

@@ -3,12 +3,17 @@
 //! page the way a browser on the site would, so every such file gets a public,
 //! content-addressed name under `assets_url` and the writer copies it there.
 //! Rendering runs on several threads, so the registry sits behind a mutex.
+//! Only regular files whose real path lies inside the blog folder are
+//! registered (see `posts::confined`): an image linked to `/etc/shadow` is
+//! refused, never copied.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use sha2::{Digest, Sha256};
+
+use crate::posts::confined::{Refusal, Roots};
 
 /// How many hex digits of the content hash go into a file name: enough to
 /// tell versions apart, short enough to read.
@@ -18,6 +23,7 @@ const HASH_CHARS: usize = 10;
 #[derive(Debug)]
 pub struct Assets {
     base_url: String,
+    roots: Roots,
     inner: Mutex<Inner>,
 }
 
@@ -26,38 +32,39 @@ struct Inner {
     /// Public file name per source path, so a file shared by many posts is
     /// read and hashed once.
     by_path: HashMap<PathBuf, String>,
-    /// Public file name -> source path: what the writer copies.
+    /// Public file name -> real source path (no links): what the writer copies.
     files: BTreeMap<String, PathBuf>,
 }
 
 impl Assets {
-    /// `assets_url` is the public URL of the folder the files are copied to.
-    pub fn new(assets_url: &str) -> Self {
+    /// `assets_url` is the public URL of the folder the files are copied to;
+    /// only files inside `roots` are registered.
+    pub fn new(assets_url: &str, roots: Roots) -> Self {
         Assets {
             base_url: assets_url.trim_end_matches('/').to_owned(),
+            roots,
             inner: Mutex::new(Inner::default()),
         }
     }
 
     /// Registers a local file and returns its public URL,
     /// `<assets_url>/<stem>-<first 10 hex of sha256>.<ext>`.
-    pub fn register(&self, abs_path: &Path) -> std::io::Result<String> {
+    /// A file outside the roots, or not a regular file, is refused.
+    pub fn register(&self, abs_path: &Path) -> Result<String, Refusal> {
         if let Some(name) = self.lock().by_path.get(abs_path) {
             return Ok(self.url_of(name));
         }
         // Read and hash outside the lock: other threads keep rendering.
-        let bytes = std::fs::read(abs_path)?;
+        let real = self.roots.resolve(abs_path)?;
+        let bytes = self.roots.read(&real)?;
         let name = public_name(abs_path, &bytes);
         let mut inner = self.lock();
-        inner
-            .files
-            .entry(name.clone())
-            .or_insert_with(|| abs_path.to_path_buf());
+        inner.files.entry(name.clone()).or_insert(real);
         inner.by_path.insert(abs_path.to_path_buf(), name.clone());
         Ok(self.url_of(&name))
     }
 
-    /// `(file name, absolute source path)` pairs, sorted by name.
+    /// `(file name, real source path)` pairs, sorted by name.
     pub fn files(&self) -> Vec<(String, PathBuf)> {
         self.lock()
             .files
@@ -114,7 +121,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("diagram.png");
         std::fs::write(&path, b"png bytes").unwrap();
-        let assets = Assets::new("https://example.org/blog/assets/");
+        let assets = Assets::new("https://example.org/blog/assets/", Roots::new([dir.path()]));
         let url = assets.register(&path).unwrap();
         let expected_hash = &hex::encode(Sha256::digest(b"png bytes"))[..10];
         assert_eq!(
@@ -123,7 +130,10 @@ mod tests {
         );
         assert_eq!(
             assets.files(),
-            vec![(format!("diagram-{expected_hash}.png"), path)]
+            vec![(
+                format!("diagram-{expected_hash}.png"),
+                path.canonicalize().unwrap()
+            )]
         );
     }
 
@@ -132,7 +142,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.jpg");
         std::fs::write(&path, b"x").unwrap();
-        let assets = Assets::new("https://example.org/a");
+        let assets = Assets::new("https://example.org/a", Roots::new([dir.path()]));
         let first = assets.register(&path).unwrap();
         let second = assets.register(&path).unwrap();
         assert_eq!(first, second);
@@ -148,7 +158,7 @@ mod tests {
         std::fs::create_dir_all(two.parent().unwrap()).unwrap();
         std::fs::write(&one, b"first").unwrap();
         std::fs::write(&two, b"second").unwrap();
-        let assets = Assets::new("https://example.org/a");
+        let assets = Assets::new("https://example.org/a", Roots::new([dir.path()]));
         assert_ne!(
             assets.register(&one).unwrap(),
             assets.register(&two).unwrap()
@@ -158,8 +168,21 @@ mod tests {
 
     #[test]
     fn unreadable_files_are_an_error() {
-        let assets = Assets::new("https://example.org/a");
+        let assets = Assets::new("https://example.org/a", Roots::new(["/"]));
         assert!(assets.register(Path::new("/nonexistent/x.png")).is_err());
+        assert!(assets.files().is_empty());
+    }
+
+    #[test]
+    fn a_file_linked_from_outside_the_blog_is_refused_and_not_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let blog = dir.path().join("blog");
+        std::fs::create_dir_all(&blog).unwrap();
+        std::fs::write(dir.path().join("shadow"), b"secret").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("shadow"), blog.join("x.png")).unwrap();
+        let assets = Assets::new("https://example.org/a", Roots::new([&blog]));
+        let err = assets.register(&blog.join("x.png")).unwrap_err();
+        assert!(matches!(err, Refusal::Outside { .. }), "{err}");
         assert!(assets.files().is_empty());
     }
 

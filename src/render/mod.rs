@@ -73,8 +73,9 @@ pub fn render_html(
     let mut too_deep = None;
     if out.raw_html && out.nesting > html::MAX_SANITIZED_NESTING {
         let message = format!(
-            "HTML nested {} deep cannot be sanitised in time; its tags are shown as text",
-            out.nesting
+            "raw HTML in this post is nested {} elements deep, more than the {} postbode can sanitise in time; its tags are shown as text. Nest less deeply",
+            out.nesting,
+            html::MAX_SANITIZED_NESTING
         );
         too_deep = Some(Diagnostic::warning(src.display_path, message));
         // The second pass sees the same URLs: keep one set of warnings.

@@ -18,7 +18,8 @@ impl LinkResolver for Permalinks {
 }
 
 fn render_at(path: &Path, body: &str) -> (Rendered, Assets) {
-    let assets = Assets::new(ASSETS_URL);
+    let root = path.parent().unwrap_or(Path::new("/"));
+    let assets = Assets::new(ASSETS_URL, crate::posts::confined::Roots::new([root]));
     let src = Document {
         path,
         display_path: Path::new("blog/post.md"),
@@ -134,7 +135,7 @@ fn front_matter_images_resolve_like_img_src() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("cover.jpg"), b"jpg").unwrap();
     let post = dir.path().join("post.md");
-    let assets = Assets::new(ASSETS_URL);
+    let assets = Assets::new(ASSETS_URL, crate::posts::confined::Roots::new([dir.path()]));
     let src = Document {
         path: &post,
         display_path: &post,
@@ -216,7 +217,7 @@ fn corpus_posts_render_to_self_contained_safe_html() {
     if !root.is_dir() {
         return;
     }
-    let assets = Assets::new(ASSETS_URL);
+    let assets = Assets::new(ASSETS_URL, crate::posts::confined::Roots::new([root]));
     let mut posts = 0;
     let (mut quotes, mut admonitions) = (0, 0);
     for entry in walkdir::WalkDir::new(root) {

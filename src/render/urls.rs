@@ -46,8 +46,8 @@ pub(crate) struct Resolver<'r> {
     page: Option<Url>,
     /// The folder of the post file, base for local files.
     dir: PathBuf,
-    /// Whether missing files are reported (not for the front matter image,
-    /// which the loader reports itself).
+    /// Whether missing and refused files are reported (not for the front
+    /// matter image, which the loader reports at its line).
     report: bool,
     /// Relative URLs already resolved (each costs a file system lookup).
     seen: HashMap<(bool, String), Option<String>>,
@@ -149,11 +149,11 @@ impl<'r> Resolver<'r> {
                 at,
                 format!("link to a post that is not in the blog: {value}"),
             );
-        } else if !path_part.is_empty() && file.is_file() {
+        } else if !path_part.is_empty() && is_local_file(&file) {
             match self.assets.register(&file) {
                 Ok(url) => return Some(format!("{url}{fragment}")),
                 Err(err) => {
-                    let msg = format!("cannot read {}: {err}", file.display());
+                    let msg = format!("{value} is not published: {err}");
                     self.warn(value, at, msg);
                 }
             }
@@ -177,6 +177,12 @@ impl UrlMap for Resolver<'_> {
         let embed = attr == "src" || attr == "poster" || element == "img";
         self.resolve(value, embed, at)
     }
+}
+
+/// Something other than a folder is there (following links): a file to
+/// publish, or a link or special file for the assets to refuse.
+fn is_local_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_dir())
 }
 
 /// The scheme of an absolute URL (`https` in `https://x`), if it has one.
@@ -254,7 +260,10 @@ mod tests {
         let site = Site {
             site_url: "https://example.org",
         };
-        let assets = Assets::new("https://example.org/blog/assets");
+        let assets = Assets::new(
+            "https://example.org/blog/assets",
+            crate::posts::confined::Roots::new(["/blog"]),
+        );
         let mut r = Resolver::new(&src, &site, &Posts, &assets);
         check(&mut r);
     }

@@ -18,5 +18,6 @@ mod hardening;
 mod notify;
 mod smtp;
 mod state_safety;
+mod untrusted_input;
 mod webhook;
 mod websub;

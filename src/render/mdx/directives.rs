@@ -212,11 +212,15 @@ impl Pre<'_, '_> {
     pub(super) fn container_directive(&mut self, content: &str, indent: &str, at: usize) -> bool {
         match container(content) {
             Some(Container::Close { colons }) => self.close_admonition(colons, indent, at),
+            Some(Container::Open { .. }) if self.stack.len() >= MAX_DEPTH => {
+                self.too_deep(at);
+                return false;
+            }
             Some(Container::Open {
                 colons,
                 kind,
                 title,
-            }) if self.stack.len() < MAX_DEPTH => {
+            }) => {
                 self.open_admonition(kind, title, colons, indent, at);
             }
             _ => return false,

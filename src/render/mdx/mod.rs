@@ -72,6 +72,7 @@ pub(crate) fn preprocess(src: &str, urls: &mut dyn UrlMap, mode: Mode) -> Prepro
         esm_ok: true,
         budget: src.len().saturating_mul(2).saturating_add(1 << 20),
         warnings: Vec::new(),
+        too_deep: false,
     };
     pre.run();
     Preprocessed {
@@ -96,6 +97,8 @@ struct Pre<'s, 'u> {
     /// Bytes that failed tag parses may still cost; then `<` is just text.
     budget: usize,
     warnings: Vec<(usize, String)>,
+    /// The nesting limit was reported (once per post is enough).
+    too_deep: bool,
 }
 
 impl Pre<'_, '_> {
@@ -222,6 +225,18 @@ impl Pre<'_, '_> {
 
     fn warn(&mut self, at: usize, message: String) {
         self.warnings.push((at, message));
+    }
+
+    /// An element or admonition opened more than [`MAX_DEPTH`] deep is left
+    /// out (its content stays); the first one in a post is reported.
+    fn too_deep(&mut self, at: usize) {
+        if !self.too_deep {
+            self.too_deep = true;
+            self.warn(
+                at,
+                format!("components and admonitions are nested more than {MAX_DEPTH} levels deep here; the deeper ones are left out (their text is kept). Nest less deeply"),
+            );
+        }
     }
 
     /// Renders a line of Markdown to inline HTML, links resolved.

@@ -34,6 +34,7 @@ pub(super) enum FrameKind {
 impl Pre<'_, '_> {
     pub(super) fn push_frame(&mut self, kind: FrameKind, at: usize, flow: bool) -> Option<u32> {
         if self.stack.len() >= MAX_DEPTH {
+            self.too_deep(at);
             return None;
         }
         let id = self.next_id;

@@ -1,0 +1,202 @@
+//! Reading only what a blog may publish. Everything postbode reads from a
+//! blog folder ends up in feeds and emails, so a symbolic link must not turn
+//! a private file (`/proc/self/environ`, `/etc/shadow`, a folder linked to
+//! `/usr/share/doc`) into a post or an image. A file is read only when its
+//! real path (after resolving every link) lies inside an allowed root (the
+//! blog folder; [`Roots::new`] takes more, for a static folder), and only
+//! when it is a regular file: a FIFO would hang the build, a device never
+//! ends, and `/proc` and `/sys` are never read at all.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use crate::config::BlogConfig;
+
+/// Folders no build ever reads from, whatever links point there.
+const SYSTEM_FOLDERS: &[&str] = &["/proc", "/sys", "/dev"];
+
+/// Why a file was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error(
+        "it leads (through a symbolic link) to {}, outside the blog folder, and is not published; copy the file into the blog folder if it belongs to the blog",
+        real.display()
+    )]
+    Outside { real: PathBuf },
+    #[error("it leads to {}, a system folder postbode never reads", real.display())]
+    System { real: PathBuf },
+    #[error("it is {kind}, not a regular file, and is not read; replace it with a regular file")]
+    Special { kind: &'static str },
+    #[error("cannot read it: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// The folders a build may read files from, as real paths.
+#[derive(Debug, Clone, Default)]
+pub struct Roots {
+    real: Vec<PathBuf>,
+}
+
+impl Roots {
+    /// The allowed folders; one that does not exist allows nothing.
+    pub fn new<P: AsRef<Path>>(dirs: impl IntoIterator<Item = P>) -> Roots {
+        Roots {
+            real: dirs
+                .into_iter()
+                .filter_map(|d| fs::canonicalize(d.as_ref()).ok())
+                .collect(),
+        }
+    }
+
+    /// The roots of one blog: its folder (a static folder joins here once
+    /// the configuration has one).
+    pub fn of_blog(config: &BlogConfig) -> Roots {
+        Roots::new([&config.source])
+    }
+
+    /// The real path of `path` when it lies inside a root (of any type).
+    pub fn locate(&self, path: &Path) -> Result<PathBuf, Refusal> {
+        let real = fs::canonicalize(path)?;
+        if is_system(&real) {
+            return Err(Refusal::System { real });
+        }
+        if !self.real.iter().any(|root| real.starts_with(root)) {
+            return Err(Refusal::Outside { real });
+        }
+        Ok(real)
+    }
+
+    /// The real path of `path` when it is a regular file inside a root.
+    pub fn resolve(&self, path: &Path) -> Result<PathBuf, Refusal> {
+        let real = self.locate(path)?;
+        check_type(&fs::metadata(&real)?.file_type())?;
+        Ok(real)
+    }
+
+    /// The bytes of `path` when it is a regular file inside a root.
+    pub fn read(&self, path: &Path) -> Result<Vec<u8>, Refusal> {
+        read_open(open_regular(&self.resolve(path)?)?)
+    }
+}
+
+/// The bytes of a configured file (`tags.yml`, `authors.yml`): it may live
+/// anywhere, but must be a regular file outside the system folders.
+pub fn read_regular(path: &Path) -> Result<Vec<u8>, Refusal> {
+    let real = fs::canonicalize(path)?;
+    if is_system(&real) {
+        return Err(Refusal::System { real });
+    }
+    check_type(&fs::metadata(&real)?.file_type())?;
+    read_open(open_regular(&real)?)
+}
+
+/// Opens `real` (a path without links, from [`Roots::resolve`]) without
+/// following a link put in its place since, and without blocking should a
+/// FIFO have been: the type is checked again on the open file.
+pub fn open_regular(real: &Path) -> Result<File, Refusal> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
+    }
+    let file = options.open(real)?;
+    check_type(&file.metadata()?.file_type())?;
+    Ok(file)
+}
+
+fn read_open(mut file: File) -> Result<Vec<u8>, Refusal> {
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+fn is_system(real: &Path) -> bool {
+    SYSTEM_FOLDERS.iter().any(|f| real.starts_with(f))
+}
+
+fn check_type(t: &fs::FileType) -> Result<(), Refusal> {
+    if t.is_file() {
+        return Ok(());
+    }
+    let kind = if t.is_dir() {
+        "a folder"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        special_kind(t)
+    };
+    Err(Refusal::Special { kind })
+}
+
+#[cfg(unix)]
+fn special_kind(t: &fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if t.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_: &fs::FileType) -> &'static str {
+    "a special file"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_inside_the_root_are_read_also_through_a_link_inside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let blog = dir.path().join("blog");
+        fs::create_dir_all(&blog).unwrap();
+        fs::write(blog.join("a.md"), "a").unwrap();
+        std::os::unix::fs::symlink(blog.join("a.md"), blog.join("b.md")).unwrap();
+        let roots = Roots::new([&blog]);
+        assert_eq!(roots.read(&blog.join("b.md")).unwrap(), b"a");
+    }
+
+    #[test]
+    fn links_that_leave_the_root_and_system_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let blog = dir.path().join("blog");
+        fs::create_dir_all(&blog).unwrap();
+        fs::write(dir.path().join("secret"), "s").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), blog.join("s.md")).unwrap();
+        std::os::unix::fs::symlink("/proc/self/environ", blog.join("env.md")).unwrap();
+        let roots = Roots::new([&blog]);
+        assert!(matches!(
+            roots.read(&blog.join("s.md")),
+            Err(Refusal::Outside { .. })
+        ));
+        assert!(matches!(
+            roots.read(&blog.join("env.md")),
+            Err(Refusal::System { .. })
+        ));
+        assert!(matches!(
+            read_regular(Path::new("/proc/self/environ")),
+            Err(Refusal::System { .. })
+        ));
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("x.md");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        let roots = Roots::new([dir.path()]);
+        let err = roots.read(&fifo).unwrap_err();
+        assert!(err.to_string().contains("named pipe"), "{err}");
+        assert!(open_regular(&fifo).is_err());
+    }
+}
