@@ -831,22 +831,266 @@ async fn a_receiver_slower_than_the_timeout_is_a_transient_failure() {
 }
 
 #[tokio::test]
-async fn redirects_are_followed_up_to_the_limit() {
+async fn a_307_or_308_is_followed_with_the_post_and_its_body_up_to_three_hops() {
     let receiver = Receiver::start();
-    let moved = Reply::status(308).header("Location", "/moved");
-    receiver.reply(&hook_path(), moved.clone());
-    let req = to(&receiver, WebhookFormat::Json, None);
+    let req = to(&receiver, WebhookFormat::Json, Some(SECRET));
+    // A relative Location, then absolute ones to another loopback port.
+    let other = Receiver::start();
+    receiver.reply(
+        &hook_path(),
+        Reply::status(307).header("Location", "/moved"),
+    );
+    receiver.reply(
+        "/moved",
+        Reply::status(308).header("Location", &other.url("/hop2")),
+    );
+    other.reply(
+        "/hop2",
+        Reply::status(307).header("Location", &receiver.url("/final")),
+    );
     client().send(&req).await.unwrap();
-    let got = receiver.requests();
-    assert_eq!(got[1].path, "/moved");
-    assert_eq!(got[1].body, req.body, "a 308 keeps the body");
+    let mut got = receiver.requests();
+    got.extend(other.requests());
+    let paths: Vec<&str> = got.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, [hook_path().as_str(), "/moved", "/final", "/hop2"]);
+    for r in &got {
+        assert_eq!(r.method, "POST", "{}", r.path);
+        assert_eq!(r.body, req.body, "{}: the body is kept", r.path);
+        assert_eq!(r.header("webhook-id"), Some("msg_7"));
+        assert_eq!(
+            r.header("webhook-signature"),
+            req.header("webhook-signature")
+        );
+    }
 
-    receiver.reply(&hook_path(), moved);
+    // A client built to follow none: the 308 itself is the (permanent) answer.
+    receiver.reply(
+        &hook_path(),
+        Reply::status(308).header("Location", "/moved"),
+    );
     let no_redirects = WebhookClient::new(Duration::from_secs(5), 0).unwrap();
     assert!(matches!(
         no_redirects.send(&req).await,
         Err(SendError::Permanent { reason }) if reason.starts_with("HTTP 308")
     ));
+}
+
+#[tokio::test]
+async fn a_301_302_or_303_is_refused_and_never_turned_into_a_get() {
+    for status in [301, 302, 303] {
+        let receiver = Receiver::start();
+        let target = format!("{}?{TOKEN}", receiver.url("/elsewhere/secret-path"));
+        receiver.reply(
+            &hook_path(),
+            Reply::status(status).header("Location", &target),
+        );
+        let req = to(&receiver, WebhookFormat::Slack, None);
+        match client().send(&req).await {
+            Err(SendError::Permanent { reason }) => {
+                let host = format!("http://{}/…", receiver.addr);
+                assert!(reason.starts_with(&format!("HTTP {status} ")), "{reason}");
+                assert!(
+                    reason.contains(&format!("redirect to {host} not followed")),
+                    "{reason}"
+                );
+                assert!(reason.contains("only 307 and 308"), "{reason}");
+                assert!(!reason.contains(TOKEN), "{reason}");
+                assert!(!reason.contains("secret-path"), "{reason}");
+            }
+            other => panic!("{status}: {other:?}"),
+        }
+        let got = receiver.requests();
+        assert_eq!(got.len(), 1, "{status}: nothing followed: {got:?}");
+        assert_eq!(got[0].method, "POST");
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_to_plain_http_on_another_host_is_refused() {
+    let receiver = Receiver::start();
+    receiver.reply(
+        &hook_path(),
+        Reply::status(307).header("Location", &format!("http://hooks.example.net/in/{TOKEN}")),
+    );
+    let req = to(&receiver, WebhookFormat::Json, None);
+    match client().send(&req).await {
+        Err(SendError::Permanent { reason }) => {
+            assert!(reason.starts_with("HTTP 307 Temporary Redirect from http://127.0.0.1:"));
+            assert!(
+                reason.contains("redirect to http://hooks.example.net/… not followed"),
+                "{reason}"
+            );
+            assert!(reason.contains("plain http"), "{reason}");
+            assert!(!reason.contains(TOKEN), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(receiver.count(), 1);
+}
+
+#[tokio::test]
+async fn a_fourth_redirect_is_refused() {
+    let receiver = Receiver::start();
+    for (from, to) in [
+        (hook_path().as_str(), "/1"),
+        ("/1", "/2"),
+        ("/2", "/3"),
+        ("/3", "/4"),
+    ] {
+        receiver.reply(from, Reply::status(308).header("Location", to));
+    }
+    // Asking for more does not lift the bound.
+    let client = WebhookClient::new(Duration::from_secs(5), 10).unwrap();
+    match client.send(&to(&receiver, WebhookFormat::Json, None)).await {
+        Err(SendError::Permanent { reason }) => {
+            assert!(
+                reason.starts_with("HTTP 308 Permanent Redirect from"),
+                "{reason}"
+            );
+            assert!(reason.contains("at most 3 redirects"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let paths: Vec<String> = receiver.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, [hook_path(), "/1".into(), "/2".into(), "/3".into()]);
+}
+
+#[tokio::test]
+async fn a_redirect_to_https_is_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cert, key) = crate::helpers::test_pki(dir.path());
+    let tls = Receiver::start_tls(&cert, &key);
+    let receiver = Receiver::start();
+    receiver.reply(
+        &hook_path(),
+        Reply::status(308).header("Location", &tls.url("/secure")),
+    );
+    // The test CA is not trusted: following shows as the handshake failing.
+    match client()
+        .send(&to(&receiver, WebhookFormat::Json, None))
+        .await
+    {
+        Err(SendError::Transient { reason, .. }) => {
+            assert!(
+                reason.starts_with(&format!("POST https://127.0.0.1:{}/…", tls.addr.port())),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(tls.connections(), 1);
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_a_transient_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cert, key) = crate::helpers::test_pki(dir.path());
+    let tls = Receiver::start_tls(&cert, &key);
+    let req = PreparedRequest {
+        url: tls.url(&hook_path()),
+        headers: vec![],
+        body: b"{}".to_vec(),
+    };
+    match client().send(&req).await {
+        Err(SendError::Transient {
+            reason,
+            retry_after: None,
+        }) => {
+            assert!(
+                reason.starts_with(&format!("POST https://127.0.0.1:{}/…", tls.addr.port())),
+                "{reason}"
+            );
+            assert!(reason.to_lowercase().contains("certificate"), "{reason}");
+            assert!(!reason.contains(TOKEN), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(tls.connections(), 1);
+    assert!(tls.requests().is_empty(), "nothing was sent in the clear");
+}
+
+#[tokio::test]
+async fn a_500_is_transient_and_a_404_is_permanent() {
+    let receiver = Receiver::start();
+    receiver
+        .reply(&hook_path(), Reply::status(500).body("oops"))
+        .reply(&hook_path(), Reply::status(404).body("no such hook"));
+    let client = client();
+    let req = to(&receiver, WebhookFormat::Json, None);
+    assert!(matches!(
+        client.send(&req).await,
+        Err(SendError::Transient { reason, retry_after: None })
+            if reason.starts_with("HTTP 500 Internal Server Error from http://127.0.0.1:")
+                && reason.ends_with(": oops")
+    ));
+    assert!(matches!(
+        client.send(&req).await,
+        Err(SendError::Permanent { reason })
+            if reason.starts_with("HTTP 404 Not Found from http://127.0.0.1:")
+                && reason.ends_with(": no such hook")
+    ));
+}
+
+#[tokio::test]
+async fn a_429_asks_for_a_wait_in_seconds_or_until_a_date() {
+    let receiver = Receiver::start();
+    let soon = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
+    receiver
+        .reply(&hook_path(), Reply::status(429).header("Retry-After", "30"))
+        .reply(
+            &hook_path(),
+            Reply::status(429).header("Retry-After", &soon),
+        );
+    let client = client();
+    let req = to(&receiver, WebhookFormat::Discord, None);
+    match client.send(&req).await {
+        Err(SendError::Transient {
+            reason,
+            retry_after,
+        }) => {
+            assert!(reason.starts_with("HTTP 429 Too Many Requests"), "{reason}");
+            assert_eq!(retry_after, Some(Duration::from_secs(30)));
+        }
+        other => panic!("{other:?}"),
+    }
+    match client.send(&req).await {
+        Err(SendError::Transient {
+            retry_after: Some(wait),
+            ..
+        }) => assert!(
+            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_one_gigabyte_answer_is_not_read_past_its_first_kilobytes() {
+    const GIGABYTE: u64 = 1 << 30;
+    let receiver = Receiver::start();
+    receiver
+        .reply(&hook_path(), Reply::status(200).huge_body(GIGABYTE))
+        .reply(&hook_path(), Reply::status(500).huge_body(GIGABYTE));
+    let client = client();
+    let req = to(&receiver, WebhookFormat::Json, None);
+    let started = Instant::now();
+    client.send(&req).await.unwrap();
+    match client.send(&req).await {
+        Err(SendError::Transient { reason, .. }) => {
+            assert!(reason.starts_with("HTTP 500"), "{reason}");
+            let quoted = reason.split_once(": ").unwrap().1;
+            assert!(quoted.chars().count() <= 201, "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A hang guard, not a speed goal: reading 1 GB would take far longer.
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // What left the receiver is what fits in the socket buffers beside the
+    // 64 KiB the client reads, not the gigabyte.
+    let streamed = receiver.streamed();
+    assert!(streamed < 64 << 20, "{streamed} bytes were streamed");
+    assert_eq!(receiver.count(), 2);
 }
 
 /// Not a speed goal (those live in benches/): checks that many requests in
