@@ -327,9 +327,9 @@ fn teams_gets_an_adaptive_card_for_a_workflows_webhook() {
         texts,
         [
             "Nieuw bericht op Developer Overheid",
-            "Post 1: API's & <REST>",
+            "Post 1: API's & \\<REST>",
             "15 juli 2025 · Ann de Vries en Bo Jansen",
-            "Een *samenvatting* met [haken] & meer.",
+            "Een \\*samenvatting\\* met \\[haken\\] & meer.",
             "Tags: API, REST",
         ]
     );
@@ -348,6 +348,75 @@ fn teams_gets_an_adaptive_card_for_a_workflows_webhook() {
     );
 }
 
+/// What a CommonMark renderer (Teams draws card text with one) makes of
+/// `md`: the text it shows, or the first markup it found instead.
+fn rendered_text(md: &str) -> Result<String, String> {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    let mut text = String::new();
+    for event in Parser::new_ext(md, Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES) {
+        match event {
+            Event::Text(t) => text.push_str(&t),
+            Event::SoftBreak | Event::HardBreak => text.push('\n'),
+            Event::Start(Tag::Paragraph) => {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+            }
+            Event::End(_) => {}
+            other => return Err(format!("{other:?} in {md:?}")),
+        }
+    }
+    Ok(text)
+}
+
+#[test]
+fn teams_shows_markdown_in_titles_and_summaries_as_text() {
+    let title = "**Bold** [link](https://evil.example) _x_ <b> `code` ~~weg~~";
+    let summary =
+        "# Kop\n- een\n+ twee\n1. drie\n> citaat\nAnn*s* ![img](https://evil.example/x.png)";
+    let mut p = payload(1);
+    p.posts[0].title = title.into();
+    p.posts[0].summary = Some(summary.into());
+    p.posts[0].authors = vec!["Ann *de* Vries".into(), "_Bo_".into()];
+    p.posts[0].tags[0].label = "C#_[x](y)".into();
+    p.blog.title = "Blog **vet**".into();
+    let v = body(&make(&p, WebhookFormat::Teams, None));
+    let texts: Vec<&str> = v["attachments"][0]["content"]["body"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "TextBlock")
+        .map(|b| b["text"].as_str().unwrap())
+        .collect();
+    let shown: Vec<String> = texts
+        .iter()
+        .map(|t| rendered_text(t).unwrap_or_else(|e| panic!("markup in a TextBlock: {e}")))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "Nieuw bericht op Blog **vet**".to_string(),
+            title.to_string(),
+            "15 juli 2025 · Ann *de* Vries en _Bo_".to_string(),
+            summary.to_string(),
+            "Tags: C#_[x](y), REST".to_string(),
+        ]
+    );
+    // A digest's containers too.
+    let mut p = p.clone();
+    p.posts.push(p.posts[0].clone());
+    let v = body(&make(&p, WebhookFormat::Teams, None));
+    for container in v["attachments"][0]["content"]["body"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "Container")
+    {
+        let title_block = container["items"][0]["text"].as_str().unwrap();
+        assert_eq!(rendered_text(title_block).unwrap(), title);
+    }
+}
+
 #[test]
 fn a_teams_digest_has_a_clickable_container_per_post() {
     let v = body(&make(&payload(3), WebhookFormat::Teams, None));
@@ -364,7 +433,10 @@ fn a_teams_digest_has_a_clickable_container_per_post() {
         containers[2]["selectAction"]["url"],
         "https://developer.overheid.nl/blog/2025/07/15/post-3"
     );
-    assert_eq!(containers[2]["items"][0]["text"], "Post 3: API's & <REST>");
+    assert_eq!(
+        containers[2]["items"][0]["text"],
+        "Post 3: API's & \\<REST>"
+    );
     assert_eq!(
         card["body"][0]["text"],
         "3 nieuwe berichten op Developer Overheid"
