@@ -1201,3 +1201,57 @@ async fn two_thousand_posts_with_64_in_flight_all_arrive() {
     assert_eq!(failed, 0);
     assert_eq!(receiver.count(), TOTAL);
 }
+
+#[test]
+fn a_delivery_answered_with_a_301_is_dead_and_one_answered_with_a_308_is_sent() {
+    let receiver = Receiver::start();
+    receiver.reply(
+        "/moved-for-good",
+        Reply::status(301).header("Location", "/new"),
+    );
+    receiver.reply("/kept", Reply::status(308).header("Location", "/kept-here"));
+    let hook = |id: &str, path: &str| {
+        format!(
+            "\n[[subscribers]]\nid = \"{id}\"\nwebhook = \"{}\"\nformat = \"json\"\n",
+            receiver.url(path)
+        )
+    };
+    let blog = crate::helpers::TestBlog::new(&format!(
+        "state = \"state.db\"\n{}{}",
+        hook("moved", "/moved-for-good"),
+        hook("kept", "/kept")
+    ));
+    blog.write("2025-07-01-hallo.md", "---\ntitle: Hallo\n---\nTekst.\n");
+    let run = blog.run(&[
+        "--now",
+        "2025-07-16T00:00:00Z",
+        "notify",
+        "--json",
+        "--backfill",
+        "2025-06-01",
+    ]);
+    assert_eq!(run.code, 1, "a dead delivery: {}", run.stderr);
+    let summary: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(summary["sent"], 1, "{summary}");
+    assert_eq!(summary["dead"], 1, "{summary}");
+    let got: Vec<(String, String)> = receiver
+        .requests()
+        .into_iter()
+        .map(|r| (r.method, r.path))
+        .collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.iter().all(|(method, _)| method == "POST"), "{got:?}");
+    assert!(got.iter().all(|(_, path)| path != "/new"), "{got:?}");
+    let status = blog.run(&["status", "--json"]);
+    let rows: Vec<Value> = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["subscriber"], "moved");
+    assert_eq!(rows[0]["status"], "dead");
+    let error = rows[0]["last_error"].as_str().unwrap();
+    assert!(
+        error.starts_with("HTTP 301 Moved Permanently from http://127.0.0.1:")
+            && error.contains("not followed"),
+        "{error}"
+    );
+    assert!(!error.contains("moved-for-good"), "{error}");
+}
