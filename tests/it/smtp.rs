@@ -483,3 +483,27 @@ fn a_mail_server_that_cannot_be_reached_is_not_tried_again_in_the_same_run() {
     assert!((1..=4).contains(&tried), "{errors:#?}");
     assert_eq!(tried + skipped, 8, "{errors:#?}");
 }
+
+/// The table in `docs/faults.md` names the test behind each row: each of
+/// them exists, so a renamed or removed test cannot leave a row unbacked.
+#[test]
+fn every_test_the_fault_matrix_names_exists() {
+    let doc = std::fs::read_to_string(repo_dir().join("docs/faults.md")).unwrap();
+    let mut named = 0;
+    for cell in doc.split('`').skip(1).step_by(2) {
+        let Some((module, name)) = cell.split_once("::") else {
+            continue;
+        };
+        if !module.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            continue;
+        }
+        let source = std::fs::read_to_string(repo_dir().join(format!("tests/it/{module}.rs")))
+            .unwrap_or_else(|e| panic!("docs/faults.md names {cell}: {e}"));
+        assert!(
+            source.contains(&format!("fn {name}(")),
+            "docs/faults.md names {cell}, which does not exist"
+        );
+        named += 1;
+    }
+    assert!(named >= 25, "only {named} tests named");
+}
