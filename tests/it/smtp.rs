@@ -438,6 +438,29 @@ async fn a_server_that_refuses_or_never_sends_its_greeting_is_transient() {
     assert!(started.elapsed() < Duration::from_secs(45));
 }
 
+#[tokio::test]
+async fn starttls_to_a_certificate_of_an_unknown_ca_is_transient() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cert, key) = test_pki(dir.path());
+    let server = SmtpServer::start(
+        Some(&dir.path().join("mail")),
+        &["--starttls", cert.to_str().unwrap(), key.to_str().unwrap()],
+    );
+    let cfg = smtp_config(
+        dir.path(),
+        format!("smtp://localhost:{}?tls=required", server.port),
+    );
+    let Err(err) = Mailer::connect_with(&cfg, &|_| None, None).await else {
+        panic!("an unknown CA was trusted")
+    };
+    let reason = transient_reason(Err(err));
+    assert!(
+        reason.contains("STARTTLS") && reason.contains("UnknownIssuer"),
+        "{reason}"
+    );
+    assert!(server.received().is_empty());
+}
+
 #[test]
 fn a_mail_server_that_cannot_be_reached_is_not_tried_again_in_the_same_run() {
     let dir = tempfile::tempdir().unwrap();
