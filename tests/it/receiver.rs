@@ -1,17 +1,20 @@
 //! A real HTTP/1.1 receiver on 127.0.0.1 for the webhook tests: records
 //! every request (method, path, headers, body) and answers each one from a
-//! scripted queue per path (status, headers, body, delay), 200 when its
-//! queue is empty. Just enough HTTP
-//! for a client like reqwest: `Content-Length` bodies and keep-alive
-//! connections. Plain std threads, so it works beside any runtime (the
-//! binary under test runs in its own process anyway).
+//! scripted queue per path (status, headers, body, delay, or a huge body
+//! streamed until the client stops reading), 200 when its queue is empty.
+//! Just enough HTTP for a client like reqwest: `Content-Length` bodies and
+//! keep-alive connections, over plain TCP or over TLS with a given
+//! certificate (`start_tls`). Plain std threads, so it works beside any
+//! runtime (the binary under test runs in its own process anyway).
 
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -54,6 +57,9 @@ pub struct Reply {
     pub body: String,
     /// How long to hold the answer back (a slow receiver).
     pub delay: Duration,
+    /// Instead of `body`: claim a body of this many bytes and stream it
+    /// until it is all sent or the client hangs up.
+    pub huge_body: Option<u64>,
 }
 
 impl Reply {
@@ -78,6 +84,14 @@ impl Reply {
         self.delay = delay;
         self
     }
+
+    /// A body of `len` bytes (`Content-Length: len`), streamed in 64 KiB
+    /// writes without ever being held in memory; [`Receiver::streamed`]
+    /// tells how much of it went out before the client stopped reading.
+    pub fn huge_body(mut self, len: u64) -> Reply {
+        self.huge_body = Some(len);
+        self
+    }
 }
 
 #[derive(Default)]
@@ -85,40 +99,94 @@ struct Shared {
     requests: Mutex<Vec<Request>>,
     script: Mutex<HashMap<String, VecDeque<Reply>>>,
     stop: AtomicBool,
+    /// Connections accepted (a TLS handshake that failed counts too).
+    connections: AtomicUsize,
+    /// Bytes of `huge_body` replies written.
+    streamed: AtomicU64,
 }
 
 pub struct Receiver {
     pub addr: SocketAddr,
     shared: Arc<Shared>,
     accept: Option<JoinHandle<()>>,
+    scheme: &'static str,
 }
 
 impl Receiver {
     pub fn start() -> Receiver {
+        Self::start_with(None)
+    }
+
+    /// A receiver that speaks HTTPS with this PEM certificate and key (the
+    /// webhook client trusts only the platform's CAs, so with the test CA
+    /// of `helpers::test_pki` every handshake fails: a TLS failure).
+    pub fn start_tls(cert: &Path, key: &Path) -> Receiver {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_file_iter(cert)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(key).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        Self::start_with(Some(Arc::new(config)))
+    }
+
+    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared::default());
         let state = shared.clone();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let accept = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if state.stop.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
+                state.connections.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                let _ = stream.set_nodelay(true);
                 let state = state.clone();
-                std::thread::spawn(move || serve(stream, &state));
+                let tls = tls.clone();
+                std::thread::spawn(move || match tls {
+                    Some(config) => {
+                        let Ok(conn) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
+                        serve(rustls::StreamOwned::new(conn, stream), &state);
+                    }
+                    None => serve(stream, &state),
+                });
             }
         });
         Receiver {
             addr,
             shared,
             accept: Some(accept),
+            scheme,
         }
     }
 
-    /// `http://127.0.0.1:<port><path>`.
+    /// `http://127.0.0.1:<port><path>` (`https://` for `start_tls`).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Bytes of `huge_body` replies written so far.
+    pub fn streamed(&self) -> u64 {
+        self.shared.streamed.load(Ordering::SeqCst)
     }
 
     /// The next request to `path` not yet answered gets `status` and
@@ -174,12 +242,7 @@ impl Drop for Receiver {
 
 /// Answers the requests of one connection until the client closes it (or
 /// is silent for long: a connection thread never outlives a test by much).
-fn serve(stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let _ = stream.set_nodelay(true);
-    let Ok(mut writer) = stream.try_clone() else {
-        return;
-    };
+fn serve<S: Read + Write>(stream: S, shared: &Shared) {
     let mut reader = BufReader::new(stream);
     loop {
         if shared.stop.load(Ordering::SeqCst) {
@@ -248,10 +311,27 @@ fn serve(stream: TcpStream, shared: &Shared) {
         for (name, value) in &extra {
             response.push_str(&format!("{name}: {value}\r\n"));
         }
-        response.push_str(&format!("Content-Length: {}\r\n\r\n", reply.body.len()));
-        response.push_str(&reply.body);
-        if writer.write_all(response.as_bytes()).is_err() {
+        let length = reply.huge_body.unwrap_or(reply.body.len() as u64);
+        response.push_str(&format!("Content-Length: {length}\r\n\r\n"));
+        if reply.huge_body.is_none() {
+            response.push_str(&reply.body);
+        }
+        let writer = reader.get_mut();
+        if writer.write_all(response.as_bytes()).is_err() || writer.flush().is_err() {
             return;
+        }
+        if let Some(len) = reply.huge_body {
+            let chunk = vec![b'x'; 64 * 1024];
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(chunk.len() as u64) as usize;
+                if writer.write_all(&chunk[..n]).is_err() {
+                    // The client hung up: what it did not read is not sent.
+                    return;
+                }
+                shared.streamed.fetch_add(n as u64, Ordering::SeqCst);
+                left -= n as u64;
+            }
         }
     }
 }
@@ -260,6 +340,12 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        404 => "Not Found",
         410 => "Gone",
         429 => "Too Many Requests",
         500 => "Internal Server Error",

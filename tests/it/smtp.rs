@@ -1,8 +1,11 @@
 //! The SMTP sender against a real server (`tests/tools/smtp_server.py`,
 //! aiosmtpd): STARTTLS and implicit TLS with a throwaway CA, the login,
 //! refused recipients, a connection the server closed, a server that is not
-//! there, and many messages over one connection. Through the library's
-//! public API, with messages built as `notify` builds them.
+//! there, and many messages over one connection; then the faults of
+//! `docs/faults.md` (421, 451, 550, 552, a connection dropped before or
+//! after the message, a server that never greets), scripted with the
+//! server's `--fault`. Through the library's public API, with messages
+//! built as `notify` builds them, and once through `postbode notify`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -251,4 +254,279 @@ async fn five_hundred_messages_share_one_connection() {
         elapsed.as_secs_f64(),
         500.0 / elapsed.as_secs_f64()
     );
+}
+
+// --- faults (docs/faults.md) ---------------------------------------------
+
+/// A server saving what it accepts, with these `--fault`s.
+fn faulty_server(dir: &Path, faults: &[&str]) -> SmtpServer {
+    let args: Vec<&str> = faults.iter().flat_map(|f| ["--fault", f]).collect();
+    SmtpServer::start(Some(&dir.join("mail")), &args)
+}
+
+/// Message `n` to alice, as `notify` builds it.
+fn message(cfg: &EmailConfig, n: usize) -> Message {
+    let sub = subscriber("alice", "alice@example.net", Language::Nl);
+    build(
+        cfg,
+        &payload(1),
+        &sub,
+        &format!("postbode.fault.{n}@example.org"),
+    )
+}
+
+fn transient_reason(result: Result<(), SendError>) -> String {
+    match result {
+        Err(SendError::Transient { reason, .. }) => reason,
+        other => panic!("not a transient failure: {other:?}"),
+    }
+}
+
+fn permanent_reason(result: Result<(), SendError>) -> String {
+    match result {
+        Err(SendError::Permanent { reason }) => reason,
+        other => panic!("not a permanent failure: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_421_is_transient_and_the_next_message_goes_over_a_new_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = faulty_server(dir.path(), &["mail:421:2"]);
+    let cfg = smtp_config(dir.path(), format!("smtp://127.0.0.1:{}", server.port));
+    let mut mailer = Mailer::connect(&cfg, &|_| None).await.unwrap();
+    // The 421 closes the connection; one more try on a new one gets 421 too.
+    let reason = transient_reason(mailer.send(&message(&cfg, 1), "alice@example.net").await);
+    assert!(
+        reason.contains("MAIL FROM") && reason.contains("421"),
+        "{reason}"
+    );
+    mailer
+        .send(&message(&cfg, 2), "alice@example.net")
+        .await
+        .unwrap();
+    mailer.close().await;
+    let got = server.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["message_id"], "<postbode.fault.2@example.org>");
+    assert_eq!(got[0]["connection"], 3, "{}", got[0]);
+}
+
+#[tokio::test]
+async fn a_451_to_the_message_is_transient_and_the_connection_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = faulty_server(dir.path(), &["message:451:1"]);
+    let cfg = smtp_config(dir.path(), format!("smtp://127.0.0.1:{}", server.port));
+    let mut mailer = Mailer::connect(&cfg, &|_| None).await.unwrap();
+    let reason = transient_reason(mailer.send(&message(&cfg, 1), "alice@example.net").await);
+    assert!(
+        reason.starts_with(&format!("SMTP 127.0.0.1:{}: message: ", server.port))
+            && reason.contains("451"),
+        "{reason}"
+    );
+    mailer
+        .send(&message(&cfg, 1), "alice@example.net")
+        .await
+        .unwrap();
+    mailer.close().await;
+    let got = server.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["connection"], 1, "{}", got[0]);
+}
+
+#[tokio::test]
+async fn a_550_or_552_to_the_message_is_permanent_and_a_552_to_a_recipient_is_transient() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = faulty_server(
+        dir.path(),
+        &["rcpt:552:1", "message:552:1", "message:550:1"],
+    );
+    let cfg = smtp_config(dir.path(), format!("smtp://127.0.0.1:{}", server.port));
+    let mut mailer = Mailer::connect(&cfg, &|_| None).await.unwrap();
+    let to = "alice@example.net";
+    let reason = transient_reason(mailer.send(&message(&cfg, 1), to).await);
+    assert!(
+        reason.contains("RCPT TO") && reason.contains("552") && reason.contains("as 452"),
+        "{reason}"
+    );
+    let reason = permanent_reason(mailer.send(&message(&cfg, 2), to).await);
+    assert!(
+        reason.contains("message: ") && reason.contains("552"),
+        "{reason}"
+    );
+    let reason = permanent_reason(mailer.send(&message(&cfg, 3), to).await);
+    assert!(
+        reason.contains("message: ") && reason.contains("550"),
+        "{reason}"
+    );
+    mailer.send(&message(&cfg, 4), to).await.unwrap();
+    mailer.close().await;
+    let got = server.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["message_id"], "<postbode.fault.4@example.org>");
+    assert_eq!(got[0]["connection"], 1, "refusals keep the connection");
+}
+
+#[tokio::test]
+async fn a_connection_dropped_before_the_message_is_tried_once_more_on_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = faulty_server(dir.path(), &["data:drop:3"]);
+    let cfg = smtp_config(dir.path(), format!("smtp://127.0.0.1:{}", server.port));
+    let mut mailer = Mailer::connect(&cfg, &|_| None).await.unwrap();
+    let to = "alice@example.net";
+    // Dropped on the connection that was open, and on the new one.
+    let reason = transient_reason(mailer.send(&message(&cfg, 1), to).await);
+    assert!(reason.contains("DATA"), "{reason}");
+    // A fresh connection that drops is not tried again at once.
+    transient_reason(mailer.send(&message(&cfg, 1), to).await);
+    mailer.send(&message(&cfg, 1), to).await.unwrap();
+    mailer.close().await;
+    let got = server.received();
+    assert_eq!(got.len(), 1, "nothing was accepted twice");
+    assert_eq!(got[0]["connection"], 4, "{}", got[0]);
+}
+
+#[tokio::test]
+async fn a_connection_dropped_after_the_message_is_transient_and_the_resend_keeps_its_message_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = faulty_server(dir.path(), &["message:drop:1"]);
+    let cfg = smtp_config(dir.path(), format!("smtp://127.0.0.1:{}", server.port));
+    let mut mailer = Mailer::connect(&cfg, &|_| None).await.unwrap();
+    let reason = transient_reason(mailer.send(&message(&cfg, 1), "alice@example.net").await);
+    assert!(
+        reason.contains("message: ") && reason.contains("the server may have the message"),
+        "{reason}"
+    );
+    // The server had it: not sent again on the spot, as that could
+    // deliver it twice; a later attempt does, with the same Message-ID.
+    assert_eq!(server.received().len(), 1);
+    mailer
+        .send(&message(&cfg, 1), "alice@example.net")
+        .await
+        .unwrap();
+    mailer.close().await;
+    let got = server.received();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0]["message_id"], got[1]["message_id"]);
+    assert_eq!(got[1]["connection"], 2);
+}
+
+#[tokio::test]
+async fn a_server_that_refuses_or_never_sends_its_greeting_is_transient() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = faulty_server(dir.path(), &["greeting:421"]);
+    let cfg = smtp_config(dir.path(), format!("smtp://127.0.0.1:{}", busy.port));
+    let Err(err) = Mailer::connect(&cfg, &|_| None).await else {
+        panic!("connected to a server that said 421");
+    };
+    let reason = transient_reason(Err(err));
+    assert!(
+        reason.contains("greeting") && reason.contains("421"),
+        "{reason}"
+    );
+
+    // Silent: lettre's command timeout (30 s) ends the wait. Not a speed
+    // goal; a bound so that a hang fails the test.
+    let silent = faulty_server(dir.path(), &["greeting:silent"]);
+    let cfg = smtp_config(dir.path(), format!("smtp://127.0.0.1:{}", silent.port));
+    let started = std::time::Instant::now();
+    let Err(err) = Mailer::connect(&cfg, &|_| None).await else {
+        panic!("connected to a server that never greeted");
+    };
+    let reason = transient_reason(Err(err));
+    assert!(reason.contains("greeting timed out"), "{reason}");
+    assert!(started.elapsed() < Duration::from_secs(45));
+}
+
+#[tokio::test]
+async fn starttls_to_a_certificate_of_an_unknown_ca_is_transient() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cert, key) = test_pki(dir.path());
+    let server = SmtpServer::start(
+        Some(&dir.path().join("mail")),
+        &["--starttls", cert.to_str().unwrap(), key.to_str().unwrap()],
+    );
+    let cfg = smtp_config(
+        dir.path(),
+        format!("smtp://localhost:{}?tls=required", server.port),
+    );
+    let Err(err) = Mailer::connect_with(&cfg, &|_| None, None).await else {
+        panic!("an unknown CA was trusted")
+    };
+    let reason = transient_reason(Err(err));
+    assert!(
+        reason.contains("STARTTLS") && reason.contains("UnknownIssuer"),
+        "{reason}"
+    );
+    assert!(server.received().is_empty());
+}
+
+#[test]
+fn a_mail_server_that_cannot_be_reached_is_not_tried_again_in_the_same_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = faulty_server(dir.path(), &["greeting:421"]);
+    let subscribers: String = (1..=8)
+        .map(|n| format!("\n[[subscribers]]\nid = \"s{n}\"\nemail = \"s{n}@example.org\"\n"))
+        .collect();
+    let blog = TestBlog::new(&format!(
+        "state = \"state.db\"\n\n[email]\nfrom = \"noreply@example.org\"\n\
+         transport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:{}\"\n{subscribers}",
+        server.port
+    ));
+    blog.write("2025-07-01-hallo.md", "---\ntitle: Hallo\n---\nTekst.\n");
+    let run = blog.run(&[
+        "--now",
+        "2025-07-16T00:00:00Z",
+        "notify",
+        "--json",
+        "--backfill",
+        "2025-06-01",
+    ]);
+    assert_eq!(run.code, 0, "retrying is not a problem yet: {}", run.stderr);
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(summary["sent"], 0, "{summary}");
+    assert_eq!(summary["retrying"], 8, "{summary}");
+    let status = blog.run(&["status", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(rows.len(), 8, "{rows:?}");
+    let errors: Vec<&str> = rows
+        .iter()
+        .inspect(|r| assert_eq!(r["status"], "retrying", "{r}"))
+        .map(|r| r["last_error"].as_str().unwrap())
+        .collect();
+    let tried = errors
+        .iter()
+        .filter(|e| e.starts_with("cannot connect to the mail server") && e.contains("421"))
+        .count();
+    let skipped = errors
+        .iter()
+        .filter(|e| e.contains("could not be reached earlier in this run"))
+        .count();
+    // At most one try per connection slot (4); the rest wait for a later run.
+    assert!((1..=4).contains(&tried), "{errors:#?}");
+    assert_eq!(tried + skipped, 8, "{errors:#?}");
+}
+
+/// The table in `docs/faults.md` names the test behind each row: each of
+/// them exists, so a renamed or removed test cannot leave a row unbacked.
+#[test]
+fn every_test_the_fault_matrix_names_exists() {
+    let doc = std::fs::read_to_string(repo_dir().join("docs/faults.md")).unwrap();
+    let mut named = 0;
+    for cell in doc.split('`').skip(1).step_by(2) {
+        let Some((module, name)) = cell.split_once("::") else {
+            continue;
+        };
+        if !module.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            continue;
+        }
+        let source = std::fs::read_to_string(repo_dir().join(format!("tests/it/{module}.rs")))
+            .unwrap_or_else(|e| panic!("docs/faults.md names {cell}: {e}"));
+        assert!(
+            source.contains(&format!("fn {name}(")),
+            "docs/faults.md names {cell}, which does not exist"
+        );
+        named += 1;
+    }
+    assert!(named >= 25, "only {named} tests named");
 }

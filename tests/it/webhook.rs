@@ -327,9 +327,9 @@ fn teams_gets_an_adaptive_card_for_a_workflows_webhook() {
         texts,
         [
             "Nieuw bericht op Developer Overheid",
-            "Post 1: API's & <REST>",
+            "Post 1: API's & \\<REST>",
             "15 juli 2025 · Ann de Vries en Bo Jansen",
-            "Een *samenvatting* met [haken] & meer.",
+            "Een \\*samenvatting\\* met \\[haken\\] & meer.",
             "Tags: API, REST",
         ]
     );
@@ -348,6 +348,75 @@ fn teams_gets_an_adaptive_card_for_a_workflows_webhook() {
     );
 }
 
+/// What a CommonMark renderer (Teams draws card text with one) makes of
+/// `md`: the text it shows, or the first markup it found instead.
+fn rendered_text(md: &str) -> Result<String, String> {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    let mut text = String::new();
+    for event in Parser::new_ext(md, Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES) {
+        match event {
+            Event::Text(t) => text.push_str(&t),
+            Event::SoftBreak | Event::HardBreak => text.push('\n'),
+            Event::Start(Tag::Paragraph) => {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+            }
+            Event::End(_) => {}
+            other => return Err(format!("{other:?} in {md:?}")),
+        }
+    }
+    Ok(text)
+}
+
+#[test]
+fn teams_shows_markdown_in_titles_and_summaries_as_text() {
+    let title = "**Bold** [link](https://evil.example) _x_ <b> `code` ~~weg~~";
+    let summary =
+        "# Kop\n- een\n+ twee\n1. drie\n> citaat\nAnn*s* ![img](https://evil.example/x.png)";
+    let mut p = payload(1);
+    p.posts[0].title = title.into();
+    p.posts[0].summary = Some(summary.into());
+    p.posts[0].authors = vec!["Ann *de* Vries".into(), "_Bo_".into()];
+    p.posts[0].tags[0].label = "C#_[x](y)".into();
+    p.blog.title = "Blog **vet**".into();
+    let v = body(&make(&p, WebhookFormat::Teams, None));
+    let texts: Vec<&str> = v["attachments"][0]["content"]["body"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "TextBlock")
+        .map(|b| b["text"].as_str().unwrap())
+        .collect();
+    let shown: Vec<String> = texts
+        .iter()
+        .map(|t| rendered_text(t).unwrap_or_else(|e| panic!("markup in a TextBlock: {e}")))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "Nieuw bericht op Blog **vet**".to_string(),
+            title.to_string(),
+            "15 juli 2025 · Ann *de* Vries en _Bo_".to_string(),
+            summary.to_string(),
+            "Tags: C#_[x](y), REST".to_string(),
+        ]
+    );
+    // A digest's containers too.
+    let mut p = p.clone();
+    p.posts.push(p.posts[0].clone());
+    let v = body(&make(&p, WebhookFormat::Teams, None));
+    for container in v["attachments"][0]["content"]["body"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "Container")
+    {
+        let title_block = container["items"][0]["text"].as_str().unwrap();
+        assert_eq!(rendered_text(title_block).unwrap(), title);
+    }
+}
+
 #[test]
 fn a_teams_digest_has_a_clickable_container_per_post() {
     let v = body(&make(&payload(3), WebhookFormat::Teams, None));
@@ -364,7 +433,10 @@ fn a_teams_digest_has_a_clickable_container_per_post() {
         containers[2]["selectAction"]["url"],
         "https://developer.overheid.nl/blog/2025/07/15/post-3"
     );
-    assert_eq!(containers[2]["items"][0]["text"], "Post 3: API's & <REST>");
+    assert_eq!(
+        containers[2]["items"][0]["text"],
+        "Post 3: API's & \\<REST>"
+    );
     assert_eq!(
         card["body"][0]["text"],
         "3 nieuwe berichten op Developer Overheid"
@@ -831,22 +903,266 @@ async fn a_receiver_slower_than_the_timeout_is_a_transient_failure() {
 }
 
 #[tokio::test]
-async fn redirects_are_followed_up_to_the_limit() {
+async fn a_307_or_308_is_followed_with_the_post_and_its_body_up_to_three_hops() {
     let receiver = Receiver::start();
-    let moved = Reply::status(308).header("Location", "/moved");
-    receiver.reply(&hook_path(), moved.clone());
-    let req = to(&receiver, WebhookFormat::Json, None);
+    let req = to(&receiver, WebhookFormat::Json, Some(SECRET));
+    // A relative Location, then absolute ones to another loopback port.
+    let other = Receiver::start();
+    receiver.reply(
+        &hook_path(),
+        Reply::status(307).header("Location", "/moved"),
+    );
+    receiver.reply(
+        "/moved",
+        Reply::status(308).header("Location", &other.url("/hop2")),
+    );
+    other.reply(
+        "/hop2",
+        Reply::status(307).header("Location", &receiver.url("/final")),
+    );
     client().send(&req).await.unwrap();
-    let got = receiver.requests();
-    assert_eq!(got[1].path, "/moved");
-    assert_eq!(got[1].body, req.body, "a 308 keeps the body");
+    let mut got = receiver.requests();
+    got.extend(other.requests());
+    let paths: Vec<&str> = got.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, [hook_path().as_str(), "/moved", "/final", "/hop2"]);
+    for r in &got {
+        assert_eq!(r.method, "POST", "{}", r.path);
+        assert_eq!(r.body, req.body, "{}: the body is kept", r.path);
+        assert_eq!(r.header("webhook-id"), Some("msg_7"));
+        assert_eq!(
+            r.header("webhook-signature"),
+            req.header("webhook-signature")
+        );
+    }
 
-    receiver.reply(&hook_path(), moved);
+    // A client built to follow none: the 308 itself is the (permanent) answer.
+    receiver.reply(
+        &hook_path(),
+        Reply::status(308).header("Location", "/moved"),
+    );
     let no_redirects = WebhookClient::new(Duration::from_secs(5), 0).unwrap();
     assert!(matches!(
         no_redirects.send(&req).await,
         Err(SendError::Permanent { reason }) if reason.starts_with("HTTP 308")
     ));
+}
+
+#[tokio::test]
+async fn a_301_302_or_303_is_refused_and_never_turned_into_a_get() {
+    for status in [301, 302, 303] {
+        let receiver = Receiver::start();
+        let target = format!("{}?{TOKEN}", receiver.url("/elsewhere/secret-path"));
+        receiver.reply(
+            &hook_path(),
+            Reply::status(status).header("Location", &target),
+        );
+        let req = to(&receiver, WebhookFormat::Slack, None);
+        match client().send(&req).await {
+            Err(SendError::Permanent { reason }) => {
+                let host = format!("http://{}/…", receiver.addr);
+                assert!(reason.starts_with(&format!("HTTP {status} ")), "{reason}");
+                assert!(
+                    reason.contains(&format!("redirect to {host} not followed")),
+                    "{reason}"
+                );
+                assert!(reason.contains("only 307 and 308"), "{reason}");
+                assert!(!reason.contains(TOKEN), "{reason}");
+                assert!(!reason.contains("secret-path"), "{reason}");
+            }
+            other => panic!("{status}: {other:?}"),
+        }
+        let got = receiver.requests();
+        assert_eq!(got.len(), 1, "{status}: nothing followed: {got:?}");
+        assert_eq!(got[0].method, "POST");
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_to_plain_http_on_another_host_is_refused() {
+    let receiver = Receiver::start();
+    receiver.reply(
+        &hook_path(),
+        Reply::status(307).header("Location", &format!("http://hooks.example.net/in/{TOKEN}")),
+    );
+    let req = to(&receiver, WebhookFormat::Json, None);
+    match client().send(&req).await {
+        Err(SendError::Permanent { reason }) => {
+            assert!(reason.starts_with("HTTP 307 Temporary Redirect from http://127.0.0.1:"));
+            assert!(
+                reason.contains("redirect to http://hooks.example.net/… not followed"),
+                "{reason}"
+            );
+            assert!(reason.contains("plain http"), "{reason}");
+            assert!(!reason.contains(TOKEN), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(receiver.count(), 1);
+}
+
+#[tokio::test]
+async fn a_fourth_redirect_is_refused() {
+    let receiver = Receiver::start();
+    for (from, to) in [
+        (hook_path().as_str(), "/1"),
+        ("/1", "/2"),
+        ("/2", "/3"),
+        ("/3", "/4"),
+    ] {
+        receiver.reply(from, Reply::status(308).header("Location", to));
+    }
+    // Asking for more does not lift the bound.
+    let client = WebhookClient::new(Duration::from_secs(5), 10).unwrap();
+    match client.send(&to(&receiver, WebhookFormat::Json, None)).await {
+        Err(SendError::Permanent { reason }) => {
+            assert!(
+                reason.starts_with("HTTP 308 Permanent Redirect from"),
+                "{reason}"
+            );
+            assert!(reason.contains("at most 3 redirects"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let paths: Vec<String> = receiver.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, [hook_path(), "/1".into(), "/2".into(), "/3".into()]);
+}
+
+#[tokio::test]
+async fn a_redirect_to_https_is_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cert, key) = crate::helpers::test_pki(dir.path());
+    let tls = Receiver::start_tls(&cert, &key);
+    let receiver = Receiver::start();
+    receiver.reply(
+        &hook_path(),
+        Reply::status(308).header("Location", &tls.url("/secure")),
+    );
+    // The test CA is not trusted: following shows as the handshake failing.
+    match client()
+        .send(&to(&receiver, WebhookFormat::Json, None))
+        .await
+    {
+        Err(SendError::Transient { reason, .. }) => {
+            assert!(
+                reason.starts_with(&format!("POST https://127.0.0.1:{}/…", tls.addr.port())),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(tls.connections(), 1);
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_a_transient_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cert, key) = crate::helpers::test_pki(dir.path());
+    let tls = Receiver::start_tls(&cert, &key);
+    let req = PreparedRequest {
+        url: tls.url(&hook_path()),
+        headers: vec![],
+        body: b"{}".to_vec(),
+    };
+    match client().send(&req).await {
+        Err(SendError::Transient {
+            reason,
+            retry_after: None,
+        }) => {
+            assert!(
+                reason.starts_with(&format!("POST https://127.0.0.1:{}/…", tls.addr.port())),
+                "{reason}"
+            );
+            assert!(reason.to_lowercase().contains("certificate"), "{reason}");
+            assert!(!reason.contains(TOKEN), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(tls.connections(), 1);
+    assert!(tls.requests().is_empty(), "nothing was sent in the clear");
+}
+
+#[tokio::test]
+async fn a_500_is_transient_and_a_404_is_permanent() {
+    let receiver = Receiver::start();
+    receiver
+        .reply(&hook_path(), Reply::status(500).body("oops"))
+        .reply(&hook_path(), Reply::status(404).body("no such hook"));
+    let client = client();
+    let req = to(&receiver, WebhookFormat::Json, None);
+    assert!(matches!(
+        client.send(&req).await,
+        Err(SendError::Transient { reason, retry_after: None })
+            if reason.starts_with("HTTP 500 Internal Server Error from http://127.0.0.1:")
+                && reason.ends_with(": oops")
+    ));
+    assert!(matches!(
+        client.send(&req).await,
+        Err(SendError::Permanent { reason })
+            if reason.starts_with("HTTP 404 Not Found from http://127.0.0.1:")
+                && reason.ends_with(": no such hook")
+    ));
+}
+
+#[tokio::test]
+async fn a_429_asks_for_a_wait_in_seconds_or_until_a_date() {
+    let receiver = Receiver::start();
+    let soon = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
+    receiver
+        .reply(&hook_path(), Reply::status(429).header("Retry-After", "30"))
+        .reply(
+            &hook_path(),
+            Reply::status(429).header("Retry-After", &soon),
+        );
+    let client = client();
+    let req = to(&receiver, WebhookFormat::Discord, None);
+    match client.send(&req).await {
+        Err(SendError::Transient {
+            reason,
+            retry_after,
+        }) => {
+            assert!(reason.starts_with("HTTP 429 Too Many Requests"), "{reason}");
+            assert_eq!(retry_after, Some(Duration::from_secs(30)));
+        }
+        other => panic!("{other:?}"),
+    }
+    match client.send(&req).await {
+        Err(SendError::Transient {
+            retry_after: Some(wait),
+            ..
+        }) => assert!(
+            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_one_gigabyte_answer_is_not_read_past_its_first_kilobytes() {
+    const GIGABYTE: u64 = 1 << 30;
+    let receiver = Receiver::start();
+    receiver
+        .reply(&hook_path(), Reply::status(200).huge_body(GIGABYTE))
+        .reply(&hook_path(), Reply::status(500).huge_body(GIGABYTE));
+    let client = client();
+    let req = to(&receiver, WebhookFormat::Json, None);
+    let started = Instant::now();
+    client.send(&req).await.unwrap();
+    match client.send(&req).await {
+        Err(SendError::Transient { reason, .. }) => {
+            assert!(reason.starts_with("HTTP 500"), "{reason}");
+            let quoted = reason.split_once(": ").unwrap().1;
+            assert!(quoted.chars().count() <= 201, "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A hang guard, not a speed goal: reading 1 GB would take far longer.
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // What left the receiver is what fits in the socket buffers beside the
+    // 64 KiB the client reads, not the gigabyte.
+    let streamed = receiver.streamed();
+    assert!(streamed < 64 << 20, "{streamed} bytes were streamed");
+    assert_eq!(receiver.count(), 2);
 }
 
 /// Not a speed goal (those live in benches/): checks that many requests in
@@ -884,4 +1200,58 @@ async fn two_thousand_posts_with_64_in_flight_all_arrive() {
     );
     assert_eq!(failed, 0);
     assert_eq!(receiver.count(), TOTAL);
+}
+
+#[test]
+fn a_delivery_answered_with_a_301_is_dead_and_one_answered_with_a_308_is_sent() {
+    let receiver = Receiver::start();
+    receiver.reply(
+        "/moved-for-good",
+        Reply::status(301).header("Location", "/new"),
+    );
+    receiver.reply("/kept", Reply::status(308).header("Location", "/kept-here"));
+    let hook = |id: &str, path: &str| {
+        format!(
+            "\n[[subscribers]]\nid = \"{id}\"\nwebhook = \"{}\"\nformat = \"json\"\n",
+            receiver.url(path)
+        )
+    };
+    let blog = crate::helpers::TestBlog::new(&format!(
+        "state = \"state.db\"\n{}{}",
+        hook("moved", "/moved-for-good"),
+        hook("kept", "/kept")
+    ));
+    blog.write("2025-07-01-hallo.md", "---\ntitle: Hallo\n---\nTekst.\n");
+    let run = blog.run(&[
+        "--now",
+        "2025-07-16T00:00:00Z",
+        "notify",
+        "--json",
+        "--backfill",
+        "2025-06-01",
+    ]);
+    assert_eq!(run.code, 1, "a dead delivery: {}", run.stderr);
+    let summary: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(summary["sent"], 1, "{summary}");
+    assert_eq!(summary["dead"], 1, "{summary}");
+    let got: Vec<(String, String)> = receiver
+        .requests()
+        .into_iter()
+        .map(|r| (r.method, r.path))
+        .collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.iter().all(|(method, _)| method == "POST"), "{got:?}");
+    assert!(got.iter().all(|(_, path)| path != "/new"), "{got:?}");
+    let status = blog.run(&["status", "--json"]);
+    let rows: Vec<Value> = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["subscriber"], "moved");
+    assert_eq!(rows[0]["status"], "dead");
+    let error = rows[0]["last_error"].as_str().unwrap();
+    assert!(
+        error.starts_with("HTTP 301 Moved Permanently from http://127.0.0.1:")
+            && error.contains("not followed"),
+        "{error}"
+    );
+    assert!(!error.contains("moved-for-good"), "{error}");
 }

@@ -19,6 +19,19 @@ Options:
   --reject-rcpt ADDR:CODE  answer RCPT TO:<ADDR> with CODE (450, 550, ...);
                          repeatable
   --timeout SECONDS      close connections idle this long (default 300)
+  --fault STAGE:WHAT[:N] a fault for the next N transactions (default: all)
+                         at STAGE, repeatable (in order, per stage):
+                           greeting  instead of the 220 banner
+                           mail      in reply to MAIL FROM
+                           rcpt      in reply to RCPT TO
+                           data      in reply to the DATA command
+                           message   as the final reply, after the body
+                         WHAT is a reply code (421, 451, 550, 552...; a 421
+                         is followed by closing the connection, as RFC 5321
+                         §3.8 has it), `drop` (close the connection without
+                         a reply; at `message` the message is saved first:
+                         the server has it, the client never hears so) or,
+                         at `greeting`, `silent` (never say anything)
 
 Python 3.11, `aiosmtpd` (tests/tools/requirements.txt).
 """
@@ -38,10 +51,78 @@ import warnings
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
+class Faults:
+    """The scripted faults: per stage, a list of [what, times left]."""
+
+    def __init__(self, specs):
+        self.stages = {}
+        for spec in specs:
+            stage, _, rest = spec.partition(":")
+            what, _, times = rest.partition(":")
+            self.stages.setdefault(stage, []).append([what, int(times) if times else None])
+
+    def take(self, stage):
+        """The fault for this transaction at `stage`, or None."""
+        for fault in self.stages.get(stage, []):
+            if fault[1] is None:
+                return fault[0]
+            if fault[1] > 0:
+                fault[1] -= 1
+                return fault[0]
+        return None
+
+
+def reply_text(code):
+    return f"{code} fault injected by the test server"
+
+
+class FaultySMTP(SMTP):
+    """aiosmtpd's server with the scripted faults before MAIL, RCPT, DATA."""
+
+    def __init__(self, handler, faults, **options):
+        super().__init__(handler, **options)
+        self.faults = faults
+
+    async def fault(self, stage):
+        what = self.faults.take(stage)
+        if what is None:
+            return False
+        if what != "drop":
+            await self.push(reply_text(what))
+        if what in ("drop", "421"):
+            self.transport.close()
+        return True
+
+    async def smtp_MAIL(self, arg):
+        if not await self.fault("mail"):
+            await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg):
+        if not await self.fault("rcpt"):
+            await super().smtp_RCPT(arg)
+
+    async def smtp_DATA(self, arg):
+        if not await self.fault("data"):
+            await super().smtp_DATA(arg)
+
+
+class BadGreeting(asyncio.Protocol):
+    """A server that answers a connection with a refusal, or not at all."""
+
+    def __init__(self, what):
+        self.what = what
+
+    def connection_made(self, transport):
+        if self.what != "silent":
+            transport.write(f"{reply_text(self.what)}\r\n".encode())
+            transport.close()
+
+
 class Handler:
-    def __init__(self, maildir, rejects):
+    def __init__(self, maildir, rejects, faults):
         self.maildir = maildir
         self.rejects = rejects
+        self.faults = faults
         self.count = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -52,6 +133,15 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        fault = self.faults.take("message")
+        if fault is not None and fault != "drop":
+            return reply_text(fault)
+        self.save(server, session, envelope)
+        if fault == "drop":
+            server.transport.close()
+        return "250 Message accepted"
+
+    def save(self, server, session, envelope):
         self.count += 1
         if self.maildir:
             n = self.count
@@ -93,7 +183,6 @@ class Handler:
                 os.path.join(self.maildir, f"{n}.json"),
                 json.dumps(summary, ensure_ascii=False, indent=1).encode(),
             )
-        return "250 Message accepted"
 
 
 def write(path, data):
@@ -124,6 +213,7 @@ async def main():
     parser.add_argument("--auth", metavar="USER:PASS")
     parser.add_argument("--maildir")
     parser.add_argument("--reject-rcpt", action="append", default=[], metavar="ADDR:CODE")
+    parser.add_argument("--fault", action="append", default=[], metavar="STAGE:WHAT[:N]")
     args = parser.parse_args()
     # Quiet: the test output is for the test's own messages.
     logging.getLogger("mail.log").setLevel(logging.ERROR)
@@ -135,7 +225,8 @@ async def main():
         rejects[address.lower()] = int(code)
     if args.maildir:
         os.makedirs(args.maildir, exist_ok=True)
-    handler = Handler(args.maildir, rejects)
+    faults = Faults(args.fault)
+    handler = Handler(args.maildir, rejects, faults)
 
     options = {"hostname": "localhost", "timeout": args.timeout}
     implicit = None
@@ -159,8 +250,12 @@ async def main():
     numbers = itertools.count(1)
 
     def protocol():
-        smtp = SMTP(handler, **options)
-        smtp.connection_number = next(numbers)
+        number = next(numbers)
+        greeting = faults.take("greeting")
+        if greeting is not None:
+            return BadGreeting(greeting)
+        smtp = FaultySMTP(handler, faults, **options)
+        smtp.connection_number = number
         return smtp
 
     loop = asyncio.get_running_loop()

@@ -301,7 +301,7 @@ async fn transaction(
     for to in envelope.to() {
         timed(conn.command(Rcpt::new(to.clone(), vec![])))
             .await
-            .map_err(fail("RCPT TO", Stage::Envelope))?;
+            .map_err(fail(RCPT, Stage::Envelope))?;
     }
     timed(conn.command(Data))
         .await
@@ -326,33 +326,59 @@ async fn timed<T>(
     }
 }
 
-/// SMTP 5xx is permanent; 4xx, network trouble and timeouts are transient
-/// (RFC 5321 §4.2.1). Only a reply leaves the connection usable, and not
+/// The name of the `RCPT TO` step in errors (and for `classify`).
+const RCPT: &str = "RCPT TO";
+
+/// SMTP 5xx is permanent (but see 552 to `RCPT`); 4xx, network trouble and
+/// timeouts are transient (RFC 5321 §4.2.1). Only a reply leaves the connection usable, and not
 /// 421, with which the server announces it is closing it.
 fn classify(what: &str, stage: Stage, e: TimedError) -> Failure {
+    // Without the final reply nobody knows whether the server took it.
+    let maybe_sent = |reason: String| match stage {
+        Stage::Body => format!(
+            "{reason} (the server may have the message; \
+             it is sent again later with the same Message-ID)"
+        ),
+        Stage::Envelope => reason,
+    };
     match e {
         TimedError::Timeout => Failure {
-            error: transient(format!(
+            error: transient(maybe_sent(format!(
                 "{what}: no reply in {}s",
                 COMMAND_TIMEOUT.as_secs()
-            )),
+            ))),
             stage,
             lost: true,
         },
         TimedError::Smtp(e) => {
             let code = e.status().map(u16::from);
             let reason = format!("{what}: {e}");
+            // RFC 5321 §4.5.3.1.10: clients treat a 552 to RCPT as a 452
+            // (a full mailbox or too many recipients: try again later).
+            if what == RCPT && code == Some(552) {
+                return Failure {
+                    error: transient(format!("{reason} (taken as 452, RFC 5321 §4.5.3.1.10)")),
+                    stage,
+                    lost: false,
+                };
+            }
             if e.is_permanent() || e.is_client() {
                 Failure {
                     error: permanent(reason),
                     stage,
                     lost: false,
                 }
-            } else {
+            } else if e.is_transient() {
                 Failure {
                     error: transient(reason),
                     stage,
-                    lost: !e.is_transient() || code == Some(421),
+                    lost: code == Some(421),
+                }
+            } else {
+                Failure {
+                    error: transient(maybe_sent(reason)),
+                    stage,
+                    lost: true,
                 }
             }
         }

@@ -3,6 +3,15 @@
 //! sent; 408, 429, 5xx and network trouble are worth retrying (honouring
 //! `Retry-After`); 410 means the receiver is gone; the rest is permanent.
 //! No error it returns shows more of a URL than `scheme://host/…`.
+//!
+//! Redirects are followed here, not by reqwest, because only two keep what
+//! a webhook is: 307 and 308 repeat the POST with its body (RFC 9110
+//! §15.4.8, §15.4.9), while a client may turn a 301 or 302 into a GET and a
+//! 303 asks for one — a body-less GET that answers 2xx would count as a
+//! delivery nobody received. So 307/308 are followed, at most
+//! [`MAX_REDIRECTS`] hops, and only to https (or plain http between loopback
+//! addresses, as a local receiver needs); anything else is a permanent
+//! failure that names the status and where it pointed (`scheme://host/…`).
 
 use std::time::Duration;
 
@@ -19,6 +28,8 @@ const BODY_IN_ERROR: usize = 200;
 /// How much of any response body is read (so the connection can be reused);
 /// the rest is dropped with the connection.
 const BODY_READ_LIMIT: usize = 64 * 1024;
+/// Redirects followed for one delivery at most, whatever a caller asks for.
+pub const MAX_REDIRECTS: usize = 3;
 
 /// `host:port` of a webhook URL, so a caller can bound how many requests go
 /// to one receiver at once. Not secret: no path, no query.
@@ -38,73 +49,122 @@ pub fn host_key(url: &SecretString) -> String {
 pub struct WebhookClient {
     http: reqwest::Client,
     timeout: Duration,
+    max_redirects: usize,
 }
 
 impl WebhookClient {
-    /// `timeout` bounds a whole request (connecting at most 10 s of it);
-    /// `max_redirects` 0 follows none (a 3xx is then a permanent failure).
+    /// `timeout` bounds a whole delivery, redirects included (connecting at
+    /// most 10 s of it); up to `max_redirects` 307/308 redirects are
+    /// followed, never more than [`MAX_REDIRECTS`] (0 follows none: a 3xx
+    /// is then a permanent failure).
     pub fn new(timeout: Duration, max_redirects: usize) -> Result<Self, WebhookError> {
         crate::net::install_crypto_provider();
-        let redirects = if max_redirects == 0 {
-            reqwest::redirect::Policy::none()
-        } else {
-            reqwest::redirect::Policy::limited(max_redirects)
-        };
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .redirect(redirects)
+            // Followed by `send`, by the rules in the module docs.
+            .redirect(reqwest::redirect::Policy::none())
             .http1_only()
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| WebhookError::Client(error_chain(&e.without_url())))?;
-        Ok(WebhookClient { http, timeout })
+        Ok(WebhookClient {
+            http,
+            timeout,
+            max_redirects: max_redirects.min(MAX_REDIRECTS),
+        })
     }
 
     /// POSTs `req`. 2xx is success; 408, 429, 5xx and network trouble are
     /// worth retrying (honouring `Retry-After`); 410 means the receiver is
-    /// gone; any other answer is permanent. Errors never contain the URL
-    /// beyond `scheme://host/…`.
+    /// gone; any other answer, and a redirect that is not followed, is
+    /// permanent. Errors never contain the URL beyond `scheme://host/…`.
     pub async fn send(&self, req: &PreparedRequest) -> Result<(), SendError> {
-        let shown = display_url(&req.url);
-        let url = url::Url::parse(&req.url).map_err(|_| SendError::Permanent {
+        let mut url = url::Url::parse(&req.url).map_err(|_| SendError::Permanent {
             reason: "the webhook URL is not a valid URL".into(),
         })?;
-        let mut builder = self.http.post(url);
-        for (name, value) in &req.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        let mut response = match builder.body(req.body.clone()).send().await {
-            Ok(r) => r,
-            Err(e) => return Err(self.transport_error(e, &shown, &req.url)),
-        };
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, Utc::now()));
-        // Read the body (bounded) so the connection goes back to the pool,
-        // and to quote it when the receiver says no.
-        let mut body = Vec::new();
-        while body.len() < BODY_READ_LIMIT {
-            match response.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                _ => break,
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut hops = 0;
+        loop {
+            let shown = display_url(url.as_str());
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let mut builder = self.http.post(url.clone()).timeout(left);
+            for (name, value) in &req.headers {
+                builder = builder.header(name.as_str(), value.as_str());
             }
+            let mut response = match builder.body(req.body.clone()).send().await {
+                Ok(r) => r,
+                Err(e) => return Err(self.transport_error(e, &shown, &req.url)),
+            };
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, Utc::now()));
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| url.join(v));
+            let body = read_bounded(&mut response).await;
+            if status.is_success() {
+                return Ok(());
+            }
+            if status.is_redirection() && self.max_redirects > 0 {
+                let status_text = format!("HTTP {status} from {shown}");
+                let target = match location {
+                    Some(Ok(target)) => target,
+                    _ => {
+                        return Err(SendError::Permanent {
+                            reason: scrub(
+                                format!("{status_text}: a redirect without a valid Location"),
+                                &req.url,
+                                &shown,
+                            ),
+                        });
+                    }
+                };
+                let refused = |why: String| SendError::Permanent {
+                    reason: scrub(
+                        format!(
+                            "{status_text}: redirect to {} not followed: {why}",
+                            display_url(target.as_str())
+                        ),
+                        &req.url,
+                        &shown,
+                    ),
+                };
+                if !matches!(status.as_u16(), 307 | 308) {
+                    return Err(refused(
+                        "only 307 and 308 keep the POST and its body; \
+                         update the webhook URL"
+                            .into(),
+                    ));
+                }
+                if let Err(why) = may_follow(&url, &target) {
+                    return Err(refused(why.into()));
+                }
+                if hops >= self.max_redirects {
+                    return Err(refused(format!(
+                        "at most {} redirects are followed",
+                        self.max_redirects
+                    )));
+                }
+                hops += 1;
+                url = target;
+                continue;
+            }
+            let mut reason = format!("HTTP {status} from {shown}");
+            let snippet = body_snippet(&body);
+            if !snippet.is_empty() {
+                reason.push_str(": ");
+                reason.push_str(&snippet);
+            }
+            let reason = scrub(reason, &req.url, &shown);
+            return Err(classify(status.as_u16(), reason, retry_after));
         }
-        if status.is_success() {
-            return Ok(());
-        }
-        let mut reason = format!("HTTP {status} from {shown}");
-        let snippet = body_snippet(&body);
-        if !snippet.is_empty() {
-            reason.push_str(": ");
-            reason.push_str(&snippet);
-        }
-        let reason = scrub(reason, &req.url, &shown);
-        Err(classify(status.as_u16(), reason, retry_after))
     }
 
     fn transport_error(&self, e: reqwest::Error, shown: &str, url: &str) -> SendError {
@@ -112,12 +172,10 @@ impl WebhookClient {
             format!("timed out after {:?}", self.timeout)
         } else if e.is_connect() {
             "cannot connect".into()
-        } else if e.is_redirect() {
-            "too many redirects".into()
         } else {
             "request failed".into()
         };
-        let permanent = e.is_redirect() || e.is_builder();
+        let permanent = e.is_builder();
         let reason = scrub(
             format!("POST {shown}: {what}: {}", error_chain(&e.without_url())),
             url,
@@ -131,6 +189,42 @@ impl WebhookClient {
                 retry_after: None,
             }
         }
+    }
+}
+
+/// Reads up to `BODY_READ_LIMIT` bytes of a response body, so the connection
+/// can go back to the pool and a refusal can be quoted; a longer (or
+/// endless) body is not read further: it goes with the connection.
+async fn read_bounded(response: &mut reqwest::Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < BODY_READ_LIMIT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body
+}
+
+/// Whether a redirect from `from` may be followed to `to`: https anywhere;
+/// plain http only from one loopback address to another (a local receiver
+/// in tests), so a message never leaves the machine unencrypted because a
+/// receiver said so.
+fn may_follow(from: &url::Url, to: &url::Url) -> Result<(), &'static str> {
+    match to.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(from) && is_loopback(to) => Ok(()),
+        "http" => Err("plain http is only followed between loopback addresses"),
+        _ => Err("only https is followed"),
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -214,6 +308,28 @@ mod tests {
             ("soon", None),
         ] {
             assert_eq!(parse_retry_after(value, now), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn redirects_go_to_https_or_between_loopback_addresses_only() {
+        let url = |u: &str| url::Url::parse(u).unwrap();
+        for (from, to, ok) in [
+            ("https://a.example/h", "https://b.example/h", true),
+            ("http://127.0.0.1:1/h", "https://b.example/h", true),
+            ("http://127.0.0.1:1/h", "http://127.0.0.1:2/h", true),
+            ("http://localhost:1/h", "http://[::1]:2/h", true),
+            ("http://127.0.0.1:1/h", "http://b.example/h", false),
+            ("https://a.example/h", "http://127.0.0.1/h", false),
+            ("https://a.example/h", "http://a.example/h", false),
+            ("http://a.example/h", "http://a.example/other", false),
+            ("https://a.example/h", "ftp://a.example/h", false),
+        ] {
+            assert_eq!(
+                may_follow(&url(from), &url(to)).is_ok(),
+                ok,
+                "{from} -> {to}"
+            );
         }
     }
 

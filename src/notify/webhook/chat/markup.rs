@@ -1,5 +1,5 @@
 //! Each chat's markup and limits: how text is escaped so it stays text
-//! (Slack mrkdwn, Markdown, Adaptive Card plain text), how links and bold
+//! (Slack mrkdwn, Markdown, Adaptive Card Markdown), how links and bold
 //! are written, and how text is cut to fit a platform's limits, counted in
 //! UTF-16 code units.
 
@@ -14,12 +14,48 @@ pub(super) enum Markup {
     /// notifies on `@channel` in a webhook post); `quiet_links` writes
     /// `[text](<url>)`, which keeps Discord from adding a link preview.
     Markdown { mentions: bool, quiet_links: bool },
-    /// Adaptive Card text: shown as written.
+    /// Adaptive Card `TextBlock` text (Teams): the Markdown subset of
+    /// <https://learn.microsoft.com/adaptive-cards/authoring-cards/text-features>
+    /// (`**bold**`, `_italic_`, `- ` and `1. ` lists, `[text](url)`), drawn
+    /// by Teams with a CommonMark renderer that also knows code spans,
+    /// strikethrough, headings and quotes. A backslash keeps any of them
+    /// text (CommonMark §2.4): before `\ * _ ` ~ [ ] ( ) <` anywhere, and
+    /// before what only counts at the start of a line: `# - + > = |`, and
+    /// the `.` or `)` after a number (`1. `). Brackets and parentheses are
+    /// both escaped because the cards' own parser (iOS, Android) still
+    /// starts a link at `[`; `\(` stops it there. The card's links come
+    /// from its actions, so `link` and `bold` leave text as it is.
+    Card,
+    /// Text as is (cutting raw text to a length).
     Plain,
 }
 
+/// Where in its line a character falls: some markup only counts at the
+/// start of a line (after spaces), or right after a number that starts one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) enum LinePos {
+    #[default]
+    Start,
+    Number,
+    Inside,
+}
+
+impl LinePos {
+    fn after(self, c: char) -> LinePos {
+        match c {
+            '\n' | '\r' => LinePos::Start,
+            ' ' | '\t' if self == LinePos::Start => LinePos::Start,
+            '0'..='9' if self != LinePos::Inside => LinePos::Number,
+            _ => LinePos::Inside,
+        }
+    }
+}
+
 impl Markup {
-    pub(super) fn escape_into(self, c: char, out: &mut String) {
+    /// Escapes `c`, the next character after `pos` (which it moves on).
+    pub(super) fn escape_into(self, c: char, pos: &mut LinePos, out: &mut String) {
+        let at = *pos;
+        *pos = at.after(c);
         match self {
             Markup::Slack => match c {
                 '&' => out.push_str("&amp;"),
@@ -35,16 +71,34 @@ impl Markup {
                 '@' if mentions => out.push_str("@\u{200B}"),
                 c => out.push(c),
             },
+            Markup::Card => {
+                let special = match c {
+                    '\\' | '*' | '_' | '`' | '~' | '[' | ']' | '(' | ')' | '<' => true,
+                    '#' | '-' | '+' | '>' | '=' | '|' => at == LinePos::Start,
+                    '.' => at == LinePos::Number,
+                    _ => false,
+                };
+                if special {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
             Markup::Plain => out.push(c),
         }
     }
 
     pub(super) fn escape(self, text: &str) -> String {
         let mut out = String::with_capacity(text.len() + 8);
+        let mut pos = LinePos::Start;
         for c in text.chars() {
-            self.escape_into(c, &mut out);
+            self.escape_into(c, &mut pos, &mut out);
         }
         out
+    }
+
+    /// Whether the format writes links in text (else `link` gives the text).
+    pub(super) fn has_links(self) -> bool {
+        matches!(self, Markup::Slack | Markup::Markdown { .. })
     }
 
     /// A URL made safe to stand in this markup's link syntax.
@@ -73,7 +127,7 @@ impl Markup {
                 format!("[{text_md}](<{}>)", self.url(url))
             }
             Markup::Markdown { .. } => format!("[{text_md}]({})", self.url(url)),
-            Markup::Plain => text_md.to_string(),
+            Markup::Card | Markup::Plain => text_md.to_string(),
         }
     }
 
@@ -81,7 +135,7 @@ impl Markup {
         match self {
             Markup::Slack => format!("*{text_md}*"),
             Markup::Markdown { .. } => format!("**{text_md}**"),
-            Markup::Plain => text_md.to_string(),
+            Markup::Card | Markup::Plain => text_md.to_string(),
         }
     }
 }
@@ -152,7 +206,7 @@ pub(super) fn style(format: WebhookFormat) -> (Markup, Limits) {
         ),
         // Teams takes messages up to about 28 KB, JSON and all.
         WebhookFormat::Teams | WebhookFormat::Json => (
-            Markup::Plain,
+            Markup::Card,
             Limits {
                 max_posts: 20,
                 title: 200,
@@ -187,9 +241,10 @@ pub(super) fn fit(text: &str, max: usize, markup: Markup) -> (String, String) {
     let mut end = 0; // byte index in `text`
     let mut last_space = None;
     let mut one = String::new();
+    let mut pos = LinePos::Start;
     for (i, c) in text.char_indices() {
         one.clear();
-        markup.escape_into(c, &mut one);
+        markup.escape_into(c, &mut pos, &mut one);
         let cost = units(&one);
         if used + cost > budget {
             break;
@@ -231,6 +286,17 @@ mod tests {
             "AT&T \\<b\\> \\*bold\\* \\[x\\](y) @\u{200B}channel"
         );
         assert_eq!(Markup::Plain.escape(text), text);
+        assert_eq!(
+            Markup::Card
+                .escape("**Bold** [link](https://evil.example) _x_ <b> `c` ~~s~~ a\\b 1. x-y"),
+            "\\*\\*Bold\\*\\* \\[link\\]\\(https://evil.example\\) \\_x\\_ \\<b> \\`c\\` \\~\\~s\\~\\~ a\\\\b 1. x-y"
+        );
+        // Lists, headings and quotes only begin a line.
+        assert_eq!(
+            Markup::Card
+                .escape("# Kop\n- een\n  + twee\n1. drie\n12) vier\n> citaat\n== x\n2025 was goed"),
+            "\\# Kop\n\\- een\n  \\+ twee\n1\\. drie\n12\\) vier\n\\> citaat\n\\== x\n2025 was goed"
+        );
         assert_eq!(
             Markup::Slack.link("a &amp; b", "https://x.nl/a|b?c=1&d=2", false),
             "<https://x.nl/a%7Cb?c=1&amp;d=2|a &amp; b>"

@@ -6,7 +6,9 @@
 //! - every `*_md` field is escaped for the format's markup (Slack mrkdwn:
 //!   `&`, `<`, `>` as entities; Mattermost and Discord Markdown: a backslash
 //!   before `\ * _ ~ ` | [ ] < >`; Mattermost also breaks `@` mentions with a
-//!   zero-width space; Teams: as is, since Adaptive Card text has no escape);
+//!   zero-width space; Teams' Adaptive Card Markdown: a backslash before
+//!   `\ * _ ` ~ [ ] ( ) <`, and before `# - + > = |` at the start of a line
+//!   and the `.` of a leading `1.`, see `markup.rs`);
 //! - text is cut (with `…`, at a word where one is near) to the platform's
 //!   limits, counted in UTF-16 code units, which is never less than what
 //!   Slack or Discord count: Slack headers 150 and section text 3000
@@ -27,7 +29,8 @@
 //! labels: {read_post, all_posts, tags, authors, date},
 //! post/posts[i]: {title, title_md, url, url_md, summary?, summary_md?, date (RFC 3339),
 //!   date_text ("15 juli 2025"), authors [..], authors_text ("A, B en C"),
-//!   meta ("15 juli 2025 · A en B"), meta_md (the same plus linked tags),
+//!   meta ("15 juli 2025 · A en B"), meta_md (the same in markup, plus linked tags
+//!   where the format has links: not Teams, which shows tags_md on its own),
 //!   tags [{key, label, label_md, url, url_md}], tags_text, tags_md (linked), image?}
 //! ```
 
@@ -232,7 +235,7 @@ fn post(
         meta_md.push_str(" · ");
         meta_md.push_str(&authors_md);
     }
-    if !tags_md.is_empty() {
+    if !tags_md.is_empty() && markup.has_links() {
         meta_md.push_str(" · ");
         meta_md.push_str(&tags_md);
     }
@@ -323,14 +326,15 @@ pub(super) fn context(
     let fallback = match posts.first() {
         Some(p) if !digest => match markup {
             Markup::Plain => format!("{heading_text}: {}", p.title),
+            Markup::Card => format!("{heading_md}: {}", p.title_md),
             _ => format!("{heading_md}: {}", markup.link(&p.title_md, &p.url, true)),
         },
         _ => heading_md.clone(),
     };
     let more_md = if more == 0 {
         String::new()
-    } else if markup == Markup::Plain {
-        more_text(more, language)
+    } else if !markup.has_links() {
+        markup.escape(&more_text(more, language))
     } else {
         let all = markup.escape(labels(language).all_posts);
         format!(
