@@ -13,7 +13,7 @@ use super::notify::show;
 use super::run::run_blog;
 use crate::cli::output::{self, JsonPerBlog};
 use crate::cli::{Outcome, for_each_blog, with_source};
-use crate::notify::Options;
+use crate::notify::{Clock, Options};
 use crate::pipeline::BuildOptions;
 use crate::server::{Health, Metrics, Stop, http, schedule};
 
@@ -40,6 +40,7 @@ pub async fn run(
     }
     let opts = Options {
         stop: Some(stop.clone()),
+        clock: Clock::from_fixed(fixed_now),
         ..Options::default()
     };
     schedule::run_loop(every, &stop, &health, &metrics, async || {

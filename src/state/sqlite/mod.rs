@@ -29,7 +29,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::{Announcement, Claimed, DeliveryRow, RunGuard, SeenPost, StateError, StateStore};
+use super::{
+    Announcement, Claimed, DeliveryRow, RunGuard, SeenPost, Settlement, StateError, StateStore,
+};
 
 /// How long a write waits for another connection's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -248,6 +250,13 @@ impl StateStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StateError>> + Send {
         outbox::mark_sent_many(self, ids, now)
+    }
+
+    fn settle(
+        &self,
+        outcomes: &[Settlement],
+    ) -> impl Future<Output = Result<(), StateError>> + Send {
+        outbox::settle(self, outcomes)
     }
 
     fn mark_failed(
