@@ -158,7 +158,7 @@ pub async fn send_due(
         .map_err(|e| NotifyError::Config(e.to_string()))?;
     let halt = Halt::new(opts.stop.clone());
     let (queue, inbox) = mpsc::unbounded_channel();
-    let recorder = Recorder::new(store.clone(), config, opts, now);
+    let recorder = Recorder::new(store.clone(), &config.name, opts, now);
     let writer = tokio::spawn(recorder.run(inbox, halt.clone()));
     let mailers = Arc::new(MailerPool::new(
         config.email.clone(),

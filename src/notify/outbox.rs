@@ -271,10 +271,10 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(store: Store, config: &BlogConfig, opts: &Options, now: DateTime<Utc>) -> Self {
+    pub fn new(store: Store, blog: &str, opts: &Options, now: DateTime<Utc>) -> Self {
         Recorder {
             store,
-            blog: config.name.clone(),
+            blog: blog.to_string(),
             max_age: opts.max_age,
             clock: opts.clock,
             hook: opts.progress.clone(),
@@ -461,5 +461,88 @@ fn next_attempt(
         (Some(deadline), note)
     } else {
         (Some(next), "")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+
+    fn at(hour: u32, min: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 7, 16, hour, min, 0).unwrap()
+    }
+
+    #[test]
+    fn a_wait_past_the_max_age_is_cut_to_one_last_try_at_the_max_age() {
+        let secs = std::time::Duration::from_secs;
+        let deadline = at(3, 0);
+        for (now, retry_after, expected, noted) in [
+            // The receiver's wish, within the max age.
+            (at(0, 0), Some(secs(600)), Some(at(0, 10)), false),
+            // 74 years: one last try at the max age, and `status` says why.
+            (
+                at(0, 0),
+                Some(secs(74 * 365 * 86_400)),
+                Some(deadline),
+                true,
+            ),
+            // Past the end of time as chrono knows it: the same.
+            (
+                at(0, 0),
+                Some(std::time::Duration::MAX),
+                Some(deadline),
+                true,
+            ),
+            // The last try failed too: dead.
+            (deadline, Some(secs(1)), None, false),
+            (at(4, 0), None, None, false),
+        ] {
+            let (next, note) = next_attempt(now, deadline, retry_after, 1);
+            assert_eq!(next, expected, "{now} {retry_after:?}");
+            assert_eq!(!note.is_empty(), noted, "{now} {retry_after:?}");
+        }
+        // The backoff is cut the same way, without a note.
+        let (next, note) = next_attempt(at(2, 59), deadline, None, 12);
+        assert_eq!((next, note), (Some(deadline), ""));
+    }
+
+    #[tokio::test]
+    async fn a_recorder_that_cannot_write_stops_the_run_and_keeps_its_send_slots_until_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state.db")).await.unwrap();
+        // A closed pool fails every write, as a full disk does.
+        store.close().await;
+        let halt = Halt::new(None);
+        let (queue, inbox) = tokio::sync::mpsc::unbounded_channel();
+        let recorder = Recorder::new(store, "b", &Options::default(), at(0, 0));
+        let writer = tokio::spawn(recorder.run(inbox, halt.clone()));
+        let slots = Arc::new(tokio::sync::Semaphore::new(1));
+        let slot = slots.clone().acquire_owned().await.unwrap();
+        let claimed = Claimed {
+            id: 1,
+            subscriber: "s".into(),
+            channel: "webhook".into(),
+            payload: String::new(),
+            attempts: 1,
+            created_at: at(0, 0),
+            hold_until: None,
+        };
+        queue
+            .send(Record::Done {
+                claimed,
+                outcome: SendOutcome::Sent,
+                slot: Some(slot),
+            })
+            .unwrap_or_else(|_| panic!("the recorder is listening"));
+        // While it tries again, the slot stays taken: nothing new is sent.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(slots.available_permits(), 0);
+        assert!(!halt.is_set());
+        let result = writer.await.unwrap();
+        assert!(result.is_err(), "a failed write is an error");
+        assert!(halt.is_set(), "and stops the run");
+        assert_eq!(slots.available_permits(), 1);
     }
 }
