@@ -246,7 +246,7 @@ async fn claim_and_send(
             tracing::info!(blog = %config.name, "stopping: claiming no more deliveries");
             return Ok(());
         }
-        store.heartbeat(guard, Utc::now()).await?;
+        store.heartbeat(guard, opts.clock.now()).await?;
         let t0 = std::time::Instant::now();
         let batch = store
             .claim_due(&config.name, guard, now, LEASE, BATCH)
