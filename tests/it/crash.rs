@@ -253,8 +253,9 @@ fn rounds(
     tally
 }
 
-#[test]
-fn emails_killed_at_random_moments_lose_nothing_and_repeat_at_most_what_was_on_the_wire() {
+/// Emails: a state with `EMAILS` subscribers on the real SMTP server, one
+/// full run timed, then `KILLS` rounds interrupted by SIGKILL or SIGTERM.
+fn email_rounds(term: bool) -> (Tally, u64) {
     let maildir = tempfile::tempdir().unwrap();
     let smtp = SmtpServer::start(Some(maildir.path()), &[]);
     let recipients: Vec<String> = (0..EMAILS).map(|i| format!("r{i}@example.org")).collect();
@@ -273,48 +274,26 @@ fn emails_killed_at_random_moments_lose_nothing_and_repeat_at_most_what_was_on_t
     let mut arrivals = Arrivals::new();
     let mut next = 1;
     let mut read = |a: &mut Arrivals| read_mail(maildir.path(), &mut next, a);
-
     let first = crash.add_post();
     let span = crash.full_run();
     read(&mut arrivals);
     assert_eq!(check_round(&arrivals, &recipients, &first, "email"), 0);
-
-    let killed = rounds(
+    let tally = rounds(
         &mut crash,
         span,
-        false,
+        term,
         &recipients,
         "email",
         &mut arrivals,
         &mut read,
     );
-    assert!(
-        killed.duplicates.iter().all(|&d| d <= SMTP_CONNECTIONS),
-        "seed {}: more emails repeated than were on the wire: {:?} (killed at {:?} ms)",
-        crash.seed,
-        killed.duplicates,
-        killed.moments_ms
-    );
-    let termed = rounds(
-        &mut crash,
-        span,
-        true,
-        &recipients,
-        "email",
-        &mut arrivals,
-        &mut read,
-    );
-    assert!(
-        termed.duplicates.iter().all(|&d| d == 0),
-        "seed {}: SIGTERM repeated emails: {:?} (at {:?} ms)",
-        crash.seed,
-        termed.duplicates,
-        termed.moments_ms
-    );
+    (tally, crash.seed)
 }
 
-#[test]
-fn webhooks_killed_at_random_moments_lose_nothing_and_repeat_at_most_the_concurrent_sends() {
+/// Webhooks: a state with `WEBHOOKS` subscribers on the real receiver, sent
+/// by `run` (so signals cross the build half too), one full run timed, then
+/// `KILLS` rounds interrupted by SIGKILL or SIGTERM.
+fn webhook_rounds(term: bool) -> (Tally, u64) {
     let receiver = Receiver::start();
     let recipients: Vec<String> = (0..WEBHOOKS).map(|i| format!("/h/{i}")).collect();
     let subscribers: String = recipients
@@ -327,7 +306,6 @@ fn webhooks_killed_at_random_moments_lose_nothing_and_repeat_at_most_the_concurr
             )
         })
         .collect();
-    // `run`, so the build half is crossed by signals too.
     let mut crash = Crash::new(
         "run",
         &format!("[delivery]\nwebhook_concurrency = {WEBHOOK_CONCURRENCY}\n{subscribers}"),
@@ -335,41 +313,61 @@ fn webhooks_killed_at_random_moments_lose_nothing_and_repeat_at_most_the_concurr
     let mut arrivals = Arrivals::new();
     let mut next = 0;
     let mut read = |a: &mut Arrivals| read_hooks(&receiver, &mut next, a);
-
     let first = crash.add_post();
     let span = crash.full_run();
     read(&mut arrivals);
     assert_eq!(check_round(&arrivals, &recipients, &first, "webhook"), 0);
-
-    let killed = rounds(
+    let tally = rounds(
         &mut crash,
         span,
-        false,
+        term,
         &recipients,
         "webhook",
         &mut arrivals,
         &mut read,
     );
+    (tally, crash.seed)
+}
+
+#[test]
+fn emails_killed_at_random_moments_lose_nothing_and_repeat_at_most_what_was_on_the_wire() {
+    let (killed, seed) = email_rounds(false);
     assert!(
-        killed.duplicates.iter().all(|&d| d <= WEBHOOK_CONCURRENCY),
-        "seed {}: more webhooks repeated than were in flight: {:?} (killed at {:?} ms)",
-        crash.seed,
+        killed.duplicates.iter().all(|&d| d <= SMTP_CONNECTIONS),
+        "seed {seed}: more emails repeated than were on the wire: {:?} (killed at {:?} ms)",
         killed.duplicates,
         killed.moments_ms
     );
-    let termed = rounds(
-        &mut crash,
-        span,
-        true,
-        &recipients,
-        "webhook",
-        &mut arrivals,
-        &mut read,
-    );
+}
+
+#[test]
+fn emails_stopped_by_sigterm_exit_0_lose_nothing_and_repeat_nothing() {
+    let (termed, seed) = email_rounds(true);
     assert!(
         termed.duplicates.iter().all(|&d| d == 0),
-        "seed {}: SIGTERM repeated webhooks: {:?} (at {:?} ms)",
-        crash.seed,
+        "seed {seed}: SIGTERM repeated emails: {:?} (at {:?} ms)",
+        termed.duplicates,
+        termed.moments_ms
+    );
+}
+
+#[test]
+fn webhooks_killed_at_random_moments_lose_nothing_and_repeat_at_most_the_concurrent_sends() {
+    let (killed, seed) = webhook_rounds(false);
+    assert!(
+        killed.duplicates.iter().all(|&d| d <= WEBHOOK_CONCURRENCY),
+        "seed {seed}: more webhooks repeated than were in flight: {:?} (killed at {:?} ms)",
+        killed.duplicates,
+        killed.moments_ms
+    );
+}
+
+#[test]
+fn webhooks_stopped_by_sigterm_exit_0_lose_nothing_and_repeat_nothing() {
+    let (termed, seed) = webhook_rounds(true);
+    assert!(
+        termed.duplicates.iter().all(|&d| d == 0),
+        "seed {seed}: SIGTERM repeated webhooks: {:?} (at {:?} ms)",
         termed.duplicates,
         termed.moments_ms
     );
