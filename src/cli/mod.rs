@@ -13,7 +13,9 @@ use chrono::Utc;
 
 use crate::config::{self, BlogConfig};
 pub use crate::diag::Outcome;
+use crate::notify::{Clock, Options};
 use crate::pipeline::BuildOptions;
+use crate::server::{Stop, schedule};
 
 use args::{Cli, Command};
 
@@ -49,7 +51,8 @@ pub async fn run(cli: Cli) -> Outcome {
                 path: state.as_deref(),
                 new_state,
             };
-            commands::run::run(&feed_files, now, build, backfill, json, state).await
+            let clock = Clock::from_fixed(cli.now);
+            commands::run::run(&feed_files, now, clock, build, backfill, json, state).await
         }
         Command::Daemon {
             feed_files,
@@ -81,7 +84,13 @@ pub async fn run(cli: Cli) -> Outcome {
                 path: state.as_deref(),
                 new_state,
             };
-            commands::notify::run(&feed_files, now, dry_run, backfill, json, state).await
+            let opts = Options {
+                dry_run,
+                backfill_since: backfill,
+                clock: Clock::from_fixed(cli.now),
+                ..Options::default()
+            };
+            commands::notify::run(&feed_files, now, opts, json, state).await
         }
         Command::Preview {
             feed_file,
@@ -100,6 +109,25 @@ pub async fn run(cli: Cli) -> Outcome {
         } => commands::retry::run(&feed_files, now, dead, state.as_deref()).await,
         Command::Posts { feed_file, json } => commands::posts::run(feed_file, now, json).await,
     }
+}
+
+/// A stop flag set on SIGTERM or SIGINT, for the commands that send: the
+/// run in progress stops claiming, finishes (or gives back) what is in
+/// flight, records it and the command exits 0. `None` (with the error
+/// printed) when signals cannot be handled.
+fn stop_on_signals() -> Option<Stop> {
+    let stop = Stop::default();
+    match schedule::stop_on_signals(stop.clone()) {
+        Ok(()) => Some(stop),
+        Err(e) => {
+            output::error(format_args!("cannot handle signals: {e}"));
+            None
+        }
+    }
+}
+
+fn stopped(stop: &Stop) -> bool {
+    stop.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Which state a sending command uses (`--state`, else the feed

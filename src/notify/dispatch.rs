@@ -1,8 +1,12 @@
 //! The send loop: claims due deliveries in batches, builds each message and
 //! sends it, by email over a few reused SMTP connections shared by the send
 //! tasks, and by webhook with a bound on requests in flight overall and per
-//! receiving host. Sending never holds a database transaction open; a crash
-//! leaves leased rows that the next run takes over.
+//! receiving host. Sending never holds a database transaction open; each
+//! outcome goes to the recorder task (`outbox::Recorder`) as soon as it is
+//! known, and a send slot is only given back once its outcome is committed,
+//! so a crash repeats at most the messages on the wire at that instant (4
+//! emails, `webhook_concurrency` webhooks). A crash leaves leased rows that
+//! the next run takes over at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,10 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
 
 use super::email::{self, Mailer};
-use super::outbox::{Recorder, SendOutcome, message_id};
+use super::outbox::{Halt, Record, Recorder, SendOutcome, message_id};
 use super::webhook::{self, WebhookClient};
 use super::{BlogInfo, NotifyError, Options, Payload, SendError, Summary, blog_info};
 use crate::config::BlogConfig;
@@ -25,13 +31,15 @@ use crate::templates::Templates;
 /// waiting for the server's replies (MAIL, RCPT, DATA, end of data).
 const SMTP_CONNECTIONS: usize = 4;
 /// Built emails waiting for a connection at most, so memory stays flat.
+/// Only `SMTP_CONNECTIONS` of them are on the wire at once (see
+/// `Record::Done`): the most a crash can repeat.
 const EMAILS_IN_FLIGHT: usize = SMTP_CONNECTIONS * 8;
-/// Rows claimed at once.
+/// Rows claimed at once. Claiming ahead of sending costs nothing after a
+/// crash: the next run holds the lock under another run id and takes over
+/// every row still `sending` under a dead run at once, lease or not.
 const BATCH: usize = 2500;
 /// How long a claim holds a row before another run may take it over.
 const LEASE: Duration = Duration::from_secs(300);
-/// Sent rows written at once (`mark_sent_many`).
-const SENT_BATCH: usize = 256;
 
 /// Everything the send tasks need that does not change while they send.
 pub struct Context {
@@ -132,8 +140,11 @@ impl MailerPool {
     }
 }
 
-/// Claims and sends every due delivery, recording each outcome, until none
-/// is due or `opts.stop` is set.
+/// Claims and sends every due delivery, each outcome recorded as soon as
+/// it is known (by the [`Recorder`] task), until none is due or the run is
+/// told to stop (`opts.stop`, checked before each message, not only between
+/// batches): then nothing new is sent, what is on the wire is finished and
+/// recorded, and the rest of the claimed rows are given back.
 pub async fn send_due(
     config: &BlogConfig,
     now: DateTime<Utc>,
@@ -143,143 +154,233 @@ pub async fn send_due(
     cx: &Context,
     summary: &mut Summary,
 ) -> Result<(), NotifyError> {
-    let email_slots = Arc::new(Semaphore::new(EMAILS_IN_FLIGHT));
+    let client = WebhookClient::new(opts.webhook_timeout, webhook::MAX_REDIRECTS)
+        .map_err(|e| NotifyError::Config(e.to_string()))?;
+    let halt = Halt::new(opts.stop.clone());
+    let (queue, inbox) = mpsc::unbounded_channel();
+    let recorder = Recorder::new(store.clone(), &config.name, opts, now);
+    let writer = tokio::spawn(recorder.run(inbox, halt.clone()));
     let mailers = Arc::new(MailerPool::new(
         config.email.clone(),
         opts.smtp_ca_file.clone(),
     ));
-    let client = WebhookClient::new(opts.webhook_timeout, 5)
-        .map_err(|e| NotifyError::Config(e.to_string()))?;
-    let client = Arc::new(client);
-    let global = Arc::new(Semaphore::new(opts.webhook_concurrency.max(1)));
-    let mut per_host: HashMap<String, Arc<Semaphore>> = HashMap::new();
-    let mut rec = Recorder::new(store, config, opts, now, summary);
+    let senders = Senders {
+        mailers: mailers.clone(),
+        email_slots: Arc::new(Semaphore::new(SMTP_CONNECTIONS)),
+        email_queue: Arc::new(Semaphore::new(EMAILS_IN_FLIGHT)),
+        client: Arc::new(client),
+        webhook_slots: Arc::new(Semaphore::new(opts.webhook_concurrency.max(1))),
+        per_host: HashMap::new(),
+        halt,
+        queue,
+    };
+    let sent = claim_and_send(config, now, opts, store, guard, cx, senders).await;
+    // `claim_and_send` dropped the last sender: the writer ends once it has
+    // recorded everything.
+    let written = writer
+        .await
+        .map_err(|e| NotifyError::Recorder(e.to_string()))?;
+    mailers.close().await;
+    let counts = written?;
+    summary.sent += counts.sent;
+    summary.retrying += counts.retrying;
+    summary.dead += counts.dead;
+    sent
+}
+
+/// What the send tasks share. A send slot (`email_slots`, `webhook_slots`)
+/// is held from before a message goes out until its outcome is committed:
+/// see `Record::Done`.
+struct Senders {
+    mailers: Arc<MailerPool>,
+    email_slots: Arc<Semaphore>,
+    /// Built emails waiting for a slot.
+    email_queue: Arc<Semaphore>,
+    client: Arc<WebhookClient>,
+    webhook_slots: Arc<Semaphore>,
+    per_host: HashMap<String, Arc<Semaphore>>,
+    halt: Halt,
+    queue: UnboundedSender<Record>,
+}
+
+impl Senders {
+    /// Hands an outcome to the recorder. Should the recorder have stopped
+    /// (it could not write), a sent message is logged by id: a later run
+    /// sends it again.
+    fn done(&self, claimed: Claimed, outcome: SendOutcome, slot: Option<OwnedSemaphorePermit>) {
+        done(&self.queue, claimed, outcome, slot);
+    }
+}
+
+fn done(
+    queue: &UnboundedSender<Record>,
+    claimed: Claimed,
+    outcome: SendOutcome,
+    slot: Option<OwnedSemaphorePermit>,
+) {
+    let (id, sent) = (claimed.id, matches!(outcome, SendOutcome::Sent));
+    let record = Record::Done {
+        claimed,
+        outcome,
+        slot,
+    };
+    if queue.send(record).is_err() && sent {
+        tracing::error!(
+            delivery = id,
+            "sent, but the outcome cannot be recorded: a later run sends it again"
+        );
+    }
+}
+
+async fn claim_and_send(
+    config: &BlogConfig,
+    now: DateTime<Utc>,
+    opts: &Options,
+    store: &Store,
+    guard: &RunGuard,
+    cx: &Context,
+    mut senders: Senders,
+) -> Result<(), NotifyError> {
     loop {
-        // On shutdown nothing new is claimed; what was claimed has been
-        // sent and recorded by now (each batch is finished before the next).
-        if opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
-            tracing::info!(blog = %config.name, "stop requested: claiming no more deliveries");
-            break;
+        if senders.halt.is_set() {
+            tracing::info!(blog = %config.name, "stopping: claiming no more deliveries");
+            return Ok(());
         }
-        store.heartbeat(guard, Utc::now()).await?;
+        store.heartbeat(guard, opts.clock.now()).await?;
         let t0 = std::time::Instant::now();
         let batch = store
             .claim_due(&config.name, guard, now, LEASE, BATCH)
             .await?;
         tracing::debug!(elapsed = ?t0.elapsed(), n = batch.len(), "claimed");
-        rec.claimed(batch.len());
+        // A closed queue means the recorder failed; `halt` says so above.
+        let _ = senders.queue.send(Record::Claimed(batch.len()));
         if batch.is_empty() {
-            break;
+            return Ok(());
         }
-        let mut tasks = tokio::task::JoinSet::new();
+        let mut tasks = JoinSet::new();
         for claimed in batch {
-            let (sub, payload) = match check(&claimed, cx, opts) {
-                Ok(ready) => ready,
-                Err(outcome) => {
-                    rec.record(&claimed, outcome).await?;
-                    continue;
-                }
-            };
-            let id = message_id(config, claimed.id);
-            match &sub.target {
-                Target::Email { address } => {
-                    let Some(email_cfg) = &config.email else {
-                        rec.record(&claimed, SendOutcome::Failed(no_email_section()))
-                            .await?;
-                        continue;
-                    };
-                    let built = email::build_message(
-                        email_cfg,
-                        &cx.templates,
-                        &payload,
-                        address,
-                        sub,
-                        &id,
-                        now,
-                    );
-                    let outcome = match built {
-                        Err(e) => SendOutcome::Failed(SendError::Permanent {
-                            reason: e.to_string(),
-                        }),
-                        // Not given back (`release`): it would be claimed
-                        // again at once by this very loop.
-                        Ok(_) if mailers.is_down() => SendOutcome::Failed(server_down()),
-                        Ok(msg) => {
-                            // Bounded: a built message waits for a connection
-                            // only while few others do, so memory stays flat.
-                            let permit = email_slots.clone().acquire_owned().await;
-                            let mailers = mailers.clone();
-                            let to = address.clone();
-                            tasks.spawn(async move {
-                                let result = mailers.send(&msg, &to).await;
-                                drop(permit);
-                                (claimed, result)
-                            });
-                            continue;
-                        }
-                    };
-                    rec.record(&claimed, outcome).await?;
-                }
-                Target::Webhook {
-                    url,
-                    format,
-                    secret,
-                    ..
-                } => {
-                    let req = match webhook::prepare_in(
-                        sub.language,
-                        &payload,
-                        *format,
-                        url,
-                        secret.as_ref(),
-                        &cx.templates,
-                        &id,
-                        Utc::now(),
-                    ) {
-                        Ok(r) => r,
-                        Err(e) => {
-                            let err = SendError::Permanent {
-                                reason: e.to_string(),
-                            };
-                            rec.record(&claimed, SendOutcome::Failed(err)).await?;
-                            continue;
-                        }
-                    };
-                    let host = per_host
-                        .entry(webhook::host_key(url))
-                        .or_insert_with(|| {
-                            Arc::new(Semaphore::new(opts.per_host_concurrency.max(1)))
-                        })
-                        .clone();
-                    let global = global.clone();
-                    let client = client.clone();
-                    tasks.spawn(async move {
-                        let _g = global.acquire_owned().await;
-                        let _h = host.acquire_owned().await;
-                        let result = client.send(&req).await;
-                        (claimed, result)
-                    });
-                }
-            }
+            send_one(config, now, opts, cx, &mut senders, &mut tasks, claimed).await;
         }
         tracing::debug!(elapsed = ?t0.elapsed(), "prepared");
-        while let Some(joined) = tasks.join_next().await {
-            let Ok((claimed, result)) = joined else {
-                continue;
-            };
-            let outcome = match result {
-                Ok(()) => SendOutcome::Sent,
-                Err(e) => SendOutcome::Failed(e),
-            };
-            rec.record(&claimed, outcome).await?;
-            if rec.unwritten() >= SENT_BATCH {
-                rec.flush_sent().await?;
-            }
-        }
-        rec.flush_sent().await?;
+        // A task that panicked leaves its row `sending`; the next run takes
+        // it over.
+        while tasks.join_next().await.is_some() {}
     }
-    mailers.close().await;
-    Ok(())
+}
+
+/// Starts sending one claimed delivery (or settles it at once when it
+/// cannot be sent, or the run is stopping).
+async fn send_one(
+    config: &BlogConfig,
+    now: DateTime<Utc>,
+    opts: &Options,
+    cx: &Context,
+    senders: &mut Senders,
+    tasks: &mut JoinSet<()>,
+    claimed: Claimed,
+) {
+    if senders.halt.is_set() {
+        senders.done(claimed, SendOutcome::Abandoned, None);
+        return;
+    }
+    let (sub, payload) = match check(&claimed, cx, opts) {
+        Ok(ready) => ready,
+        Err(outcome) => {
+            senders.done(claimed, outcome, None);
+            return;
+        }
+    };
+    let id = message_id(config, claimed.id);
+    match &sub.target {
+        Target::Email { address } => {
+            let Some(email_cfg) = &config.email else {
+                senders.done(claimed, SendOutcome::Failed(no_email_section()), None);
+                return;
+            };
+            let built =
+                email::build_message(email_cfg, &cx.templates, &payload, address, sub, &id, now);
+            let msg = match built {
+                Err(e) => {
+                    let err = SendError::Permanent {
+                        reason: e.to_string(),
+                    };
+                    senders.done(claimed, SendOutcome::Failed(err), None);
+                    return;
+                }
+                // Not given back (`release`): it would be claimed again at
+                // once by this very loop.
+                Ok(_) if senders.mailers.is_down() => {
+                    senders.done(claimed, SendOutcome::Failed(server_down()), None);
+                    return;
+                }
+                Ok(msg) => msg,
+            };
+            // Bounded: a built message waits for a slot only while few
+            // others do, so memory stays flat.
+            let queued = senders.email_queue.clone().acquire_owned().await.ok();
+            let (slots, mailers) = (senders.email_slots.clone(), senders.mailers.clone());
+            let (halt, queue, to) = (senders.halt.clone(), senders.queue.clone(), address.clone());
+            tasks.spawn(async move {
+                let slot = slots.acquire_owned().await.ok();
+                let outcome = if halt.is_set() {
+                    SendOutcome::Abandoned
+                } else {
+                    match mailers.send(&msg, &to).await {
+                        Ok(()) => SendOutcome::Sent,
+                        Err(e) => SendOutcome::Failed(e),
+                    }
+                };
+                drop(queued);
+                done(&queue, claimed, outcome, slot);
+            });
+        }
+        Target::Webhook {
+            url,
+            format,
+            secret,
+            ..
+        } => {
+            let req = match webhook::prepare_in(
+                sub.language,
+                &payload,
+                *format,
+                url,
+                secret.as_ref(),
+                &cx.templates,
+                &id,
+                opts.clock.now(),
+            ) {
+                Ok(r) => r,
+                Err(e) => {
+                    let err = SendError::Permanent {
+                        reason: e.to_string(),
+                    };
+                    senders.done(claimed, SendOutcome::Failed(err), None);
+                    return;
+                }
+            };
+            let host = senders
+                .per_host
+                .entry(webhook::host_key(url))
+                .or_insert_with(|| Arc::new(Semaphore::new(opts.per_host_concurrency.max(1))))
+                .clone();
+            let (slots, client) = (senders.webhook_slots.clone(), senders.client.clone());
+            let (halt, queue, clock) = (senders.halt.clone(), senders.queue.clone(), opts.clock);
+            tasks.spawn(async move {
+                let slot = slots.acquire_owned().await.ok();
+                let outcome = if halt.is_set() {
+                    SendOutcome::Abandoned
+                } else {
+                    let _host = host.acquire_owned().await;
+                    match client.send_at(&req, clock.now()).await {
+                        Ok(()) => SendOutcome::Sent,
+                        Err(e) => SendOutcome::Failed(e),
+                    }
+                };
+                done(&queue, claimed, outcome, slot);
+            });
+        }
+    }
 }
 
 /// The subscriber and payload of a claimed row, or why it cannot be sent.

@@ -27,7 +27,7 @@ pub mod webhook;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use options::{Options, Progress, ProgressHook};
+pub use options::{Clock, Options, Progress, ProgressHook};
 pub use outbox::{digest_due, message_id};
 pub use payload::{BlogInfo, Payload, PostSnapshot, TagSnapshot, blog_info, snapshot};
 pub use preview::{Preview, PreviewError, preview};
@@ -76,6 +76,9 @@ pub enum NotifyError {
     Templates(String),
     #[error("{0}")]
     Config(String),
+    /// The task recording outcomes ended abnormally (a panic).
+    #[error("recording outcomes failed: {0}")]
+    Recorder(String),
 }
 
 /// Why a send failed, as the retry policy needs to know it.
@@ -172,7 +175,9 @@ pub async fn run(
         .as_ref()
         .map(|s| serde_json::to_string(s).unwrap_or_default())
         .unwrap_or_else(|e: &NotifyError| format!("{{\"error\": {:?}}}", e.to_string()));
-    store.finish_run(guard, Utc::now(), &summary_json).await?;
+    store
+        .finish_run(guard, opts.clock.now().max(now), &summary_json)
+        .await?;
     // Closing checkpoints the WAL into the state file, which is all a dry
     // run reads (it opens the file immutable, ignoring any WAL).
     store.close().await;

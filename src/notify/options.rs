@@ -30,12 +30,40 @@ pub struct Options {
     /// Start over when the state that existed is missing or empty
     /// (`--new-state`); without it that is an error, not a first run.
     pub new_state: bool,
-    /// Set by the daemon on SIGTERM: claim no more work.
+    /// Set on SIGTERM/SIGINT (`run`, `notify`, `daemon`): claim no more
+    /// work, send nothing new (also within a batch), record what is in
+    /// flight and return.
     pub stop: Option<Arc<AtomicBool>>,
+    /// The one clock of a run: `--now` when given, for everything a run
+    /// dates (records, webhook timestamps, `Retry-After` dates).
+    pub clock: Clock,
     /// Extra CA certificate for SMTP TLS (tests, private relays).
     pub smtp_ca_file: Option<PathBuf>,
     /// Told how many deliveries are done out of how many claimed so far.
     pub progress: Option<ProgressHook>,
+}
+
+/// Where a run reads the time: the real clock, or a fixed instant
+/// (`--now`, for tests and reproducible runs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Clock {
+    #[default]
+    Real,
+    Fixed(DateTime<Utc>),
+}
+
+impl Clock {
+    /// `--now` when given, the real clock otherwise.
+    pub fn from_fixed(fixed: Option<DateTime<Utc>>) -> Clock {
+        fixed.map_or(Clock::Real, Clock::Fixed)
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            Clock::Real => Utc::now(),
+            Clock::Fixed(t) => *t,
+        }
+    }
 }
 
 /// Deliveries done out of those claimed so far in this run (the total grows
@@ -101,6 +129,7 @@ impl Default for Options {
             webhook_timeout: Duration::from_secs(15),
             new_state: false,
             stop: None,
+            clock: Clock::Real,
             smtp_ca_file: std::env::var_os(crate::notify::email::CA_FILE_ENV).map(Into::into),
             progress: None,
         }

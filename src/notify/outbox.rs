@@ -7,15 +7,21 @@
 //! receiver can drop the rare duplicate a crash can cause.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveTime, TimeDelta, TimeZone, Utc};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::{NotifyError, Options, Payload, Progress, SendError, Summary, WouldSend};
+use super::{Clock, NotifyError, Options, Payload, Progress, ProgressHook, SendError};
+use super::{Summary, WouldSend};
 use super::{blog_info, email, plan, snapshot};
 use crate::config::BlogConfig;
 use crate::config::subscribers::{Digest, Subscriber};
 use crate::model::Post;
-use crate::state::{self, Announcement, Claimed, NewDelivery, SeenPost, Store};
+use crate::state::{self, Announcement, Claimed, NewDelivery, SeenPost, Settlement, Store};
 
 /// A plan turned into what the state records, and the summary so far.
 pub struct Planned {
@@ -185,124 +191,358 @@ pub enum SendOutcome {
     Failed(SendError),
     /// The subscriber is no longer configured.
     Orphan,
+    /// Not sent, because the run is stopping: given back as if it had not
+    /// been claimed (due at once, the attempt not counted).
+    Abandoned,
 }
 
-/// Stores what happened to each delivery of a run and counts it.
-pub struct Recorder<'a> {
-    store: &'a Store,
-    config: &'a BlogConfig,
-    opts: &'a Options,
+/// What the send loop tells the [`Recorder`].
+pub enum Record {
+    /// `n` more deliveries were claimed (for the progress hook).
+    Claimed(usize),
+    /// One delivery's outcome. `slot` is the send slot the message went
+    /// out on; it is given back only once the outcome is committed, so at
+    /// any instant at most as many messages as there are slots are sent but
+    /// not recorded: the most a crash can make a later run repeat.
+    Done {
+        claimed: Claimed,
+        outcome: SendOutcome,
+        slot: Option<OwnedSemaphorePermit>,
+    },
+}
+
+/// Tells the send loop and its tasks to send nothing new: set by a stop
+/// request (SIGTERM/SIGINT, `Options::stop`) or by the recorder when
+/// outcomes cannot be written (a full disk), since sending on without
+/// recording would only make a later run repeat more.
+#[derive(Clone)]
+pub struct Halt {
+    stop: Option<Arc<AtomicBool>>,
+    failed: Arc<AtomicBool>,
+}
+
+impl Halt {
+    pub fn new(stop: Option<Arc<AtomicBool>>) -> Self {
+        Halt {
+            stop,
+            failed: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.failed.load(Ordering::SeqCst)
+            || self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
+    }
+
+    fn fail(&self) {
+        self.failed.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Deliveries settled by a run, by how.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    pub sent: usize,
+    pub retrying: usize,
+    pub dead: usize,
+}
+
+/// Commit attempts for one group of outcomes before the run gives up.
+const RECORD_TRIES: u32 = 5;
+/// Wait before the second attempt; doubled for each one after.
+const RECORD_RETRY_WAIT: Duration = Duration::from_millis(250);
+/// Outcomes taken from the queue at most per commit.
+const GROUP_MAX: usize = 4096;
+
+/// The writer task of a run: records each outcome as soon as it is known,
+/// with group commit: one transaction for everything that arrived while the
+/// previous one was being written. One transaction per message would cost
+/// more than the send; waiting for a batch (as before) let a crash repeat
+/// hundreds of messages.
+pub struct Recorder {
+    store: Store,
+    blog: String,
+    max_age: TimeDelta,
+    clock: Clock,
+    hook: Option<ProgressHook>,
     now: DateTime<Utc>,
-    summary: &'a mut Summary,
-    /// Sent ids not yet written: written in batches by `flush_sent`, as one
-    /// transaction per message would cost more than the send.
-    sent: Vec<i64>,
+    counts: Counts,
     progress: Progress,
 }
 
-impl<'a> Recorder<'a> {
-    pub fn new(
-        store: &'a Store,
-        config: &'a BlogConfig,
-        opts: &'a Options,
-        now: DateTime<Utc>,
-        summary: &'a mut Summary,
-    ) -> Self {
+impl Recorder {
+    pub fn new(store: Store, blog: &str, opts: &Options, now: DateTime<Utc>) -> Self {
         Recorder {
             store,
-            config,
-            opts,
+            blog: blog.to_string(),
+            max_age: opts.max_age,
+            clock: opts.clock,
+            hook: opts.progress.clone(),
             now,
-            summary,
-            sent: Vec::new(),
+            counts: Counts::default(),
             progress: Progress::default(),
         }
     }
 
-    /// `n` more deliveries were claimed.
-    pub fn claimed(&mut self, n: usize) {
-        self.progress.total += n as u64;
-        self.report();
+    /// Records what arrives on `queue` until every sender is gone. On a
+    /// failure to record, sets `halt` (before any send slot is given back,
+    /// so nothing new goes out) and returns the error; the sent deliveries
+    /// it could not record are logged by id.
+    pub async fn run(
+        mut self,
+        mut queue: UnboundedReceiver<Record>,
+        halt: Halt,
+    ) -> Result<Counts, NotifyError> {
+        let mut group = Vec::new();
+        while queue.recv_many(&mut group, GROUP_MAX).await > 0 {
+            // Slots outlive the commit: see `Record::Done`.
+            let mut slots = Vec::new();
+            let mut settle = Vec::with_capacity(group.len());
+            let mut failed = None;
+            for record in group.drain(..) {
+                match record {
+                    Record::Claimed(n) => self.progress.total += n as u64,
+                    Record::Done {
+                        claimed,
+                        outcome,
+                        slot,
+                    } => {
+                        self.progress.done += 1;
+                        slots.extend(slot);
+                        match self.settlement(&claimed, outcome).await {
+                            Ok(s) => settle.push(s),
+                            Err(e) => failed = failed.or(Some(e)),
+                        }
+                    }
+                }
+            }
+            let result = match failed {
+                Some(e) => Err(e),
+                None => self.commit(&settle).await,
+            };
+            if let Err(e) = result {
+                halt.fail();
+                let sent: Vec<i64> = settle
+                    .iter()
+                    .filter(|s| matches!(s, Settlement::Sent { .. }))
+                    .map(Settlement::id)
+                    .collect();
+                tracing::error!(
+                    blog = %self.blog,
+                    unrecorded = ?sent,
+                    "cannot record what was sent, stopping: a later run sends these again: {e}"
+                );
+                return Err(e);
+            }
+            drop(slots);
+            if let Some(hook) = &self.hook {
+                hook.report(self.progress);
+            }
+        }
+        Ok(self.counts)
     }
 
-    fn report(&self) {
-        if let Some(hook) = &self.opts.progress {
-            hook.report(self.progress);
+    /// Writes one group, trying again a few times (a disk may get space
+    /// back); the outcomes stay in memory meanwhile.
+    async fn commit(&self, settle: &[Settlement]) -> Result<(), NotifyError> {
+        let mut wait = RECORD_RETRY_WAIT;
+        let mut tries = 1;
+        loop {
+            match self.store.settle(settle).await {
+                Ok(()) => return Ok(()),
+                Err(e) if tries < RECORD_TRIES => {
+                    tracing::warn!(blog = %self.blog, tries, "recording outcomes failed, trying again: {e}");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                    tries += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
     }
 
-    /// How many sent deliveries wait to be written.
-    pub fn unwritten(&self) -> usize {
-        self.sent.len()
-    }
-
-    /// Writes the sent deliveries recorded so far.
-    pub async fn flush_sent(&mut self) -> Result<(), NotifyError> {
-        let ids = std::mem::take(&mut self.sent);
-        self.store.mark_sent_many(&ids, Utc::now()).await?;
-        Ok(())
-    }
-
-    pub async fn record(
+    /// How `outcome` is recorded, counted in the summary.
+    async fn settlement(
         &mut self,
         claimed: &Claimed,
         outcome: SendOutcome,
-    ) -> Result<(), NotifyError> {
-        let (store, config, now) = (self.store, self.config, self.now);
-        self.progress.done += 1;
-        self.report();
-        let done = Utc::now().max(now);
-        match outcome {
+    ) -> Result<Settlement, NotifyError> {
+        let now = self.now;
+        let done = self.clock.now().max(now);
+        let id = claimed.id;
+        Ok(match outcome {
             SendOutcome::Sent => {
-                self.sent.push(claimed.id);
-                self.summary.sent += 1;
+                self.counts.sent += 1;
+                Settlement::Sent { id, at: done }
             }
+            SendOutcome::Abandoned => Settlement::Released { id },
             SendOutcome::Orphan => {
-                store
-                    .mark_failed(
-                        claimed.id,
-                        done,
-                        "the subscriber is no longer in the feed definition",
-                        None,
-                        true,
-                    )
-                    .await?;
-                self.summary.dead += 1;
+                self.counts.dead += 1;
+                Settlement::Failed {
+                    id,
+                    at: done,
+                    error: "the subscriber is no longer in the feed definition".into(),
+                    next_attempt_at: None,
+                    dead: true,
+                }
             }
             SendOutcome::Failed(err) => {
-                let reason = err.to_string();
-                let (dead, next) = match &err {
+                let mut reason = err.to_string();
+                let next = match &err {
                     SendError::Transient { retry_after, .. } => {
-                        let wait = retry_after.unwrap_or_else(|| state::backoff(claimed.attempts));
-                        let next = now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::hours(1));
-                        (now - claimed.created_at > self.opts.max_age, Some(next))
+                        let (next, note) = next_attempt(
+                            now,
+                            claimed
+                                .created_at
+                                .checked_add_signed(self.max_age)
+                                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+                            *retry_after,
+                            claimed.attempts,
+                        );
+                        reason.push_str(note);
+                        next
                     }
-                    SendError::Permanent { .. } => (true, None),
+                    SendError::Permanent { .. } => None,
                     SendError::Gone { .. } => {
-                        store
-                            .disable_subscriber(&config.name, &claimed.subscriber, done, &reason)
+                        self.store
+                            .disable_subscriber(&self.blog, &claimed.subscriber, done, &reason)
                             .await?;
-                        (true, None)
+                        None
                     }
                 };
+                let dead = next.is_none();
                 tracing::warn!(
-                    blog = %config.name,
-                    delivery = claimed.id,
+                    blog = %self.blog,
+                    delivery = id,
                     subscriber = %claimed.subscriber,
                     dead,
                     "send failed: {reason}"
                 );
-                let next = if dead { None } else { next };
-                store
-                    .mark_failed(claimed.id, done, &reason, next, dead)
-                    .await?;
                 if dead {
-                    self.summary.dead += 1;
+                    self.counts.dead += 1;
                 } else {
-                    self.summary.retrying += 1;
+                    self.counts.retrying += 1;
+                }
+                Settlement::Failed {
+                    id,
+                    at: done,
+                    error: reason,
+                    next_attempt_at: next,
+                    dead,
                 }
             }
+        })
+    }
+}
+
+/// When a transient failure at `now` is tried again, or `None` (dead) once
+/// the delivery reached `deadline` (created + max age). The receiver's
+/// `Retry-After` (else the backoff) is honoured up to the deadline: a wait
+/// past it (a far-future date) is cut to one last try at the deadline,
+/// rather than parking the delivery for years. The note says so, for
+/// `status`.
+fn next_attempt(
+    now: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    retry_after: Option<std::time::Duration>,
+    attempts: u32,
+) -> (Option<DateTime<Utc>>, &'static str) {
+    if now >= deadline {
+        return (None, "");
+    }
+    let wait = retry_after.unwrap_or_else(|| state::backoff(attempts));
+    let next = state::after(now, wait);
+    if next > deadline {
+        let note = if retry_after.is_some() {
+            " (Retry-After lies past the delivery's max age: one last try then)"
+        } else {
+            ""
+        };
+        (Some(deadline), note)
+    } else {
+        (Some(next), "")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+
+    fn at(hour: u32, min: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 7, 16, hour, min, 0).unwrap()
+    }
+
+    #[test]
+    fn a_wait_past_the_max_age_is_cut_to_one_last_try_at_the_max_age() {
+        let secs = std::time::Duration::from_secs;
+        let deadline = at(3, 0);
+        for (now, retry_after, expected, noted) in [
+            // The receiver's wish, within the max age.
+            (at(0, 0), Some(secs(600)), Some(at(0, 10)), false),
+            // 74 years: one last try at the max age, and `status` says why.
+            (
+                at(0, 0),
+                Some(secs(74 * 365 * 86_400)),
+                Some(deadline),
+                true,
+            ),
+            // Past the end of time as chrono knows it: the same.
+            (
+                at(0, 0),
+                Some(std::time::Duration::MAX),
+                Some(deadline),
+                true,
+            ),
+            // The last try failed too: dead.
+            (deadline, Some(secs(1)), None, false),
+            (at(4, 0), None, None, false),
+        ] {
+            let (next, note) = next_attempt(now, deadline, retry_after, 1);
+            assert_eq!(next, expected, "{now} {retry_after:?}");
+            assert_eq!(!note.is_empty(), noted, "{now} {retry_after:?}");
         }
-        Ok(())
+        // The backoff is cut the same way, without a note.
+        let (next, note) = next_attempt(at(2, 59), deadline, None, 12);
+        assert_eq!((next, note), (Some(deadline), ""));
+    }
+
+    #[tokio::test]
+    async fn a_recorder_that_cannot_write_stops_the_run_and_keeps_its_send_slots_until_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state.db")).await.unwrap();
+        // A closed pool fails every write, as a full disk does.
+        store.close().await;
+        let halt = Halt::new(None);
+        let (queue, inbox) = tokio::sync::mpsc::unbounded_channel();
+        let recorder = Recorder::new(store, "b", &Options::default(), at(0, 0));
+        let writer = tokio::spawn(recorder.run(inbox, halt.clone()));
+        let slots = Arc::new(tokio::sync::Semaphore::new(1));
+        let slot = slots.clone().acquire_owned().await.unwrap();
+        let claimed = Claimed {
+            id: 1,
+            subscriber: "s".into(),
+            channel: "webhook".into(),
+            payload: String::new(),
+            attempts: 1,
+            created_at: at(0, 0),
+            hold_until: None,
+        };
+        queue
+            .send(Record::Done {
+                claimed,
+                outcome: SendOutcome::Sent,
+                slot: Some(slot),
+            })
+            .unwrap_or_else(|_| panic!("the recorder is listening"));
+        // While it tries again, the slot stays taken: nothing new is sent.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(slots.available_permits(), 0);
+        assert!(!halt.is_set());
+        let result = writer.await.unwrap();
+        assert!(result.is_err(), "a failed write is an error");
+        assert!(halt.is_set(), "and stops the run");
+        assert_eq!(slots.available_permits(), 1);
     }
 }

@@ -241,6 +241,35 @@ pub struct Claimed {
     pub hold_until: Option<DateTime<Utc>>,
 }
 
+/// What became of one claimed delivery, for [`StateStore::settle`], which
+/// records many at once (group commit: the sender's outcomes are written as
+/// soon as they are known, in one transaction per gathering).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settlement {
+    /// As `mark_sent`.
+    Sent { id: i64, at: DateTime<Utc> },
+    /// As `mark_failed`.
+    Failed {
+        id: i64,
+        at: DateTime<Utc>,
+        error: String,
+        next_attempt_at: Option<DateTime<Utc>>,
+        dead: bool,
+    },
+    /// As `release`: given back unsent (shutdown), the attempt not counted.
+    Released { id: i64 },
+}
+
+impl Settlement {
+    pub fn id(&self) -> i64 {
+        match self {
+            Settlement::Sent { id, .. }
+            | Settlement::Failed { id, .. }
+            | Settlement::Released { id } => *id,
+        }
+    }
+}
+
 /// A delivery as `postbode status` shows it.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct DeliveryRow {
@@ -303,7 +332,7 @@ fn backoff_with(attempts: u32, unit: f64) -> Duration {
 
 /// `t + d`, saturating at the end of year 9999 so the result still formats
 /// as a four-digit year (and so still sorts as text).
-fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+pub fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     let last =
         DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::MAX_UTC);
     TimeDelta::from_std(d)

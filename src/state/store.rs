@@ -14,7 +14,8 @@ use chrono::{DateTime, Utc};
 
 use super::sqlite::SqliteStore;
 use super::{
-    Announcement, Claimed, DeliveryRow, DisabledSubscriber, RunGuard, SeenPost, StateError,
+    Announcement, Claimed, DeliveryRow, DisabledSubscriber, RunGuard, SeenPost, Settlement,
+    StateError,
 };
 
 /// What postbode asks of a state database. Every method works on one blog's
@@ -115,6 +116,14 @@ pub trait StateStore: Send + Sync {
         error: &str,
         next_attempt_at: Option<DateTime<Utc>>,
         dead: bool,
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// Records many outcomes in one transaction, all or none: each as
+    /// `mark_sent`, `mark_failed` or `release` would. Unknown ids are
+    /// skipped (a row `retry` or a digest merge touched meanwhile).
+    fn settle(
+        &self,
+        outcomes: &[Settlement],
     ) -> impl Future<Output = Result<(), StateError>> + Send;
 
     /// Gives a claimed row back as if it had not been claimed (shutdown):
@@ -381,6 +390,11 @@ impl Store {
         dead: bool,
     ) -> Result<(), StateError> {
         dispatch!(self, s => s.mark_failed(id, now, error, next_attempt_at, dead).await)
+    }
+
+    /// See [`StateStore::settle`].
+    pub async fn settle(&self, outcomes: &[Settlement]) -> Result<(), StateError> {
+        dispatch!(self, s => s.settle(outcomes).await)
     }
 
     /// See [`StateStore::release`].

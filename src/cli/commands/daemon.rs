@@ -14,7 +14,7 @@ use super::notify::show;
 use super::run::run_blog;
 use crate::cli::output::{self, JsonPerBlog};
 use crate::cli::{Outcome, StateChoice, for_each_blog, with_source};
-use crate::notify::Options;
+use crate::notify::{Clock, Options};
 use crate::pipeline::BuildOptions;
 use crate::server::{Health, Metrics, Stop, http, schedule};
 
@@ -42,6 +42,7 @@ pub async fn run(
     let opts = Options {
         stop: Some(stop.clone()),
         new_state: state.new_state,
+        clock: Clock::from_fixed(fixed_now),
         ..Options::default()
     };
     let last = schedule::run_loop(every, &stop, &health, &metrics, async || {

@@ -6,26 +6,29 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 
 use crate::cli::output::{self, JsonPerBlog};
-use crate::cli::{Outcome, StateChoice, for_each_blog, with_source};
+use crate::cli::{Outcome, StateChoice, for_each_blog, stop_on_signals, stopped, with_source};
 use crate::config::BlogConfig;
 use crate::notify::{self, Options, Summary};
 
+/// `opts` as the arguments say; SIGTERM/SIGINT stop the run cleanly (see
+/// `stop_on_signals`), and the blogs after it are not started.
 pub async fn run(
     files: &[PathBuf],
     now: DateTime<Utc>,
-    dry_run: bool,
-    backfill: Option<DateTime<Utc>>,
+    mut opts: Options,
     json: bool,
     state: StateChoice<'_>,
 ) -> Outcome {
-    let opts = Options {
-        dry_run,
-        backfill_since: backfill,
-        new_state: state.new_state,
-        ..Options::default()
+    let Some(stop) = stop_on_signals() else {
+        return Outcome::Fatal;
     };
+    opts.stop = Some(stop.clone());
+    opts.new_state = state.new_state;
     let mut doc = JsonPerBlog::default();
     let outcome = for_each_blog(files, state.path, async |c| {
+        if stopped(&stop) {
+            return Outcome::Ok;
+        }
         with_source(c, async |c| {
             let (outcome, summary) = notify_blog(c, now, &opts).await;
             if let Some(s) = summary {

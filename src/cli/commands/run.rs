@@ -8,26 +8,38 @@ use chrono::{DateTime, Utc};
 use super::build::build_blog;
 use super::notify::{notify_blog, show};
 use crate::cli::output::JsonPerBlog;
-use crate::cli::{Outcome, StateChoice, for_each_blog, with_source};
+use crate::cli::{Outcome, StateChoice, for_each_blog, stop_on_signals, stopped, with_source};
 use crate::config::BlogConfig;
-use crate::notify::{Options, Summary};
+use crate::notify::{Clock, Options, Summary};
 use crate::pipeline::BuildOptions;
 
+/// SIGTERM/SIGINT stop the run cleanly (see `stop_on_signals`): a build
+/// in progress finishes, nothing new is sent, and the blogs after it are
+/// not started.
 pub async fn run(
     files: &[PathBuf],
     now: DateTime<Utc>,
+    clock: Clock,
     build: BuildOptions,
     backfill: Option<DateTime<Utc>>,
     json: bool,
     state: StateChoice<'_>,
 ) -> Outcome {
+    let Some(stop) = stop_on_signals() else {
+        return Outcome::Fatal;
+    };
     let opts = Options {
         backfill_since: backfill,
+        clock,
+        stop: Some(stop.clone()),
         new_state: state.new_state,
         ..Options::default()
     };
     let mut doc = JsonPerBlog::default();
     let outcome = for_each_blog(files, state.path, async |c| {
+        if stopped(&stop) {
+            return Outcome::Ok;
+        }
         // One fetch for both halves: the feeds and the notifications see the
         // same commit.
         with_source(c, async |c| {

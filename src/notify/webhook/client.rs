@@ -81,6 +81,16 @@ impl WebhookClient {
     /// gone; any other answer, and a redirect that is not followed, is
     /// permanent. Errors never contain the URL beyond `scheme://host/…`.
     pub async fn send(&self, req: &PreparedRequest) -> Result<(), SendError> {
+        self.send_at(req, Utc::now()).await
+    }
+
+    /// `send`, reading a `Retry-After` date against `now` (the run's clock:
+    /// `--now` when given) rather than the real clock.
+    pub async fn send_at(
+        &self,
+        req: &PreparedRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(), SendError> {
         let mut url = url::Url::parse(&req.url).map_err(|_| SendError::Permanent {
             reason: "the webhook URL is not a valid URL".into(),
         })?;
@@ -102,7 +112,7 @@ impl WebhookClient {
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, Utc::now()));
+                .and_then(|v| parse_retry_after(v, now));
             let location = response
                 .headers()
                 .get(reqwest::header::LOCATION)

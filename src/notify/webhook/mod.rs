@@ -54,7 +54,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-pub use client::{WebhookClient, host_key};
+pub use client::{MAX_REDIRECTS, WebhookClient, host_key};
 pub use signing::signature;
 
 use crate::config::subscribers::{Language, WebhookFormat};

@@ -33,8 +33,8 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{
-    Announcement, Claimed, DeliveryRow, DisabledSubscriber, RunGuard, SeenPost, StateError,
-    StateStore,
+    Announcement, Claimed, DeliveryRow, DisabledSubscriber, RunGuard, SeenPost, Settlement,
+    StateError, StateStore,
 };
 
 /// How long a write waits for another connection's write to finish.
@@ -272,6 +272,13 @@ impl StateStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StateError>> + Send {
         outbox::mark_sent_many(self, ids, now)
+    }
+
+    fn settle(
+        &self,
+        outcomes: &[Settlement],
+    ) -> impl Future<Output = Result<(), StateError>> + Send {
+        outbox::settle(self, outcomes)
     }
 
     fn mark_failed(

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::{SqliteStore, runs, ts};
 use crate::state::{
-    Announcement, Claimed, DeliveryStatus, MAX_ERROR_CHARS, RunGuard, SeenPost, StateError, after,
+    Announcement, Claimed, DeliveryStatus, MAX_ERROR_CHARS, RunGuard, SeenPost, Settlement,
+    StateError, after,
 };
 
 /// Rows per multi-row INSERT: one statement per delivery costs a round trip
@@ -172,6 +173,77 @@ pub(super) async fn mark_sent_many(
     }
     let what = "marking deliveries sent";
     let mut tx = store.pool.begin().await.map_err(store.err(what))?;
+    set_sent(&mut tx, ids, now).await.map_err(store.err(what))?;
+    tx.commit().await.map_err(store.err(what))?;
+    Ok(())
+}
+
+pub(super) async fn mark_failed(
+    store: &SqliteStore,
+    id: i64,
+    now: DateTime<Utc>,
+    error: &str,
+    next_attempt_at: Option<DateTime<Utc>>,
+    dead: bool,
+) -> Result<(), StateError> {
+    let what = "recording a failed delivery";
+    let mut conn = store.pool.acquire().await.map_err(store.err(what))?;
+    let done = set_failed(&mut conn, id, now, error, next_attempt_at, dead)
+        .await
+        .map_err(store.err(what))?;
+    store.one_row(id, done)
+}
+
+pub(super) async fn release(store: &SqliteStore, id: i64) -> Result<(), StateError> {
+    let what = "releasing a delivery";
+    let mut conn = store.pool.acquire().await.map_err(store.err(what))?;
+    set_released(&mut conn, id).await.map_err(store.err(what))?;
+    Ok(())
+}
+
+/// Many outcomes in one transaction: the sent rows by chunks of ids, the
+/// rest one statement each (failures and releases are the rare ones).
+pub(super) async fn settle(store: &SqliteStore, outcomes: &[Settlement]) -> Result<(), StateError> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    let what = "recording what was sent";
+    let mut tx = store.begin_immediate(what).await?;
+    let mut sent: Vec<(DateTime<Utc>, Vec<i64>)> = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            Settlement::Sent { id, at } => match sent.last_mut() {
+                Some((t, ids)) if t == at => ids.push(*id),
+                _ => sent.push((*at, vec![*id])),
+            },
+            Settlement::Failed {
+                id,
+                at,
+                error,
+                next_attempt_at,
+                dead,
+            } => {
+                set_failed(&mut tx, *id, *at, error, *next_attempt_at, *dead)
+                    .await
+                    .map_err(store.err(what))?;
+            }
+            Settlement::Released { id } => {
+                set_released(&mut tx, *id).await.map_err(store.err(what))?;
+            }
+        }
+    }
+    for (at, ids) in &sent {
+        set_sent(&mut tx, ids, *at).await.map_err(store.err(what))?;
+    }
+    tx.commit().await.map_err(store.err(what))?;
+    Ok(())
+}
+
+async fn set_sent(
+    conn: &mut sqlx::SqliteConnection,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     for chunk in ids.chunks(UPDATE_CHUNK) {
         let placeholders = vec!["?"; chunk.len()].join(",");
         let sql = format!(
@@ -185,20 +257,20 @@ pub(super) async fn mark_sent_many(
         for id in chunk {
             q = q.bind(id);
         }
-        q.execute(&mut *tx).await.map_err(store.err(what))?;
+        q.execute(&mut *conn).await?;
     }
-    tx.commit().await.map_err(store.err(what))?;
     Ok(())
 }
 
-pub(super) async fn mark_failed(
-    store: &SqliteStore,
+/// Rows changed (0: no such delivery).
+async fn set_failed(
+    conn: &mut sqlx::SqliteConnection,
     id: i64,
     now: DateTime<Utc>,
     error: &str,
     next_attempt_at: Option<DateTime<Utc>>,
     dead: bool,
-) -> Result<(), StateError> {
+) -> Result<u64, sqlx::Error> {
     let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
     let (status, next) = if dead {
         (DeliveryStatus::Dead, None)
@@ -218,13 +290,12 @@ pub(super) async fn mark_failed(
     .bind(status.as_str())
     .bind(next)
     .bind(error)
-    .execute(&store.pool)
-    .await
-    .map_err(store.err("recording a failed delivery"))?;
-    store.one_row(id, done.rows_affected())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
-pub(super) async fn release(store: &SqliteStore, id: i64) -> Result<(), StateError> {
+async fn set_released(conn: &mut sqlx::SqliteConnection, id: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE deliveries
          SET status = CASE WHEN attempts <= 1 THEN 'pending' ELSE 'retrying' END,
@@ -233,9 +304,8 @@ pub(super) async fn release(store: &SqliteStore, id: i64) -> Result<(), StateErr
          WHERE id = ?1 AND status = 'sending'",
     )
     .bind(id)
-    .execute(&store.pool)
-    .await
-    .map_err(store.err("releasing a delivery"))?;
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ for_each_store!([
     a_released_delivery_is_due_again_without_counting_the_attempt,
     held_deliveries_wait_for_their_hold_time_and_merge_into_one_digest,
     a_disabled_subscriber_is_listed_and_its_waiting_deliveries_die,
+    settling_many_outcomes_at_once_records_each_as_its_own_call_would,
 ]);
 
 async fn recording_the_same_announcement_twice_inserts_its_deliveries_once<S: TestStore>() {
@@ -326,4 +327,50 @@ async fn a_disabled_subscriber_is_listed_and_its_waiting_deliveries_die<S: TestS
         Some("subscriber disabled: HTTP 410 Gone")
     );
     assert_eq!(open[0].status, DeliveryStatus::Pending);
+}
+
+async fn settling_many_outcomes_at_once_records_each_as_its_own_call_would<S: TestStore>() {
+    let (_keep, store) = S::fresh().await;
+    let three = announcement(
+        "hello",
+        vec![
+            delivery("alice", "email", None),
+            delivery("bob", "webhook", None),
+            delivery("carol", "webhook", None),
+        ],
+    );
+    store.record(BLOG, t0(), &[], &[three]).await.unwrap();
+    let run = store.begin_run(BLOG, t0(), Duration::ZERO).await.unwrap();
+    let claimed = store.claim_due(BLOG, &run, t0(), LEASE, 10).await.unwrap();
+    let [sent, failed, released] = [claimed[0].id, claimed[1].id, claimed[2].id];
+    store
+        .settle(&[
+            Settlement::Sent {
+                id: sent,
+                at: minutes(1),
+            },
+            Settlement::Failed {
+                id: failed,
+                at: minutes(1),
+                error: "HTTP 503".into(),
+                next_attempt_at: Some(minutes(10)),
+                dead: false,
+            },
+            Settlement::Released { id: released },
+        ])
+        .await
+        .unwrap();
+    let counts = store.counts(BLOG).await.unwrap();
+    assert_eq!(
+        (counts["sent"], counts["retrying"], counts["pending"]),
+        (1, 1, 1)
+    );
+    let open = store.open_deliveries(BLOG).await.unwrap();
+    let retrying = open.iter().find(|d| d.id == failed).unwrap();
+    assert_eq!(retrying.next_attempt_at, Some(minutes(10)));
+    assert_eq!(retrying.last_error.as_deref(), Some("HTTP 503"));
+    let pending = open.iter().find(|d| d.id == released).unwrap();
+    assert_eq!(pending.attempts, 0, "a release does not count the attempt");
+    // Nothing to do is no transaction at all.
+    store.settle(&[]).await.unwrap();
 }
