@@ -207,3 +207,16 @@ fn a_subscribers_file_in_feeds_is_not_taken_for_a_blog() {
     assert!(blog.out().join("atom.xml").exists());
     assert!(!run.stderr.contains("people.toml"), "{}", run.stderr);
 }
+
+#[test]
+fn logs_to_a_file_or_pipe_carry_no_colour_codes() {
+    let blog = blog_with_subscribers();
+    let run = blog.run_with_env(&["--now", FIRST, "run"], &[("POSTBODE_LOG", "info")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("INFO"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains('\u{1b}'),
+        "ANSI codes in: {:?}",
+        run.stderr
+    );
+}
