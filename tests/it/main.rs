@@ -12,6 +12,7 @@ mod contract;
 mod daemon;
 mod email;
 mod feeds;
+mod fuzz_corpus;
 mod git_source;
 mod hardening;
 mod notify;
