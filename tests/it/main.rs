@@ -14,6 +14,7 @@ mod crash;
 mod daemon;
 mod email;
 mod feeds;
+mod fuzz_corpus;
 mod git_source;
 mod hardening;
 mod notify;
