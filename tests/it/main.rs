@@ -17,6 +17,7 @@ mod feeds;
 mod git_source;
 mod hardening;
 mod notify;
+mod operations;
 mod retry_after;
 mod smtp;
 mod state_safety;
