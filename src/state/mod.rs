@@ -328,6 +328,9 @@ pub struct SentDelivery {
     /// Including the one that succeeded (and any before a `retry --dead`).
     #[sqlx(try_from = "i64")]
     pub attempts: u32,
+    /// Sent as part of this digest's message (the row whose id the message
+    /// carries), not on its own.
+    pub digest_id: Option<i64>,
 }
 
 /// Which sent deliveries `history` wants; `None` is "any".

@@ -56,7 +56,7 @@ pub async fn run(
         Ok(sent) => {
             lines.extend(sent.into_iter().map(|s| Line {
                 blog: c.name.clone(),
-                message_id: message_id(c, s.id),
+                message_id: message_id(c, s.digest_id.unwrap_or(s.id)),
                 sent: s,
             }));
             Outcome::Ok
@@ -93,6 +93,7 @@ fn line_json(l: &Line) -> serde_json::Value {
         "blog": l.blog, "id": s.id, "message_id": l.message_id, "sent_at": s.sent_at,
         "subscriber": s.subscriber, "channel": s.channel, "post": s.post_key,
         "permalink": s.permalink, "title": s.title, "attempts": s.attempts,
+        "digest": s.digest_id,
     })
 }
 

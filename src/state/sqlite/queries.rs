@@ -111,17 +111,23 @@ pub(super) async fn history(
     blog: &str,
     filter: &HistoryFilter,
 ) -> Result<Vec<SentDelivery>, StateError> {
-    // Rows merged into a digest are `sent` without a `sent_at` of their
-    // own: the digest's row is the message that went out.
+    // A row merged into a digest is `sent` without a `sent_at` of its own
+    // (its last error names the digest's row): it went out in that row's
+    // message, at that row's time.
     sqlx::query_as(
-        "SELECT d.id, d.post_key, p.permalink, p.title, d.subscriber, d.channel, d.sent_at,
-                d.attempts + d.previous_attempts AS attempts
+        "SELECT d.id, d.post_key, p.permalink, p.title, d.subscriber, d.channel,
+                COALESCE(d.sent_at, k.sent_at) AS sent_at,
+                d.attempts + d.previous_attempts AS attempts, k.id AS digest_id
          FROM deliveries d JOIN posts p ON p.blog = d.blog AND p.key = d.post_key
-         WHERE d.blog = ?1 AND d.status = 'sent' AND d.sent_at IS NOT NULL
+         LEFT JOIN deliveries k ON d.sent_at IS NULL AND k.blog = d.blog
+              AND k.subscriber = d.subscriber
+              AND d.last_error = 'merged into digest #' || k.id
+         WHERE d.blog = ?1 AND d.status = 'sent'
+           AND COALESCE(d.sent_at, k.sent_at) IS NOT NULL
            AND (?2 IS NULL OR d.subscriber = ?2)
            AND (?3 IS NULL OR rtrim(p.permalink, '/') = rtrim(?3, '/'))
-           AND (?4 IS NULL OR d.sent_at >= ?4)
-         ORDER BY d.sent_at DESC, d.id DESC",
+           AND (?4 IS NULL OR COALESCE(d.sent_at, k.sent_at) >= ?4)
+         ORDER BY 7 DESC, d.id DESC",
     )
     .bind(blog)
     .bind(filter.subscriber.as_deref())

@@ -11,6 +11,7 @@ for_each_store!([
     retry_dead_starts_a_delivery_over_as_pending_and_keeps_its_earlier_attempts,
     history_lists_sent_deliveries_newest_first_by_subscriber_post_and_date,
     gauges_count_held_digests_apart_and_disabled_subscribers,
+    history_lists_the_posts_of_a_digest_as_sent_in_the_digests_message,
 ]);
 
 async fn retry_now_brings_retrying_deliveries_forward_and_refuses_unknown_or_not_waiting_ones<
@@ -182,4 +183,51 @@ async fn gauges_count_held_digests_apart_and_disabled_subscribers<S: TestStore>(
     let empty = store.gauges("other", t0()).await.unwrap();
     assert_eq!(empty.deliveries.len(), GAUGE_STATUSES.len());
     assert!(empty.deliveries.values().all(|&n| n == 0));
+}
+
+async fn history_lists_the_posts_of_a_digest_as_sent_in_the_digests_message<S: TestStore>() {
+    let (_keep, store) = S::fresh().await;
+    let tomorrow = minutes(24 * 60);
+    let posts: Vec<Announcement> = ["a", "b"]
+        .iter()
+        .map(|key| announcement(key, vec![delivery("digest", "email", Some(tomorrow))]))
+        .collect();
+    store.record(BLOG, t0(), &[], &posts).await.unwrap();
+    let held = store.held_for(BLOG, "digest").await.unwrap();
+    let (keep, merged) = (held[0].id, held[1].id);
+    store
+        .merge_into(keep, &[merged], &payload("both"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .history(BLOG, &HistoryFilter::default())
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing sent yet"
+    );
+    let run = store.begin_run(BLOG, t0(), Duration::ZERO).await.unwrap();
+    let due = store
+        .claim_due(BLOG, &run, tomorrow, LEASE, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&due), vec![keep]);
+    store.mark_sent(keep, tomorrow).await.unwrap();
+
+    let sent = store
+        .history(BLOG, &HistoryFilter::default())
+        .await
+        .unwrap();
+    let got: Vec<(i64, &str, DateTime<Utc>, Option<i64>)> = sent
+        .iter()
+        .map(|s| (s.id, s.post_key.as_str(), s.sent_at, s.digest_id))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (merged, "b", tomorrow, Some(keep)),
+            (keep, "a", tomorrow, None)
+        ]
+    );
 }
