@@ -9,6 +9,10 @@
 #   - Containerfile:  parsed and checked (hadolint is not in a package registry)
 #   - publiccode.yml: YAML and the rules of publiccode.yml 0.4; LICENSE is the
 #                     verbatim EUPL-1.2 text
+#   - Prometheus:     `promtool check rules` on the alert example (promtool taken
+#                     out of Debian's `prometheus` package, which is not
+#                     installed: it is a whole server); also its structure, and
+#                     that every metric it names is one postbode exports
 # Installs what it needs on a fresh Debian machine (apt-get, pip). Exit 0 when
 # everything passes, 1 otherwise.
 set -euo pipefail
@@ -500,6 +504,87 @@ with open("CHANGELOG.md", encoding="utf-8") as f:
 if "keepachangelog.com" not in cl or not re.search(rf"^## \[{re.escape(version)}\]", cl, re.M):
     problem("CHANGELOG.md", f"no Keep a Changelog section for {version}")
 
+for p in problems:
+    print(f"deploy/check.sh: {p}", file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+
+# ---- Prometheus alert rules ----------------------------------------------------
+echo "-- prometheus alert rules"
+# promtool ships in Debian's `prometheus` package, a whole server with its web
+# assets: fetch the package (19 MB) and take promtool out of it, installing
+# nothing.
+promtool=$(command -v promtool || true)
+if [ -z "$promtool" ] && command -v apt-get >/dev/null; then
+  if [ -z "$apt_updated" ]; then apt-get update -qq && apt_updated=1; fi
+  if (cd "$root" && apt-get download -qq prometheus >/dev/null 2>&1) \
+    && dpkg -x "$root"/prometheus_*.deb "$root/prometheus"; then
+    promtool="$root/prometheus/usr/bin/promtool"
+  fi
+fi
+if [ -z "$promtool" ]; then
+  echo "   (promtool not available: checking the rules' structure only)"
+else
+  if ! out=$("$promtool" check rules deploy/prometheus/alerts.yaml 2>&1); then
+    fail "promtool check rules deploy/prometheus/alerts.yaml:"
+    printf '%s\n' "$out" >&2
+  fi
+fi
+.venv/bin/python - <<'PY' || failed=1
+import re, sys, yaml
+
+path = "deploy/prometheus/alerts.yaml"
+problems = []
+def problem(msg):
+    problems.append(f"{path}: {msg}")
+
+with open(path, encoding="utf-8") as f:
+    doc = yaml.safe_load(f)
+# The metric names postbode registers (prefix "postbode", counters get _total).
+with open("src/server/metrics.rs", encoding="utf-8") as f:
+    src = f.read()
+counters = {"runs", "deliveries", "new_posts"}
+exported = set()
+for name in re.findall(r'registry\.register\(\s*"([a-z_]+)"', src):
+    exported.add(f"postbode_{name}_total" if name in counters else f"postbode_{name}")
+if not exported:
+    problem("found no metrics registered in src/server/metrics.rs")
+duration = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
+groups = doc.get("groups") if isinstance(doc, dict) else None
+if not isinstance(groups, list) or not groups:
+    problem("no `groups` list")
+    groups = []
+names = set()
+for g in groups:
+    if set(g) - {"name", "interval", "rules", "limit"}:
+        problem(f"group {g.get('name')}: unknown keys {sorted(set(g) - {'name', 'interval', 'rules', 'limit'})}")
+    if not isinstance(g.get("rules"), list) or not g["rules"]:
+        problem(f"group {g.get('name')}: no rules")
+        continue
+    for r in g["rules"]:
+        alert = r.get("alert")
+        if not alert or alert in names:
+            problem(f"a rule without a unique alert name: {r}")
+        names.add(alert)
+        if set(r) - {"alert", "expr", "for", "keep_firing_for", "labels", "annotations"}:
+            problem(f"{alert}: unknown keys")
+        if not isinstance(r.get("expr"), str) or not r["expr"].strip():
+            problem(f"{alert}: no expr")
+            continue
+        if "for" in r and not duration.match(str(r["for"])):
+            problem(f"{alert}: `for` is not a duration: {r['for']}")
+        if (r.get("labels") or {}).get("severity") not in ("critical", "warning", "info"):
+            problem(f"{alert}: labels.severity is not critical, warning or info")
+        if not (r.get("annotations") or {}).get("summary"):
+            problem(f"{alert}: no annotations.summary")
+        if r["expr"].count("(") != r["expr"].count(")"):
+            problem(f"{alert}: unbalanced parentheses in expr")
+        for metric in re.findall(r"\bpostbode_[a-z_]+", r["expr"]):
+            if metric not in exported:
+                problem(f"{alert}: {metric} is not a metric postbode exports ({sorted(exported)})")
+for want in ("PostbodeDeadDeliveries", "PostbodeNoSuccessfulRun", "PostbodeDisabledSubscribers"):
+    if want not in names:
+        problem(f"no {want} alert")
 for p in problems:
     print(f"deploy/check.sh: {p}", file=sys.stderr)
 sys.exit(1 if problems else 0)

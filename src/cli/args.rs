@@ -135,7 +135,8 @@ pub enum Command {
         #[arg(long)]
         subscriber: String,
     },
-    /// List deliveries that are pending, retrying or dead, with their last error.
+    /// List deliveries that are pending, held for a digest, retrying or
+    /// dead, with when each is tried next and its last error.
     Status {
         feed_files: Vec<PathBuf>,
         #[arg(long)]
@@ -143,12 +144,41 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
-    /// Put dead deliveries back in the queue; the next notify sends them.
+    /// What was sent, when, to whom (by subscriber id), over which channel,
+    /// with the message id; newest first.
+    History {
+        feed_files: Vec<PathBuf>,
+        /// Only what went to this subscriber (its `id`).
+        #[arg(long, value_name = "ID")]
+        subscriber: Option<String>,
+        /// Only this post: its permalink (e.g. /blog/2025/07/15/nds) or URL.
+        #[arg(long, value_name = "PERMALINK")]
+        post: Option<String>,
+        /// Only what was sent since this date (YYYY-MM-DD or RFC 3339).
+        #[arg(long, value_name = "DATE", value_parser = parse_since)]
+        since: Option<DateTime<Utc>>,
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
+    /// Put dead deliveries back in the queue (`--dead`), or make deliveries
+    /// that are backing off due now (`--due-now ID` or `--due-now --all`,
+    /// once the receiver is fixed); the next notify sends them.
     Retry {
         feed_files: Vec<PathBuf>,
-        /// Required: which deliveries to retry.
-        #[arg(long)]
+        /// Dead deliveries (and disabled subscribers) back in the queue.
+        #[arg(long, conflicts_with = "due_now")]
         dead: bool,
+        /// A retrying delivery (its id, from `postbode status`) due now
+        /// instead of at the end of its backoff; with `--all`, every one.
+        /// (`--now` is the global clock option.)
+        #[arg(long, value_name = "ID", num_args = 0..=1, value_parser = parse_delivery_id)]
+        due_now: Option<Option<i64>>,
+        /// With `--due-now`: every retrying delivery.
+        #[arg(long, requires = "due_now")]
+        all: bool,
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
@@ -168,6 +198,14 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         return Err("the interval must be longer than zero".into());
     }
     Ok(d)
+}
+
+fn parse_delivery_id(s: &str) -> Result<i64, String> {
+    s.parse().map_err(|_| {
+        "expected a delivery's id (the ID column of `postbode status`); \
+         `--due-now --all` for every retrying delivery"
+            .to_string()
+    })
 }
 
 fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {

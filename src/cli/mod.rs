@@ -101,12 +101,28 @@ pub async fn run(cli: Cli) -> Outcome {
             feed_files,
             json,
             state,
-        } => commands::status::run(&feed_files, json, state.as_deref()).await,
+        } => commands::status::run(&feed_files, now, json, state.as_deref()).await,
+        Command::History {
+            feed_files,
+            subscriber,
+            post,
+            since,
+            json,
+            state,
+        } => {
+            let filter = commands::history::filter(subscriber, post, since);
+            commands::history::run(&feed_files, &filter, json, state.as_deref()).await
+        }
         Command::Retry {
             feed_files,
             dead,
+            due_now,
+            all,
             state,
-        } => commands::retry::run(&feed_files, now, dead, state.as_deref()).await,
+        } => {
+            let what = commands::retry::What::from_args(dead, due_now, all);
+            commands::retry::run(&feed_files, now, what, state.as_deref()).await
+        }
         Command::Posts { feed_file, json } => commands::posts::run(feed_file, now, json).await,
     }
 }

@@ -2,7 +2,8 @@
 //! the schedule keeps up and 503 once the last finished loop is older than
 //! twice the interval (a stuck run, a dead loop), or while the last run
 //! could not run at all (a lost state), so an orchestrator restarts it or
-//! someone looks; `GET /metrics` is the Prometheus text. Anything else is 404, another
+//! someone looks; `GET /metrics` is the Prometheus text, its gauges read
+//! from the state on each scrape. Anything else is 404, another
 //! method 405.
 
 use std::net::SocketAddr;
@@ -58,6 +59,7 @@ async fn healthz(State(shared): State<Shared>) -> impl IntoResponse {
 }
 
 async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
+    shared.metrics.read_states(chrono::Utc::now()).await;
     (
         [(
             header::CONTENT_TYPE,

@@ -1,7 +1,14 @@
-//! What `/metrics` reports: runs by outcome, deliveries by what happened,
-//! posts announced, the last run's duration and the time of the last run
-//! without problems, in the Prometheus text format.
+//! What `/metrics` reports, in the Prometheus text format: what this
+//! process did (counters: runs by outcome, deliveries by what happened,
+//! posts announced; the last run's duration and the time of the last run
+//! without problems), and what the state holds (gauges, per blog:
+//! deliveries by status, disabled subscribers). The gauges are read from
+//! the state at scrape time, not counted along, so they are right in every
+//! replica that shares a state, after a restart, and for runs and
+//! `retry`s that other processes did.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -13,6 +20,18 @@ use prometheus_client::registry::Registry;
 
 use crate::diag::Outcome;
 use crate::notify::Summary;
+use crate::state::Store;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BlogStatusLabel {
+    blog: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BlogLabel {
+    blog: String,
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {
@@ -32,6 +51,10 @@ pub struct Metrics {
     new_posts: Counter,
     last_run_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     last_success: Gauge,
+    /// The blogs whose state the gauges read: name -> state file.
+    watched: Mutex<BTreeMap<String, PathBuf>>,
+    outbox: Family<BlogStatusLabel, Gauge>,
+    disabled: Family<BlogLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -63,7 +86,23 @@ impl Default for Metrics {
             "Unix time of the last run that finished without problems",
             last_success.clone(),
         );
+        let outbox = Family::<BlogStatusLabel, Gauge>::default();
+        let disabled = Family::<BlogLabel, Gauge>::default();
+        registry.register(
+            "outbox_deliveries",
+            "Deliveries in the state by status (pending, held for a digest, sending, \
+             retrying, sent, dead), read at scrape time",
+            outbox.clone(),
+        );
+        registry.register(
+            "disabled_subscribers",
+            "Subscribers switched off (HTTP 410 or by hand), read at scrape time",
+            disabled.clone(),
+        );
         Metrics {
+            watched: Mutex::new(BTreeMap::new()),
+            outbox,
+            disabled,
             registry: Mutex::new(registry),
             runs,
             deliveries,
@@ -96,6 +135,52 @@ impl Metrics {
         if outcome == Outcome::Ok {
             let now = chrono::Utc::now().timestamp();
             self.last_success.set(now);
+        }
+    }
+
+    /// Reads this blog's state for the gauges from now on.
+    pub fn watch(&self, blog: &str, state: &Path) {
+        let mut watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        if watched.get(blog).is_none_or(|p| p != state) {
+            watched.insert(blog.to_string(), state.to_path_buf());
+        }
+    }
+
+    /// Sets the gauges from each watched state as it is now. A state that
+    /// cannot be read (missing, locked past the busy timeout) keeps its last
+    /// values and is logged: the run's own error says more.
+    pub async fn read_states(&self, now: chrono::DateTime<chrono::Utc>) {
+        let watched: Vec<(String, PathBuf)> = self
+            .watched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(b, p)| (b.clone(), p.clone()))
+            .collect();
+        for (blog, path) in watched {
+            let read = async {
+                let store = Store::open_existing(&path).await?;
+                let gauges = store.gauges(&blog, now).await;
+                store.close().await;
+                gauges
+            };
+            match read.await {
+                Ok(g) => {
+                    for (status, n) in &g.deliveries {
+                        let label = BlogStatusLabel {
+                            blog: blog.clone(),
+                            status: (*status).to_string(),
+                        };
+                        self.outbox
+                            .get_or_create(&label)
+                            .set(i64::try_from(*n).unwrap_or(i64::MAX));
+                    }
+                    self.disabled
+                        .get_or_create(&BlogLabel { blog: blog.clone() })
+                        .set(i64::try_from(g.disabled_subscribers).unwrap_or(i64::MAX));
+                }
+                Err(e) => tracing::warn!(blog, "metrics: cannot read the state: {e}"),
+            }
         }
     }
 

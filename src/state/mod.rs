@@ -112,6 +112,19 @@ pub enum StateError {
     },
     #[error("{path}: delivery #{id} does not exist")]
     NoSuchDelivery { path: PathBuf, id: i64 },
+    /// `retry --now` on a delivery that is not backing off (pending, sent,
+    /// dead, being sent): there is nothing to bring forward.
+    #[error(
+        "{path}: delivery #{id} is {status}, not waiting for a retry; \
+         `retry --now` brings forward only retrying deliveries{hint}"
+    )]
+    NotWaiting {
+        path: PathBuf,
+        id: i64,
+        status: DeliveryStatus,
+        /// What to do instead (" (`retry --dead` puts dead ones back)").
+        hint: &'static str,
+    },
     /// A stored value or an argument that makes no sense (a status this
     /// version does not know, a digest merging rows that are not pending).
     #[error("{path}: {message}")]
@@ -285,7 +298,62 @@ pub struct DeliveryRow {
     pub last_error: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Digests: not due before this time.
+    pub hold_until: Option<DateTime<Utc>>,
+    /// Attempts made before `retry --dead` started the delivery over.
+    #[sqlx(try_from = "i64")]
+    pub previous_attempts: u32,
 }
+
+impl DeliveryRow {
+    /// Put back by `retry --dead` and not tried since: `last_error` is
+    /// the error from before the retry, not a new one.
+    pub fn restarted(&self) -> bool {
+        self.previous_attempts > 0 && self.attempts == 0
+    }
+}
+
+/// A delivery that was sent, as `postbode history` shows it: what (the
+/// post), when, to whom (the subscriber's id, never its address), over
+/// which channel, and the row's id (the message's identity on the wire).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SentDelivery {
+    pub id: i64,
+    pub post_key: String,
+    pub permalink: String,
+    pub title: String,
+    pub subscriber: String,
+    pub channel: String,
+    pub sent_at: DateTime<Utc>,
+    /// Including the one that succeeded (and any before a `retry --dead`).
+    #[sqlx(try_from = "i64")]
+    pub attempts: u32,
+    /// Sent as part of this digest's message (the row whose id the message
+    /// carries), not on its own.
+    pub digest_id: Option<i64>,
+}
+
+/// Which sent deliveries `history` wants; `None` is "any".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistoryFilter {
+    pub subscriber: Option<String>,
+    /// A post's permalink, with or without a trailing slash.
+    pub permalink: Option<String>,
+    /// Sent at or after this time.
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// One blog's outbox and subscribers by state, read at one moment, for
+/// gauges: every status is present (zero or not), and pending rows held
+/// for a digest whose time has not come count as "held", not "pending".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gauges {
+    pub deliveries: std::collections::BTreeMap<&'static str, u64>,
+    pub disabled_subscribers: u64,
+}
+
+/// The status names `Gauges::deliveries` holds: the stored ones and "held".
+pub const GAUGE_STATUSES: [&str; 6] = ["pending", "held", "sending", "retrying", "sent", "dead"];
 
 /// Proof that this run holds its blog's lock. Give it back with
 /// `finish_run`. Dropping it without finishing (an error path, a panic) must

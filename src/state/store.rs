@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 
 use super::sqlite::SqliteStore;
 use super::{
-    Announcement, Claimed, DeliveryRow, DisabledSubscriber, RunGuard, SeenPost, Settlement,
-    StateError,
+    Announcement, Claimed, DeliveryRow, DisabledSubscriber, Gauges, HistoryFilter, RunGuard,
+    SeenPost, SentDelivery, Settlement, StateError,
 };
 
 /// What postbode asks of a state database. Every method works on one blog's
@@ -159,13 +159,40 @@ pub trait StateStore: Send + Sync {
         blog: &str,
     ) -> impl Future<Output = Result<BTreeMap<String, u64>, StateError>> + Send;
 
-    /// `retry --dead`: dead deliveries due again now, with a fresh attempt
-    /// count. Returns how many.
+    /// `retry --dead`: dead deliveries pending again, due now, with a fresh
+    /// attempt count (the old one kept as `previous_attempts`, the last
+    /// error kept). Returns how many.
     fn retry_dead(
         &self,
         blog: &str,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<u64, StateError>> + Send;
+
+    /// `retry --now`: retrying deliveries due at `now` instead of at the
+    /// end of their backoff; one (`id`) or all of the blog's. Returns how
+    /// many moved. For an id: `NoSuchDelivery` when the blog has no such
+    /// delivery, `NotWaiting` when it is not retrying.
+    fn retry_now(
+        &self,
+        blog: &str,
+        id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<u64, StateError>> + Send;
+
+    /// What was sent, newest first (`history`).
+    fn history(
+        &self,
+        blog: &str,
+        filter: &HistoryFilter,
+    ) -> impl Future<Output = Result<Vec<SentDelivery>, StateError>> + Send;
+
+    /// Deliveries by status (held digests apart) and disabled subscribers,
+    /// for the daemon's gauges.
+    fn gauges(
+        &self,
+        blog: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Gauges, StateError>> + Send;
 
     /// Digests: the subscriber's pending rows that wait for a hold time, due
     /// or not, by id. Not claimed: the caller merges them with `merge_into`.
@@ -434,6 +461,30 @@ impl Store {
     /// See [`StateStore::retry_dead`].
     pub async fn retry_dead(&self, blog: &str, now: DateTime<Utc>) -> Result<u64, StateError> {
         dispatch!(self, s => s.retry_dead(blog, now).await)
+    }
+
+    /// See [`StateStore::retry_now`].
+    pub async fn retry_now(
+        &self,
+        blog: &str,
+        id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StateError> {
+        dispatch!(self, s => s.retry_now(blog, id, now).await)
+    }
+
+    /// See [`StateStore::history`].
+    pub async fn history(
+        &self,
+        blog: &str,
+        filter: &HistoryFilter,
+    ) -> Result<Vec<SentDelivery>, StateError> {
+        dispatch!(self, s => s.history(blog, filter).await)
+    }
+
+    /// See [`StateStore::gauges`].
+    pub async fn gauges(&self, blog: &str, now: DateTime<Utc>) -> Result<Gauges, StateError> {
+        dispatch!(self, s => s.gauges(blog, now).await)
     }
 
     /// See [`StateStore::held_for`].

@@ -18,6 +18,7 @@ mod fuzz_corpus;
 mod git_source;
 mod hardening;
 mod notify;
+mod operations;
 mod retry_after;
 mod smtp;
 mod state_safety;

@@ -52,6 +52,7 @@ pub async fn run(
             if stop.load(Ordering::SeqCst) {
                 return Outcome::Ok;
             }
+            metrics.watch(&c.name, &c.state);
             with_source(c, async |c| {
                 let (outcome, summary) = run_blog(c, now, build, &opts).await;
                 if let Some(s) = summary {

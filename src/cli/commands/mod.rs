@@ -4,6 +4,7 @@
 pub mod build;
 pub mod check;
 pub mod daemon;
+pub mod history;
 pub mod notify;
 pub mod posts;
 pub mod preview;

@@ -33,8 +33,8 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{
-    Announcement, Claimed, DeliveryRow, DisabledSubscriber, RunGuard, SeenPost, Settlement,
-    StateError, StateStore,
+    Announcement, Claimed, DeliveryRow, DisabledSubscriber, Gauges, HistoryFilter, RunGuard,
+    SeenPost, SentDelivery, Settlement, StateError, StateStore,
 };
 
 /// How long a write waits for another connection's write to finish.
@@ -333,6 +333,31 @@ impl StateStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<u64, StateError>> + Send {
         outbox::retry_dead(self, blog, now)
+    }
+
+    fn retry_now(
+        &self,
+        blog: &str,
+        id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<u64, StateError>> + Send {
+        outbox::retry_now(self, blog, id, now)
+    }
+
+    fn history(
+        &self,
+        blog: &str,
+        filter: &HistoryFilter,
+    ) -> impl Future<Output = Result<Vec<SentDelivery>, StateError>> + Send {
+        queries::history(self, blog, filter)
+    }
+
+    fn gauges(
+        &self,
+        blog: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Gauges, StateError>> + Send {
+        queries::gauges(self, blog, now)
     }
 
     fn held_for(

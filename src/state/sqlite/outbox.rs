@@ -353,9 +353,14 @@ pub(super) async fn retry_dead(
     blog: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, StateError> {
+    // Started over: pending with no attempts, as a new delivery (the
+    // backoff starts from the beginning), but the attempts it had are kept
+    // apart and its last error stays, for `status` to show as the error
+    // from before the retry.
     let done = sqlx::query(
         "UPDATE deliveries
-         SET status = 'retrying', next_attempt_at = ?2, attempts = 0,
+         SET status = 'pending', next_attempt_at = ?2,
+             previous_attempts = previous_attempts + attempts, attempts = 0,
              lease_run = NULL, lease_until = NULL
          WHERE blog = ?1 AND status = 'dead'",
     )
@@ -364,6 +369,63 @@ pub(super) async fn retry_dead(
     .execute(&store.pool)
     .await
     .map_err(store.err("retrying dead deliveries"))?;
+    Ok(done.rows_affected())
+}
+
+pub(super) async fn retry_now(
+    store: &SqliteStore,
+    blog: &str,
+    id: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<u64, StateError> {
+    let what = "bringing retries forward";
+    let mut tx = store.begin_immediate(what).await?;
+    if let Some(id) = id {
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM deliveries WHERE id = ?1 AND blog = ?2")
+                .bind(id)
+                .bind(blog)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store.err(what))?;
+        let status: DeliveryStatus = status
+            .ok_or_else(|| StateError::NoSuchDelivery {
+                path: store.at(),
+                id,
+            })?
+            .parse()
+            .map_err(|message| StateError::Invalid {
+                path: store.at(),
+                message,
+            })?;
+        if status != DeliveryStatus::Retrying {
+            let hint = match status {
+                DeliveryStatus::Dead => " (`postbode retry --dead` puts dead ones back)",
+                DeliveryStatus::Pending => {
+                    " (a pending one goes out with the next notify, or when its digest is due)"
+                }
+                _ => "",
+            };
+            return Err(StateError::NotWaiting {
+                path: store.at(),
+                id,
+                status,
+                hint,
+            });
+        }
+    }
+    let done = sqlx::query(
+        "UPDATE deliveries SET next_attempt_at = ?3
+         WHERE blog = ?1 AND status = 'retrying' AND (?2 IS NULL OR id = ?2)
+           AND (next_attempt_at IS NULL OR next_attempt_at > ?3)",
+    )
+    .bind(blog)
+    .bind(id)
+    .bind(ts(now))
+    .execute(&mut *tx)
+    .await
+    .map_err(store.err(what))?;
+    tx.commit().await.map_err(store.err(what))?;
     Ok(done.rows_affected())
 }
 

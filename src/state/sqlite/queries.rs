@@ -1,11 +1,17 @@
 //! Reads that change nothing, in SQLite: which posts a blog has seen, who was
 //! switched off (and since when, why, with which target), and the outbox as
-//! `postbode status` shows it.
+//! `postbode status` shows it, what was sent (`postbode history`) and the
+//! counts behind the daemon's gauges.
 
 use std::collections::BTreeMap;
 
-use super::SqliteStore;
-use crate::state::{DeliveryRow, DeliveryStatus, DisabledSubscriber, SeenPost, StateError};
+use chrono::{DateTime, Utc};
+
+use super::{SqliteStore, ts};
+use crate::state::{
+    DeliveryRow, DeliveryStatus, DisabledSubscriber, GAUGE_STATUSES, Gauges, HistoryFilter,
+    SeenPost, SentDelivery, StateError,
+};
 
 pub(super) async fn has_history(store: &SqliteStore, blog: &str) -> Result<bool, StateError> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM posts WHERE blog = ?1)")
@@ -62,7 +68,7 @@ pub(super) async fn open_deliveries(
 ) -> Result<Vec<DeliveryRow>, StateError> {
     sqlx::query_as(
         "SELECT id, post_key, subscriber, channel, status, attempts, next_attempt_at,
-                last_error, sent_at, created_at
+                last_error, sent_at, created_at, hold_until, previous_attempts
          FROM deliveries WHERE blog = ?1 AND status <> 'sent'
          ORDER BY created_at, id",
     )
@@ -98,4 +104,77 @@ pub(super) async fn counts(
         counts.insert(status.as_str().to_string(), n.max(0).unsigned_abs());
     }
     Ok(counts)
+}
+
+pub(super) async fn history(
+    store: &SqliteStore,
+    blog: &str,
+    filter: &HistoryFilter,
+) -> Result<Vec<SentDelivery>, StateError> {
+    // A row merged into a digest is `sent` without a `sent_at` of its own
+    // (its last error names the digest's row): it went out in that row's
+    // message, at that row's time.
+    sqlx::query_as(
+        "SELECT d.id, d.post_key, p.permalink, p.title, d.subscriber, d.channel,
+                COALESCE(d.sent_at, k.sent_at) AS sent_at,
+                d.attempts + d.previous_attempts AS attempts, k.id AS digest_id
+         FROM deliveries d JOIN posts p ON p.blog = d.blog AND p.key = d.post_key
+         LEFT JOIN deliveries k ON d.sent_at IS NULL AND k.blog = d.blog
+              AND k.subscriber = d.subscriber
+              AND d.last_error = 'merged into digest #' || k.id
+         WHERE d.blog = ?1 AND d.status = 'sent'
+           AND COALESCE(d.sent_at, k.sent_at) IS NOT NULL
+           AND (?2 IS NULL OR d.subscriber = ?2)
+           AND (?3 IS NULL OR rtrim(p.permalink, '/') = rtrim(?3, '/'))
+           AND (?4 IS NULL OR COALESCE(d.sent_at, k.sent_at) >= ?4)
+         ORDER BY 7 DESC, d.id DESC",
+    )
+    .bind(blog)
+    .bind(filter.subscriber.as_deref())
+    .bind(filter.permalink.as_deref())
+    .bind(filter.since.map(ts))
+    .fetch_all(&store.pool)
+    .await
+    .map_err(store.err("reading what was sent"))
+}
+
+pub(super) async fn gauges(
+    store: &SqliteStore,
+    blog: &str,
+    now: DateTime<Utc>,
+) -> Result<Gauges, StateError> {
+    let what = "counting deliveries and disabled subscribers";
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT CASE WHEN status = 'pending' AND hold_until > ?2 THEN 'held' ELSE status END
+                    AS shown,
+                COUNT(*) AS n
+         FROM deliveries WHERE blog = ?1 GROUP BY shown",
+    )
+    .bind(blog)
+    .bind(ts(now))
+    .fetch_all(&store.pool)
+    .await
+    .map_err(store.err(what))?;
+    let mut deliveries: std::collections::BTreeMap<&'static str, u64> =
+        GAUGE_STATUSES.iter().map(|&s| (s, 0)).collect();
+    for (status, n) in rows {
+        let known = GAUGE_STATUSES
+            .iter()
+            .find(|&&s| s == status)
+            .ok_or_else(|| StateError::Invalid {
+                path: store.at(),
+                message: format!("unknown delivery status {status:?}"),
+            })?;
+        deliveries.insert(known, n.max(0).unsigned_abs());
+    }
+    let disabled: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM disabled_subscribers WHERE blog = ?1")
+            .bind(blog)
+            .fetch_one(&store.pool)
+            .await
+            .map_err(store.err(what))?;
+    Ok(Gauges {
+        deliveries,
+        disabled_subscribers: disabled.max(0).unsigned_abs(),
+    })
 }

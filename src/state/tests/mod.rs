@@ -28,6 +28,7 @@ macro_rules! for_each_store {
     };
 }
 // Below the macro: a macro_rules macro is visible only after its definition.
+mod operations;
 mod outbox;
 mod runs;
 mod subscribers;
