@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, de::Error as _};
 
 use crate::diag::redact_url;
+use crate::paths::normalize_path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -54,19 +55,21 @@ pub struct EmailConfig {
 }
 
 impl EmailConfig {
-    pub fn from_raw(raw: RawEmail, base: &Path) -> EmailConfig {
-        let outbox = raw.outbox.unwrap_or_else(|| PathBuf::from("outbox"));
+    /// `base` is the definition's folder (relative paths are read from
+    /// there); `project` the folder of the defaults (`outbox/`).
+    pub fn from_raw(raw: RawEmail, base: &Path, project: &Path) -> EmailConfig {
+        let outbox = match raw.outbox {
+            Some(p) if p.is_absolute() => normalize_path(&p),
+            Some(p) => normalize_path(&base.join(p)),
+            None => project.join("outbox"),
+        };
         EmailConfig {
             from: raw.from,
             transport: raw.transport,
             smtp_url: raw.smtp_url,
             username_env: raw.username_env,
             password_env: raw.password_env,
-            outbox: if outbox.is_absolute() {
-                outbox
-            } else {
-                base.join(outbox)
-            },
+            outbox,
             reply_to: raw.reply_to,
             unsubscribe_url: raw.unsubscribe_url,
         }

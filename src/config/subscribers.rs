@@ -20,6 +20,7 @@ use toml::Spanned;
 
 use super::error::{locate, one_of};
 use crate::diag::Diagnostic;
+use crate::paths::normalize_path;
 use crate::text::line_col;
 
 // Old paths of what moved to `config::email` and `config::delivery`, kept so
@@ -279,11 +280,7 @@ pub fn resolve(
         None => return (Vec::new(), Vec::new()),
         Some(SubscribersField::Inline(list)) => (config_file.to_path_buf(), Cow::Borrowed(list)),
         Some(SubscribersField::File(p)) => {
-            let path = if p.is_absolute() {
-                p.clone()
-            } else {
-                base.join(p)
-            };
+            let path = normalize_path(&base.join(p));
             let parsed = std::fs::read_to_string(&path)
                 .map_err(|e| Diagnostic::error(&path, format!("cannot read subscribers: {e}")))
                 .and_then(|text| SubscriberList::parse(&text, &path));
