@@ -16,6 +16,7 @@ mod email;
 mod feeds;
 mod git_source;
 mod hardening;
+mod misconfig;
 mod notify;
 mod retry_after;
 mod smtp;

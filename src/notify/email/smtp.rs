@@ -146,13 +146,18 @@ impl Smtp {
     /// A fresh, greeted, encrypted (as configured) and logged-in connection.
     async fn open(&self) -> Result<AsyncSmtpConnection, SendError> {
         let server = self.describe();
-        let tcp = tokio::time::timeout(
+        let addrs: Vec<std::net::SocketAddr> = tokio::time::timeout(
             CONNECT_TIMEOUT,
-            TcpStream::connect((self.host.as_str(), self.port)),
+            tokio::net::lookup_host((self.host.as_str(), self.port)),
         )
         .await
-        .map_err(|_| transient(format!("SMTP {server}: connecting timed out")))?
-        .map_err(|e| transient(format!("SMTP {server}: cannot connect: {e}")))?;
+        .map_err(|_| transient(format!("SMTP {server}: looking up the host timed out")))?
+        .map_err(|e| unresolved(&server, &e))?
+        .collect();
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addrs[..]))
+            .await
+            .map_err(|_| transient(format!("SMTP {server}: connecting timed out")))?
+            .map_err(|e| transient(format!("SMTP {server}: cannot connect: {e}")))?;
         // The point of opening the stream ourselves: see the module docs.
         tcp.set_nodelay(true)
             .map_err(|e| transient(format!("SMTP {server}: TCP_NODELAY: {e}")))?;
@@ -256,6 +261,26 @@ impl Smtp {
                 })
             }
         }
+    }
+}
+
+/// A host name the resolver does not know is permanent: the configuration
+/// names a host that does not exist, and trying again will not help. A
+/// resolver that could not answer (`EAI_AGAIN`: "Temporary failure in name
+/// resolution", or no network) is transient.
+fn unresolved(server: &str, e: &std::io::Error) -> SendError {
+    let text = e.to_string();
+    let unknown = [
+        "not known",
+        "No address associated",
+        "nodename nor servname",
+    ];
+    if unknown.iter().any(|u| text.contains(u)) {
+        permanent(format!(
+            "SMTP {server}: unknown host ({text}); check the host in smtp_url"
+        ))
+    } else {
+        transient(format!("SMTP {server}: cannot look up the host: {text}"))
     }
 }
 
