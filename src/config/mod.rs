@@ -18,6 +18,7 @@ use crate::paths::normalize_path;
 pub mod delivery;
 pub mod email;
 mod error;
+pub mod lint;
 pub mod subscribers;
 mod values;
 

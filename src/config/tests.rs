@@ -266,12 +266,12 @@ fn every_mistake_in_a_feed_definition_is_reported_at_its_place_in_a_sentence() {
         (
             "",
             "[email]\nfrom = \"a@example.org\"\nsmtp_url = \"mail.example.org\"",
-            "feeds/x.toml:7:12: email.smtp_url: \"mail.example.org\" is not a URL (relative URL without a base)",
+            "feeds/x.toml:7:12: email.smtp_url: \"mail.example.org\" has no scheme: write \"smtp://mail.example.org\" (STARTTLS: add ?tls=required; implicit TLS: smtps://)",
         ),
         (
             "",
             "[email]\nfrom = \"a@example.org\"\nsmtp_url = \"https://mail.example.org\"",
-            "feeds/x.toml:7:12: email.smtp_url: \"https://mail.example.org\" must start with smtp:// or smtps://",
+            "feeds/x.toml:7:12: email.smtp_url: \"https://mail.example.org\": scheme https: is not smtp: or smtps:; write smtp://host (STARTTLS: ?tls=required) or smtps://host (implicit TLS)",
         ),
         (
             "",

@@ -36,15 +36,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Each SMTP command, and the message body.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Security {
-    /// `smtp://`: no TLS (a local relay).
-    Plain,
-    /// `smtp://…?tls=required`: STARTTLS, or no connection.
-    StartTls,
-    /// `smtps://`: TLS from the first byte (RFC 8314).
-    Implicit,
-}
+/// How the connection is secured, as `smtp_url` says (read by the feed
+/// definition, so `check` and sending agree).
+pub(super) use crate::config::email::SmtpSecurity as Security;
+use crate::config::email::parse_smtp_url;
 
 pub(super) struct Smtp {
     host: String,
@@ -408,51 +403,6 @@ fn classify(what: &str, stage: Stage, e: TimedError) -> Failure {
             }
         }
     }
-}
-
-/// `smtp://host[:port][?tls=required]` or `smtps://host[:port]`.
-fn parse_smtp_url(text: &str) -> Result<(String, u16, Security), String> {
-    let url = url::Url::parse(text).map_err(|e| format!("email: smtp_url {text:?}: {e}"))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(
-            "email: smtp_url must not hold a login; use username_env and password_env".into(),
-        );
-    }
-    let host = url
-        .host_str()
-        .ok_or_else(|| format!("email: smtp_url {text:?} has no host"))?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let mut security = match url.scheme() {
-        "smtp" => Security::Plain,
-        "smtps" => Security::Implicit,
-        other => {
-            return Err(format!(
-                "email: smtp_url scheme {other}: is not smtp: or smtps:"
-            ));
-        }
-    };
-    for (key, value) in url.query_pairs() {
-        match (key.as_ref(), value.as_ref(), security) {
-            ("tls", "required", Security::Plain) => security = Security::StartTls,
-            _ => {
-                return Err(format!(
-                    "email: smtp_url {text:?}: unknown option {key}={value} \
-                     (only tls=required, with smtp:)"
-                ));
-            }
-        }
-    }
-    if !matches!(url.path(), "" | "/") {
-        return Err(format!("email: smtp_url {text:?} has a path"));
-    }
-    let port = url.port().unwrap_or(match security {
-        Security::Plain => 25,
-        Security::StartTls => 587,
-        Security::Implicit => 465,
-    });
-    Ok((host, port, security))
 }
 
 #[cfg(test)]
