@@ -410,6 +410,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_unknown_host_is_permanent_and_a_resolver_that_cannot_answer_is_transient() {
+        let io = |text: &str| std::io::Error::other(text.to_string());
+        let unknown = unresolved(
+            "x.invalid:25",
+            &io("failed to lookup address information: Name or service not known"),
+        );
+        assert!(
+            matches!(unknown, SendError::Permanent { .. }),
+            "{unknown:?}"
+        );
+        assert!(unknown.to_string().contains("check the host in smtp_url"));
+        let again = unresolved(
+            "x.example:25",
+            &io("failed to lookup address information: Temporary failure in name resolution"),
+        );
+        assert!(matches!(again, SendError::Transient { .. }), "{again:?}");
+    }
+
+    #[test]
     fn smtp_urls_name_host_port_and_tls() {
         for (url, expected) in [
             (
