@@ -2,7 +2,7 @@
 //! JSON feeds and announces new posts to subscribers by email and webhook.
 //! Layers point one way, downward (see ARCHITECTURE.md):
 //! cli -> server -> pipeline -> notify -> {feeds, render, posts, source,
-//! state, templates} -> {config, diag, model}.
+//! state, templates} -> {config, diag, model, paths, text, net}.
 
 pub mod cli;
 pub mod config;
@@ -11,6 +11,7 @@ pub mod feeds;
 pub mod model;
 pub mod net;
 pub mod notify;
+pub mod paths;
 pub mod pipeline;
 pub mod posts;
 pub mod render;

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
     name = "postbode",
     version,
     about = "Turns a Docusaurus blog into Atom, RSS and JSON feeds",
-    after_help = "Exit codes: 0 all good; 1 finished with problems (e.g. posts that could not be read; the others are still published); 2 could not run (unreadable feed definition, unwritable output)."
+    after_help = "Defaults: output out/<name>, state state.db and the email outbox outbox/ go in the project folder: the folder above feeds/ for a definition in feeds/, else the definition's own folder. Relative paths written in a definition are read from its folder.\n\nExit codes: 0 all good; 1 finished with problems (e.g. posts that could not be read, the others are still published; deliveries were due and none could be sent, e.g. the mail server is down); 2 could not run (unreadable feed definition, unwritable output; a configuration that makes sending impossible: bad TLS set-up, refused login, unknown mail host)."
 )]
 pub struct Cli {
     /// Use this time instead of the clock for every publication decision
@@ -122,7 +122,7 @@ pub enum Command {
         /// always an error.
         #[arg(long)]
         new_state: bool,
-        /// SQLite state database (default: `state` in the feed definition, or state.db beside it).
+        /// SQLite state database (default: `state` in the feed definition, or state.db in its project folder: above `feeds/`, else beside the definition).
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },

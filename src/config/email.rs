@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, de::Error as _};
 
 use crate::diag::redact_url;
+use crate::paths::normalize_path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -54,19 +55,21 @@ pub struct EmailConfig {
 }
 
 impl EmailConfig {
-    pub fn from_raw(raw: RawEmail, base: &Path) -> EmailConfig {
-        let outbox = raw.outbox.unwrap_or_else(|| PathBuf::from("outbox"));
+    /// `base` is the definition's folder (relative paths are read from
+    /// there); `project` the folder of the defaults (`outbox/`).
+    pub fn from_raw(raw: RawEmail, base: &Path, project: &Path) -> EmailConfig {
+        let outbox = match raw.outbox {
+            Some(p) if p.is_absolute() => normalize_path(&p),
+            Some(p) => normalize_path(&base.join(p)),
+            None => project.join("outbox"),
+        };
         EmailConfig {
             from: raw.from,
             transport: raw.transport,
             smtp_url: raw.smtp_url,
             username_env: raw.username_env,
             password_env: raw.password_env,
-            outbox: if outbox.is_absolute() {
-                outbox
-            } else {
-                base.join(outbox)
-            },
+            outbox,
             reply_to: raw.reply_to,
             unsubscribe_url: raw.unsubscribe_url,
         }
@@ -89,23 +92,89 @@ fn optional_mailbox<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D
     mailbox(d).map(Some)
 }
 
-/// `smtp://host[:port][?tls=required]` or `smtps://host[:port]`.
+/// `smtp://host[:port][?tls=required]` or `smtps://host[:port]`, checked
+/// as the sender reads it ([`parse_smtp_url`]).
 fn smtp_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let text = String::deserialize(d)?;
-    let shown = redact_url(&text);
-    let url = url::Url::parse(&text)
-        .map_err(|e| D::Error::custom(format!("{shown:?} is not a URL ({e})")))?;
-    if !matches!(url.scheme(), "smtp" | "smtps") {
-        return Err(D::Error::custom(format!(
-            "{shown:?} must start with smtp:// or smtps://"
-        )));
+    parse_smtp_url(&text).map_err(D::Error::custom)?;
+    Ok(Some(text))
+}
+
+/// How an SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// `smtp://`: no TLS (a local relay). Port 25 by default.
+    Plain,
+    /// `smtp://…?tls=required`: STARTTLS, or no connection. Port 587.
+    StartTls,
+    /// `smtps://`: TLS from the first byte (RFC 8314). Port 465.
+    Implicit,
+}
+
+/// Host, port and security of an `smtp_url`; the error is a sentence with
+/// the fix. The one reading of the URL: the feed definition checks it with
+/// this, and the sender connects with it.
+pub fn parse_smtp_url(text: &str) -> Result<(String, u16, SmtpSecurity), String> {
+    let shown = redact_url(text);
+    if !text.contains("://") {
+        // `127.0.0.1:8025` is no URL, and `localhost:8025` one with the
+        // scheme `localhost`.
+        return Err(format!(
+            "{shown:?} has no scheme: write \"smtp://{shown}\" (STARTTLS: add ?tls=required; implicit TLS: smtps://)"
+        ));
     }
+    let url = url::Url::parse(text).map_err(|e| format!("{shown:?} is not a URL ({e})"))?;
     if !url.username().is_empty() || url.password().is_some() {
         // The file is often in a repository: the login comes from the
         // environment instead.
-        return Err(D::Error::custom(
-            "must not hold a login; name environment variables in username_env and password_env",
-        ));
+        return Err(
+            "must not hold a login; name environment variables in username_env and password_env"
+                .into(),
+        );
     }
-    Ok(Some(text))
+    let mut security = match url.scheme() {
+        "smtp" => SmtpSecurity::Plain,
+        "smtps" => SmtpSecurity::Implicit,
+        other => {
+            let near = super::error::closest(other, ["smtp", "smtps"].into_iter())
+                .map(|n| format!(" (did you mean {n}://?)"))
+                .unwrap_or_default();
+            return Err(format!(
+                "{shown:?}: scheme {other}: is not smtp: or smtps:{near}; write smtp://host (STARTTLS: ?tls=required) or smtps://host (implicit TLS)"
+            ));
+        }
+    };
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| {
+            format!("{shown:?} has no host: write smtp://mail.example.org:587?tls=required")
+        })?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    for (key, value) in url.query_pairs() {
+        match (key.as_ref(), value.as_ref(), security) {
+            ("tls", "required", SmtpSecurity::Plain) => security = SmtpSecurity::StartTls,
+            ("tls", "required", SmtpSecurity::Implicit) => {
+                return Err(format!(
+                    "{shown:?}: unknown option tls=required with smtps: (smtps:// is TLS from the first byte already; drop ?tls=required, or use smtp:// for STARTTLS)"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "{shown:?}: unknown option {key}={value} (the only option is tls=required, for STARTTLS with smtp://)"
+                ));
+            }
+        }
+    }
+    if !matches!(url.path(), "" | "/") {
+        return Err(format!("{shown:?} has a path: write only smtp://host:port"));
+    }
+    let port = url.port().unwrap_or(match security {
+        SmtpSecurity::Plain => 25,
+        SmtpSecurity::StartTls => 587,
+        SmtpSecurity::Implicit => 465,
+    });
+    Ok((host, port, security))
 }

@@ -13,10 +13,12 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::model::Format;
+use crate::paths::normalize_path;
 
 pub mod delivery;
 pub mod email;
 mod error;
+pub mod lint;
 pub mod subscribers;
 mod values;
 
@@ -131,7 +133,7 @@ pub struct BlogConfig {
     pub subscribers: Option<SubscribersField>,
     pub email: Option<EmailConfig>,
     pub delivery: DeliverySettings,
-    /// Default: `state.db` beside the feed definition.
+    /// Default: `state.db` in the project folder (see [`project_dir`]).
     pub state: PathBuf,
     pub templates: Option<PathBuf>,
     /// WebSub hub URL (`rel=hub` in every feed, pinged after a change).
@@ -176,13 +178,16 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
+    // Lexically normalised, so diagnostics say `blog/a.md`, not
+    // `feeds/../blog/a.md`.
     let resolve = |p: &Path| {
         if p.is_absolute() {
-            p.to_path_buf()
+            normalize_path(p)
         } else {
-            base.join(p)
+            normalize_path(&base.join(p))
         }
     };
+    let project = project_dir(&base);
 
     let site_url = raw.site_url;
     let blog_path = normalize_route(raw.blog_path.as_deref().unwrap_or("/blog"));
@@ -221,7 +226,7 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
         .unwrap_or_else(|| "blog".to_string());
     let output = match raw.output {
         Some(p) => resolve(&p),
-        None => base.join("out").join(&name),
+        None => project.join("out").join(&name),
     };
     let subscribers = raw.subscribers.map(|s| s.with_text(Arc::from(text)));
     Ok(BlogConfig {
@@ -246,15 +251,35 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
         by_author: raw.by_author.unwrap_or(true),
         timezone: raw.timezone.unwrap_or(chrono_tz::UTC),
         subscribers,
-        email: raw.email.map(|e| EmailConfig::from_raw(e, &base)),
+        email: raw.email.map(|e| EmailConfig::from_raw(e, &base, &project)),
         delivery: raw.delivery,
         state: raw
             .state
             .map(|p| resolve(&p))
-            .unwrap_or_else(|| base.join("state.db")),
+            .unwrap_or_else(|| project.join("state.db")),
         templates: raw.templates.map(|p| resolve(&p)),
         websub_hub: raw.websub_hub,
     })
+}
+
+/// Where the defaults (`out/<name>`, `state.db`, `outbox/`) go: the
+/// project folder, which is the definition's own folder, or the folder
+/// above it when that is `feeds/` (the convention `run` without arguments
+/// reads). So generated files and the state never land among the feed
+/// definitions (which are often in git, and all read as TOML), and they do
+/// not depend on the working directory a cron job or a timer starts in.
+pub fn project_dir(definition_dir: &Path) -> PathBuf {
+    if definition_dir.file_name().is_some_and(|n| n == "feeds") {
+        let up = normalize_path(&definition_dir.join(".."));
+        // `feeds/` in the working directory: plain relative defaults.
+        if up == Path::new(".") {
+            PathBuf::new()
+        } else {
+            up
+        }
+    } else {
+        definition_dir.to_path_buf()
+    }
 }
 
 /// `blog/` -> `/blog`, `` or `/` -> `/`.

@@ -20,6 +20,7 @@ use toml::Spanned;
 
 use super::error::{locate, one_of};
 use crate::diag::Diagnostic;
+use crate::paths::normalize_path;
 use crate::text::line_col;
 
 // Old paths of what moved to `config::email` and `config::delivery`, kept so
@@ -279,11 +280,7 @@ pub fn resolve(
         None => return (Vec::new(), Vec::new()),
         Some(SubscribersField::Inline(list)) => (config_file.to_path_buf(), Cow::Borrowed(list)),
         Some(SubscribersField::File(p)) => {
-            let path = if p.is_absolute() {
-                p.clone()
-            } else {
-                base.join(p)
-            };
+            let path = normalize_path(&base.join(p));
             let parsed = std::fs::read_to_string(&path)
                 .map_err(|e| Diagnostic::error(&path, format!("cannot read subscribers: {e}")))
                 .and_then(|text| SubscriberList::parse(&text, &path));
@@ -428,7 +425,13 @@ fn webhook(
     )?;
     let secret = match &raw.secret_env {
         Some(var) => match env(var.get_ref()) {
-            Some(s) if !s.is_empty() => Some(SecretString::from(s)),
+            Some(s) if !s.is_empty() => {
+                if let Err(why) = signing_key(&s) {
+                    let message = format!("secret_env {}: {why}", var.get_ref());
+                    return Err(at(var, message));
+                }
+                Some(SecretString::from(s))
+            }
             _ => {
                 let message = format!("secret_env names {}, which is not set", var.get_ref());
                 return Err(at(var, message));
@@ -442,6 +445,120 @@ fn webhook(
         secret,
         allow_http: raw.allow_http,
     })
+}
+
+/// The key a Standard Webhooks signing secret stands for: `whsec_` and
+/// base64, or plain base64 (<https://www.standardwebhooks.com/>). Anything
+/// else is refused: used as raw bytes, receivers' libraries (which always
+/// base64-decode) could never verify the signature. `resolve` and the signer
+/// both read secrets here, so what `check` accepts is what is signed with.
+pub fn signing_key(secret: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    let body = secret.strip_prefix("whsec_").unwrap_or(secret);
+    match base64::engine::general_purpose::STANDARD.decode(body) {
+        Ok(key) if !key.is_empty() => Ok(key),
+        _ => Err(
+            "the secret is not \"whsec_<base64>\" or base64, so receivers cannot verify \
+             the signature; generate one with `openssl rand -base64 32` and prefix it with whsec_"
+                .into(),
+        ),
+    }
+}
+
+/// One tag or author a subscriber's filter names, where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenFilter {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub subscriber: String,
+    /// `tags`, `all_tags`, `exclude_tags` or `authors`.
+    pub key: &'static str,
+    pub value: String,
+}
+
+/// Every tag and author the subscribers' filters name, with their places,
+/// for `check` to hold against the blog's tags and authors. Problems reading
+/// the subscribers are `resolve`'s to report.
+pub fn written_filters(
+    field: Option<&SubscribersField>,
+    base: &Path,
+    config_file: &Path,
+) -> Vec<WrittenFilter> {
+    let (file, list) = match field {
+        None => return Vec::new(),
+        Some(SubscribersField::Inline(list)) => (config_file.to_path_buf(), list.clone()),
+        Some(SubscribersField::File(p)) => {
+            let path = normalize_path(&base.join(p));
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                return Vec::new();
+            };
+            match SubscriberList::parse(&text, &path) {
+                Ok(list) => (path, list),
+                Err(_) => return Vec::new(),
+            }
+        }
+    };
+    let mut out = Vec::new();
+    for (i, entry) in list.entries.iter().enumerate() {
+        let raw = entry.get_ref();
+        let subscriber = match &raw.id {
+            Some(id) => id.get_ref().clone(),
+            None => format!("#{}", i + 1),
+        };
+        // The entry's span may cover only its `[[subscribers]]` header: its
+        // keys run to the next table header.
+        let start = entry.span().start;
+        let rest = &list.text[start..];
+        let end = rest
+            .get(1..)
+            .and_then(|r| r.find("\n["))
+            .map_or(rest.len(), |e| e + 1)
+            .max(entry.span().end - start);
+        let written = &rest[..end.min(rest.len())];
+        let lists: [(&'static str, &[String]); 4] = [
+            ("tags", raw.tags.as_deref().unwrap_or_default()),
+            ("all_tags", &raw.all_tags),
+            ("exclude_tags", &raw.exclude_tags),
+            ("authors", &raw.authors),
+        ];
+        for (key, values) in lists {
+            // The value's place: its first quoted occurrence after the key.
+            let key_at = find_key(written, key).unwrap_or(0);
+            for value in values {
+                let offset = written[key_at..]
+                    .find(&format!("\"{value}\""))
+                    .or_else(|| written[key_at..].find(&format!("'{value}'")))
+                    .map(|o| key_at + o)
+                    .unwrap_or(key_at);
+                let (line, column) = line_col(&list.text, start + offset);
+                out.push(WrittenFilter {
+                    file: file.clone(),
+                    line,
+                    column,
+                    subscriber: subscriber.clone(),
+                    key,
+                    value: value.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Where `key = ` starts a line in a subscriber's text.
+fn find_key(text: &str, key: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            return Some(offset + (line.len() - trimmed.len()));
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// The value of a named choice (`format`, `digest`, `language`) if written.

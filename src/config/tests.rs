@@ -15,13 +15,32 @@ fn defaults_follow_docusaurus_and_paths_are_relative_to_the_file() {
     assert_eq!(c.site_url, "https://example.org");
     assert_eq!(c.blog_path, "/blog");
     assert_eq!(c.feeds_url, "https://example.org/blog");
-    assert_eq!(c.source, Path::new("/srv/feeds/../examples/blog"));
-    assert_eq!(c.output, Path::new("/srv/feeds/out/example"));
+    assert_eq!(c.source, Path::new("/srv/examples/blog"));
+    assert_eq!(c.output, Path::new("/srv/out/example"));
+    assert_eq!(c.state, Path::new("/srv/state.db"));
     assert_eq!(c.limit, 20);
     assert_eq!(c.formats.len(), 3);
     assert!(c.by_tag && c.by_author);
     assert_eq!(c.timezone, chrono_tz::UTC);
     assert_eq!(c.blog_route("/tags"), "/blog/tags");
+}
+
+#[test]
+fn defaults_land_outside_a_feeds_folder_and_beside_any_other_definition() {
+    let text = format!("{MINIMAL}[email]\nfrom = \"a@example.org\"\n");
+    let c = parse(&text, Path::new("feeds/example.toml")).unwrap();
+    assert_eq!(c.source, Path::new("examples/blog"));
+    assert_eq!(c.output, Path::new("out/example"));
+    assert_eq!(c.state, Path::new("state.db"));
+    assert_eq!(c.email.unwrap().outbox, Path::new("outbox"));
+    let c = parse(&text, Path::new("/etc/postbode/blog.toml")).unwrap();
+    assert_eq!(c.output, Path::new("/etc/postbode/out/blog"));
+    assert_eq!(c.state, Path::new("/etc/postbode/state.db"));
+    // Explicit paths stay relative to the definition, cleaned up.
+    let text = format!("{MINIMAL}output = \"./site/../public\"\nstate = \"../var/s.db\"\n");
+    let c = parse(&text, Path::new("/srv/feeds/example.toml")).unwrap();
+    assert_eq!(c.output, Path::new("/srv/feeds/public"));
+    assert_eq!(c.state, Path::new("/srv/var/s.db"));
 }
 
 #[test]
@@ -247,12 +266,12 @@ fn every_mistake_in_a_feed_definition_is_reported_at_its_place_in_a_sentence() {
         (
             "",
             "[email]\nfrom = \"a@example.org\"\nsmtp_url = \"mail.example.org\"",
-            "feeds/x.toml:7:12: email.smtp_url: \"mail.example.org\" is not a URL (relative URL without a base)",
+            "feeds/x.toml:7:12: email.smtp_url: \"mail.example.org\" has no scheme: write \"smtp://mail.example.org\" (STARTTLS: add ?tls=required; implicit TLS: smtps://)",
         ),
         (
             "",
             "[email]\nfrom = \"a@example.org\"\nsmtp_url = \"https://mail.example.org\"",
-            "feeds/x.toml:7:12: email.smtp_url: \"https://mail.example.org\" must start with smtp:// or smtps://",
+            "feeds/x.toml:7:12: email.smtp_url: \"https://mail.example.org\": scheme https: is not smtp: or smtps:; write smtp://host (STARTTLS: ?tls=required) or smtps://host (implicit TLS)",
         ),
         (
             "",

@@ -21,7 +21,9 @@ use tokio::task::JoinSet;
 use super::email::{self, Mailer};
 use super::outbox::{Halt, Record, Recorder, SendOutcome, message_id};
 use super::webhook::{self, WebhookClient};
-use super::{BlogInfo, NotifyError, Options, Payload, SendError, Summary, blog_info};
+use super::{
+    BlogInfo, ConnectFailure, NotifyError, Options, Payload, SendError, Summary, blog_info,
+};
 use crate::config::BlogConfig;
 use crate::config::subscribers::{EmailConfig, Subscriber, Target};
 use crate::state::{Claimed, RunGuard, Store};
@@ -85,6 +87,8 @@ struct MailerPool {
     /// for a later run, so one unreachable server costs one timeout, not one
     /// per message.
     down: AtomicBool,
+    /// The first connection failure, for the run's exit code.
+    failure: std::sync::Mutex<Option<ConnectFailure>>,
 }
 
 impl MailerPool {
@@ -95,6 +99,7 @@ impl MailerPool {
             idle: Mutex::new(Vec::new()),
             connections: Semaphore::new(SMTP_CONNECTIONS),
             down: AtomicBool::new(false),
+            failure: std::sync::Mutex::new(None),
         }
     }
 
@@ -119,6 +124,12 @@ impl MailerPool {
                     Ok(m) => m,
                     Err(e) => {
                         self.down.store(true, Ordering::SeqCst);
+                        if let Ok(mut first) = self.failure.lock() {
+                            first.get_or_insert(ConnectFailure {
+                                reason: e.to_string(),
+                                permanent: matches!(e, SendError::Permanent { .. }),
+                            });
+                        }
                         return Err(SendError::Transient {
                             reason: format!("cannot connect to the mail server: {e}"),
                             retry_after: None,
@@ -130,6 +141,10 @@ impl MailerPool {
         let result = mailer.send(msg, to).await;
         self.idle.lock().await.push(mailer);
         result
+    }
+
+    fn failure(&self) -> Option<ConnectFailure> {
+        self.failure.lock().ok().and_then(|f| f.clone())
     }
 
     async fn close(&self) {
@@ -185,6 +200,7 @@ pub async fn send_due(
     summary.sent += counts.sent;
     summary.retrying += counts.retrying;
     summary.dead += counts.dead;
+    summary.mail_server = mailers.failure();
     sent
 }
 

@@ -57,6 +57,27 @@ pub struct Summary {
     /// A dry run's planned deliveries (empty otherwise).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub would_send: Vec<WouldSend>,
+    /// The first failure to connect to the mail server in this run, if any:
+    /// with it, the run's email deliveries wait for a later run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail_server: Option<ConnectFailure>,
+}
+
+impl Summary {
+    /// Deliveries were due and not one of them could be sent.
+    pub fn nothing_sent(&self) -> bool {
+        !self.dry_run && self.sent == 0 && self.retrying + self.dead > 0
+    }
+}
+
+/// Why the mail server could not be used.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ConnectFailure {
+    pub reason: String,
+    /// The configuration makes sending impossible (a refused login, an
+    /// unknown host, a bad `smtp_url` or TLS set-up): trying again will not
+    /// help until it is fixed. Otherwise the server may be back later.
+    pub permanent: bool,
 }
 
 /// One delivery a dry run would have planned.

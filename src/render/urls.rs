@@ -5,12 +5,13 @@
 //! so there is one set of rules for `[x](y)`, `<img src>` and `<Link href>`.
 
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use url::Url;
 
 use super::{Assets, Document, LinkResolver, Site};
 use crate::diag::Diagnostic;
+pub use crate::paths::normalize_path;
 use crate::text::line_col;
 
 /// URL schemes a feed may link to; anything else (`javascript:`, `data:`,
@@ -218,23 +219,6 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Removes `.` and `..` without touching the disk (lexically: symbolic links
-/// are not followed), so a link resolver sees the same path its own file
-/// walk produced. A `..` with nothing left to remove is dropped.
-pub fn normalize_path(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

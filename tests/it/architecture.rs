@@ -27,6 +27,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("diag", 0),
     ("model", 0),
     ("net", 0),
+    ("paths", 0),
     ("text", 0),
 ];
 

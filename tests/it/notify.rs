@@ -933,7 +933,7 @@ fn a_delivery_still_failing_after_the_configured_age_becomes_dead_and_the_run_ex
     assert_eq!(notify(&blog, "2025-07-11T00:00:00Z").0.code, 0);
     use_snapshot(&blog, AFTER);
     let (run, first) = notify(&blog, "2025-07-16T00:00:00Z");
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code, 1, "due, and none could be sent: {}", run.stderr);
     assert_eq!(first["retrying"], 2, "{first}");
     // Three hours later the receiver still fails: past max_age_hours.
     let (run, later) = notify(&blog, "2025-07-16T03:00:00Z");

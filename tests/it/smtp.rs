@@ -482,7 +482,8 @@ fn a_mail_server_that_cannot_be_reached_is_not_tried_again_in_the_same_run() {
         "--backfill",
         "2025-06-01",
     ]);
-    assert_eq!(run.code, 0, "retrying is not a problem yet: {}", run.stderr);
+    // Due deliveries of which none could be sent: exit 1, so cron notices.
+    assert_eq!(run.code, 1, "{}", run.stderr);
     let summary: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(summary["sent"], 0, "{summary}");
     assert_eq!(summary["retrying"], 8, "{summary}");

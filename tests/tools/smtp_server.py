@@ -200,7 +200,9 @@ def authenticator(user, password):
             and auth_data.login.decode() == user
             and auth_data.password.decode() == password
         )
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd then replies 535 itself; with its default
+        # (True) a failed login gets no reply at all and the client hangs.
+        return AuthResult(success=ok, handled=False)
 
     return check
 

@@ -63,12 +63,50 @@ pub async fn notify_blog(
             } else {
                 Outcome::Ok
             };
-            (outcome.max(dead), Some(summary))
+            (
+                outcome.max(dead).max(delivery_outcome(&summary)),
+                Some(summary),
+            )
         }
         Err(e) => {
             output::error(format_args!("{}: {e}", config.name));
             (Outcome::Fatal, None)
         }
+    }
+}
+
+/// 2 when the mail configuration makes sending impossible (a permanent
+/// connection error: a refused login, an unknown host, a bad TLS set-up),
+/// 1 when deliveries were due and none could be sent (the mail server is
+/// down): a run that sent nothing must not look fine to cron or systemd.
+fn delivery_outcome(summary: &Summary) -> Outcome {
+    if summary.mail_server.as_ref().is_some_and(|f| f.permanent) {
+        Outcome::Fatal
+    } else if summary.nothing_sent() {
+        Outcome::Problems
+    } else {
+        Outcome::Ok
+    }
+}
+
+/// Why the run ended as `delivery_outcome` says, for the summary line.
+fn why(summary: &Summary) -> String {
+    match &summary.mail_server {
+        Some(f) if f.permanent => format!(
+            "; email cannot be sent until the configuration is fixed ({}; `postbode check` names the setting)",
+            f.reason
+        ),
+        Some(f) if summary.nothing_sent() => {
+            format!(
+                "; nothing could be sent ({}); they are retried on the next run",
+                f.reason
+            )
+        }
+        _ if summary.nothing_sent() => {
+            "; nothing could be sent (see `postbode status`); they are retried on the next run"
+                .to_string()
+        }
+        _ => String::new(),
     }
 }
 
@@ -89,7 +127,7 @@ pub fn show(summary: &Summary, json: bool, doc: &mut JsonPerBlog) {
         Ok(())
     });
     output::note(format_args!(
-        "{}: {}{}, {} planned, {} sent, {} retrying, {} dead ({} dead in total){}",
+        "{}: {}{}, {} planned, {} sent, {} retrying, {} dead ({} dead in total){}{}",
         summary.blog,
         if summary.first_run { "first run: " } else { "" },
         output::count(summary.new_posts.len() as u64, "new post", "new posts"),
@@ -98,6 +136,7 @@ pub fn show(summary: &Summary, json: bool, doc: &mut JsonPerBlog) {
         summary.retrying,
         summary.dead,
         summary.dead_total,
+        why(summary),
         if summary.dry_run {
             " [dry run: nothing sent or recorded]"
         } else {

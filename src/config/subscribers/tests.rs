@@ -183,7 +183,10 @@ webhook_env = "HOOK"
 secret_env = "SECRET"
 tags = ["API", " Rest "]
 "#,
-        &[("HOOK", "https://hooks.example/x"), ("SECRET", "whsec_abc")],
+        &[
+            ("HOOK", "https://hooks.example/x"),
+            ("SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        ],
     );
     assert!(problems.is_empty(), "{problems:?}");
     let Target::Webhook {
@@ -197,7 +200,10 @@ tags = ["API", " Rest "]
     };
     use secrecy::ExposeSecret;
     assert_eq!(url.expose_secret(), "https://hooks.example/x");
-    assert_eq!(secret.as_ref().unwrap().expose_secret(), "whsec_abc");
+    assert_eq!(
+        secret.as_ref().unwrap().expose_secret(),
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    );
     assert_eq!(*format, WebhookFormat::Json);
     assert_eq!(
         subs[0].filter.any_tags.as_deref(),
@@ -218,4 +224,30 @@ fn a_webhook_url_from_the_environment_is_blamed_on_the_variable_and_never_shown(
             "/feeds/blog.toml:6:15: error: subscriber h: the webhook URL must use https (got http:); set allow_http = true to allow plain http"
         ]
     );
+}
+
+#[test]
+fn a_signing_secret_that_is_not_whsec_or_base64_is_refused_with_the_fix() {
+    let (subs, problems) = check(
+        r#"
+[[subscribers]]
+id = "team"
+webhook = "https://hooks.example/x"
+secret_env = "SECRET"
+"#,
+        &[("SECRET", "my-secret-passphrase!")],
+    );
+    assert!(subs.is_empty());
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains(":8:14: error: subscriber team: secret_env SECRET: the secret is not \"whsec_<base64>\" or base64"), "{problems:?}");
+    assert!(
+        problems[0].contains("openssl rand -base64 32"),
+        "{problems:?}"
+    );
+    for good in [
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    ] {
+        assert!(super::signing_key(good).is_ok(), "{good}");
+    }
 }

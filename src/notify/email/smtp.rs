@@ -36,15 +36,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Each SMTP command, and the message body.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Security {
-    /// `smtp://`: no TLS (a local relay).
-    Plain,
-    /// `smtp://…?tls=required`: STARTTLS, or no connection.
-    StartTls,
-    /// `smtps://`: TLS from the first byte (RFC 8314).
-    Implicit,
-}
+/// How the connection is secured, as `smtp_url` says (read by the feed
+/// definition, so `check` and sending agree).
+pub(super) use crate::config::email::SmtpSecurity as Security;
+use crate::config::email::parse_smtp_url;
 
 pub(super) struct Smtp {
     host: String,
@@ -146,13 +141,18 @@ impl Smtp {
     /// A fresh, greeted, encrypted (as configured) and logged-in connection.
     async fn open(&self) -> Result<AsyncSmtpConnection, SendError> {
         let server = self.describe();
-        let tcp = tokio::time::timeout(
+        let addrs: Vec<std::net::SocketAddr> = tokio::time::timeout(
             CONNECT_TIMEOUT,
-            TcpStream::connect((self.host.as_str(), self.port)),
+            tokio::net::lookup_host((self.host.as_str(), self.port)),
         )
         .await
-        .map_err(|_| transient(format!("SMTP {server}: connecting timed out")))?
-        .map_err(|e| transient(format!("SMTP {server}: cannot connect: {e}")))?;
+        .map_err(|_| transient(format!("SMTP {server}: looking up the host timed out")))?
+        .map_err(|e| unresolved(&server, &e))?
+        .collect();
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addrs[..]))
+            .await
+            .map_err(|_| transient(format!("SMTP {server}: connecting timed out")))?
+            .map_err(|e| transient(format!("SMTP {server}: cannot connect: {e}")))?;
         // The point of opening the stream ourselves: see the module docs.
         tcp.set_nodelay(true)
             .map_err(|e| transient(format!("SMTP {server}: TCP_NODELAY: {e}")))?;
@@ -256,6 +256,26 @@ impl Smtp {
                 })
             }
         }
+    }
+}
+
+/// A host name the resolver does not know is permanent: the configuration
+/// names a host that does not exist, and trying again will not help. A
+/// resolver that could not answer (`EAI_AGAIN`: "Temporary failure in name
+/// resolution", or no network) is transient.
+fn unresolved(server: &str, e: &std::io::Error) -> SendError {
+    let text = e.to_string();
+    let unknown = [
+        "not known",
+        "No address associated",
+        "nodename nor servname",
+    ];
+    if unknown.iter().any(|u| text.contains(u)) {
+        permanent(format!(
+            "SMTP {server}: unknown host ({text}); check the host in smtp_url"
+        ))
+    } else {
+        transient(format!("SMTP {server}: cannot look up the host: {text}"))
     }
 }
 
@@ -385,54 +405,28 @@ fn classify(what: &str, stage: Stage, e: TimedError) -> Failure {
     }
 }
 
-/// `smtp://host[:port][?tls=required]` or `smtps://host[:port]`.
-fn parse_smtp_url(text: &str) -> Result<(String, u16, Security), String> {
-    let url = url::Url::parse(text).map_err(|e| format!("email: smtp_url {text:?}: {e}"))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(
-            "email: smtp_url must not hold a login; use username_env and password_env".into(),
-        );
-    }
-    let host = url
-        .host_str()
-        .ok_or_else(|| format!("email: smtp_url {text:?} has no host"))?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let mut security = match url.scheme() {
-        "smtp" => Security::Plain,
-        "smtps" => Security::Implicit,
-        other => {
-            return Err(format!(
-                "email: smtp_url scheme {other}: is not smtp: or smtps:"
-            ));
-        }
-    };
-    for (key, value) in url.query_pairs() {
-        match (key.as_ref(), value.as_ref(), security) {
-            ("tls", "required", Security::Plain) => security = Security::StartTls,
-            _ => {
-                return Err(format!(
-                    "email: smtp_url {text:?}: unknown option {key}={value} \
-                     (only tls=required, with smtp:)"
-                ));
-            }
-        }
-    }
-    if !matches!(url.path(), "" | "/") {
-        return Err(format!("email: smtp_url {text:?} has a path"));
-    }
-    let port = url.port().unwrap_or(match security {
-        Security::Plain => 25,
-        Security::StartTls => 587,
-        Security::Implicit => 465,
-    });
-    Ok((host, port, security))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_host_is_permanent_and_a_resolver_that_cannot_answer_is_transient() {
+        let io = |text: &str| std::io::Error::other(text.to_string());
+        let unknown = unresolved(
+            "x.invalid:25",
+            &io("failed to lookup address information: Name or service not known"),
+        );
+        assert!(
+            matches!(unknown, SendError::Permanent { .. }),
+            "{unknown:?}"
+        );
+        assert!(unknown.to_string().contains("check the host in smtp_url"));
+        let again = unresolved(
+            "x.example:25",
+            &io("failed to lookup address information: Temporary failure in name resolution"),
+        );
+        assert!(matches!(again, SendError::Transient { .. }), "{again:?}");
+    }
 
     #[test]
     fn smtp_urls_name_host_port_and_tls() {

@@ -9,13 +9,12 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 /// The key Standard Webhooks signs with: the secret without `whsec_`,
-/// base64-decoded; raw bytes when it is not base64 (see the module docs).
+/// base64-decoded, as `config::subscribers::signing_key` reads it (which
+/// refuses any other secret when the subscribers are resolved, so this
+/// fallback to raw bytes is never reached for a checked subscriber).
 fn signing_key(secret: &SecretString) -> Vec<u8> {
     let secret = secret.expose_secret();
-    let secret = secret.strip_prefix("whsec_").unwrap_or(secret);
-    BASE64
-        .decode(secret)
-        .unwrap_or_else(|_| secret.as_bytes().to_vec())
+    crate::config::subscribers::signing_key(secret).unwrap_or_else(|_| secret.as_bytes().to_vec())
 }
 
 /// `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`.
