@@ -202,8 +202,11 @@ fn mdx_features_become_safe_self_contained_html_in_the_feed() {
 
 #[test]
 fn the_real_corpus_builds_valid_feeds_with_no_relative_url() {
-    let corpus = corpus_dir().join("developer-overheid");
-    let blog = TestBlog::corpus();
+    let Some(blog) = TestBlog::corpus() else {
+        return;
+    };
+    let corpus = corpus_dir().expect("TestBlog::corpus found it");
+    let corpus = corpus.join("developer-overheid");
     let run = build(&blog, "2026-11-29T00:00:00Z");
     // The corpus has real broken references (two images absent from the
     // snapshot): warnings, not errors.
@@ -233,13 +236,13 @@ fn the_real_corpus_builds_valid_feeds_with_no_relative_url() {
 
 #[test]
 fn a_draft_is_in_no_feed_until_it_is_published() {
-    let seed = corpus_dir().join("developer-overheid-history/seed");
+    let (before, after) = (history("before"), history("after"));
     let blog = TestBlog::new(&format!(
         "tags_file = \"{}\"\n",
-        seed.join("tags.yml").display()
+        before.join("tags.yml").display()
     ));
     std::fs::copy(
-        seed.join("blog/authors.yml"),
+        before.join("blog/authors.yml"),
         blog.blog().join("authors.yml"),
     )
     .unwrap();
@@ -248,33 +251,23 @@ fn a_draft_is_in_no_feed_until_it_is_published() {
         "---\ntags: [api]\n---\n# Other\n\nText.\n",
     );
     std::fs::create_dir_all(blog.blog().join("draft")).unwrap();
-    let draft = blog
-        .blog()
-        .join("draft/nederlandse-digitaliseringsstrategie.md");
-    std::fs::copy(
-        seed.join("blog/draft/nederlandse-digitaliseringsstrategie.md"),
-        &draft,
-    )
-    .unwrap();
+    let draft = blog.blog().join("draft/data-strategie.md");
+    std::fs::copy(before.join("blog/draft/data-strategie.md"), &draft).unwrap();
     assert_eq!(build(&blog, "2025-07-12T00:00:00Z").code, 0);
     let atom = blog.read_out("atom.xml");
-    assert!(
-        !atom.contains("digitaliseringsstrategie"),
-        "the draft is in no feed"
-    );
+    assert!(!atom.contains("data-strategie"), "the draft is in no feed");
     assert!(!blog.out().join("tags/nds").exists());
 
     std::fs::remove_file(&draft).unwrap();
     std::fs::create_dir_all(blog.blog().join("2025/07")).unwrap();
     std::fs::copy(
-        seed.join("blog/2025/07/15-nederlandse-digitaliseringsstrategie.md.at-664ae73"),
-        blog.blog()
-            .join("2025/07/15-nederlandse-digitaliseringsstrategie.md"),
+        after.join("blog/2025/07/15-data-strategie.md"),
+        blog.blog().join("2025/07/15-data-strategie.md"),
     )
     .unwrap();
     assert_eq!(build(&blog, "2025-07-16T00:00:00Z").code, 0);
     let entries = checked_entries(&blog.out(), FEEDS_URL);
-    let url = post_url("/blog/2025/07/15/nederlandse-digitaliseringsstrategie");
+    let url = post_url("/blog/2025/07/15/data-strategie");
     assert_eq!(ids(&entries, "atom.xml")[0], url);
     assert!(ids(&entries, "tags/nds/rss.xml").contains(&url));
 }
@@ -374,4 +367,51 @@ fn a_failed_write_leaves_the_previous_feeds_intact_and_no_temporary_files() {
             "temporary file left behind: {name}"
         );
     }
+}
+
+/// `examples/next-to-docusaurus.toml`, built where it sits beside a copy of
+/// the example blog: the feeds land in `static/feeds/blog/` (which
+/// `docusaurus build` copies to `/feeds/blog/`, away from Docusaurus's own
+/// `/blog/atom.xml` and `/blog/rss.xml`), and every self link points at
+/// `feeds_url`.
+#[test]
+fn the_next_to_docusaurus_example_writes_its_feeds_under_feeds_blog_with_matching_self_links() {
+    let site = tempfile::tempdir().unwrap();
+    let toml = site.path().join("next-to-docusaurus.toml");
+    std::fs::copy(repo_dir().join("examples/next-to-docusaurus.toml"), &toml).unwrap();
+    copy_dir(&repo_dir().join("examples/blog"), &site.path().join("blog"));
+    let run = postbode_in(
+        site.path(),
+        &["--now", NOW, "build", toml.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let feeds_url = "https://example.org/feeds/blog";
+    let out = site.path().join("static/feeds/blog");
+    for file in ["atom.xml", "rss.xml", "feed.json", "tags/api/atom.xml"] {
+        assert!(out.join(file).is_file(), "{file} not in static/feeds/blog/");
+    }
+    // Nothing where Docusaurus writes its own feeds.
+    assert!(!site.path().join("static/blog").exists());
+    assert!(!site.path().join("build").exists());
+    let read = |rel: &str| std::fs::read_to_string(out.join(rel)).unwrap();
+    assert!(
+        read("atom.xml").contains(&format!("<link href=\"{feeds_url}/atom.xml\" rel=\"self\"")),
+        "{}",
+        read("atom.xml")
+    );
+    assert!(read("rss.xml").contains(&format!("href=\"{feeds_url}/rss.xml\" rel=\"self\"")));
+    let json: Value = serde_json::from_str(&read("feed.json")).unwrap();
+    assert_eq!(json["feed_url"], format!("{feeds_url}/feed.json"));
+    // Posts still link to the blog's own pages under /blog.
+    assert!(
+        json["items"][0]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://example.org/blog/"),
+        "{json}"
+    );
+    // The independent checker agrees: every self link is under feeds_url.
+    let entries = checked_entries(&out, feeds_url);
+    assert!(entries.contains_key("tags/api/rss.xml"), "{entries:?}");
 }

@@ -7,14 +7,12 @@ use std::process::Command;
 
 use crate::helpers::*;
 
-const BEFORE: &str = "2025-07-10_e83322f_seed-added-as-draft";
-const AFTER: &str = "2025-07-15_664ae73_seed-published";
-const OPENAPI: &str = "https://developer.overheid.nl/blog/2025/07/10/openapi-31-in-zicht";
+const BEFORE: &str = "before";
+const AFTER: &str = "after";
+const OPENAPI: &str = "https://voorbeeld.example.org/blog/2025/07/10/openapi-31-komt-eraan";
 
 fn snapshot(name: &str) -> PathBuf {
-    corpus_dir()
-        .join("developer-overheid-history/snapshots")
-        .join(name)
+    history(name)
 }
 
 fn git(dir: &Path, args: &[&str], date: &str) {
@@ -94,8 +92,8 @@ impl GitBlog {
         std::fs::write(
             blog.toml(),
             format!(
-                r#"title = "developer.overheid.nl"
-site_url = "https://developer.overheid.nl"
+                r#"title = "voorbeeld.example.org"
+site_url = "https://voorbeeld.example.org"
 source = {{ git = "file://{}", branch = "main", path = "blog" }}
 tags_file = "tags.yml"
 output = "out"
@@ -103,10 +101,10 @@ language = "nl"
 state = "state.db"
 
 [email]
-from = "developer.overheid.nl <noreply@developer.overheid.nl>"
+from = "voorbeeld.example.org <noreply@voorbeeld.example.org>"
 transport = "file"
 outbox = "outbox"
-unsubscribe_url = "https://developer.overheid.nl/unsubscribe?s={{subscriber}}&t={{token}}"
+unsubscribe_url = "https://voorbeeld.example.org/unsubscribe?s={{subscriber}}&t={{token}}"
 
 [[subscribers]]
 id = "all"
@@ -153,7 +151,7 @@ fn a_post_pushed_to_the_git_source_is_fetched_put_in_the_feeds_and_announced_onc
     assert!(
         g.blog
             .read_out("atom.xml")
-            .contains("nederlandse-profielen-op-cloudevents")
+            .contains("cloudevents-consultatie")
     );
     // The clone is in the cache folder, not beside the feed definition.
     let checkouts: Vec<_> = std::fs::read_dir(&g.cache)
@@ -168,7 +166,7 @@ fn a_post_pushed_to_the_git_source_is_fetched_put_in_the_feeds_and_announced_onc
     commit_snapshot(
         &g.work,
         AFTER,
-        &["2025/07/15-nederlandse-digitaliseringsstrategie.md"],
+        &["2025/07/15-data-strategie.md"],
         "2025-07-15T14:28:20+02:00",
     );
     let run = g.run("2025-07-16T00:00:00Z");
@@ -179,7 +177,7 @@ fn a_post_pushed_to_the_git_source_is_fetched_put_in_the_feeds_and_announced_onc
     assert!(g.blog.read_out("atom.xml").contains(OPENAPI));
     let mail = outbox(&g.blog.path().join("outbox"));
     assert_eq!(mail["all@example.org"].len(), 1);
-    assert!(mail["all@example.org"][0].contains("openapi-31-in-zicht"));
+    assert!(mail["all@example.org"][0].contains("openapi-31-komt-eraan"));
 
     let run = g.run("2025-07-17T00:00:00Z");
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -212,7 +210,7 @@ fn a_failed_fetch_uses_the_last_checkout_and_a_failed_first_clone_names_the_url(
     assert!(
         g.blog
             .read_out("atom.xml")
-            .contains("nederlandse-profielen-op-cloudevents")
+            .contains("cloudevents-consultatie")
     );
 }
 

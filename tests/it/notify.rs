@@ -7,19 +7,17 @@ use std::path::{Path, PathBuf};
 use crate::helpers::*;
 use crate::receiver::Receiver;
 
-const BEFORE: &str = "2025-07-10_e83322f_seed-added-as-draft";
-const AFTER: &str = "2025-07-15_664ae73_seed-published";
-const OPENAPI: &str = "https://developer.overheid.nl/blog/2025/07/10/openapi-31-in-zicht";
-const NDS: &str =
-    "https://developer.overheid.nl/blog/2025/07/15/nederlandse-digitaliseringsstrategie";
+const BEFORE: &str = "before";
+const AFTER: &str = "after";
+const OPENAPI: &str = "https://voorbeeld.example.org/blog/2025/07/10/openapi-31-komt-eraan";
+const NDS: &str = "https://voorbeeld.example.org/blog/2025/07/15/data-strategie";
 
 fn snapshot(name: &str) -> PathBuf {
-    corpus_dir()
-        .join("developer-overheid-history/snapshots")
-        .join(name)
+    history(name)
 }
 
-/// A blog whose `blog/` and `tags.yml` are replaced by a history snapshot.
+/// A blog whose `blog/` and `tags.yml` are replaced by a state of the
+/// sample blog in `tests/data/history/`.
 fn use_snapshot(blog: &TestBlog, name: &str) {
     let _ = std::fs::remove_dir_all(blog.blog());
     copy_dir(&snapshot(name).join("blog"), &blog.blog());
@@ -54,25 +52,25 @@ fn outbox(dir: &Path) -> BTreeMap<String, Vec<String>> {
 
 /// `[email]` writing `.eml` files to `outbox/`.
 const FILE_EMAIL: &str = r#"[email]
-from = "developer.overheid.nl <noreply@developer.overheid.nl>"
+from = "voorbeeld.example.org <noreply@voorbeeld.example.org>"
 transport = "file"
 outbox = "outbox"
-unsubscribe_url = "https://developer.overheid.nl/unsubscribe?s={subscriber}&t={token}"
+unsubscribe_url = "https://voorbeeld.example.org/unsubscribe?s={subscriber}&t={token}"
 "#;
 
 fn history_blog(subscribers: &str) -> TestBlog {
     history_blog_with(FILE_EMAIL, subscribers)
 }
 
-/// The corpus blog's feed definition (blog name `feeds`, state in
+/// The sample blog's feed definition (blog name `feeds`, state in
 /// `state.db`) with this `[email]` section and these subscribers.
 fn history_blog_with(email: &str, subscribers: &str) -> TestBlog {
     let blog = TestBlog::new("");
     std::fs::write(
         blog.toml(),
         format!(
-            r#"title = "developer.overheid.nl"
-site_url = "https://developer.overheid.nl"
+            r#"title = "voorbeeld.example.org"
+site_url = "https://voorbeeld.example.org"
 source = "blog"
 tags_file = "tags.yml"
 output = "out"
@@ -105,7 +103,7 @@ fn notify_with_env(blog: &TestBlog, now: &str, env: &[(&str, &str)]) -> (Run, se
 }
 
 #[test]
-fn the_history_snapshots_announce_exactly_the_two_new_posts_to_the_matching_subscribers_once() {
+fn the_sample_blog_history_announces_exactly_the_two_new_posts_to_the_matching_subscribers_once() {
     let blog = history_blog(
         r#"
 [[subscribers]]
@@ -129,9 +127,9 @@ email = "ai@example.org"
 all_tags = ["artificial intelligence", "llm"]
 
 [[subscribers]]
-id = "dimitri"
-email = "dimitri-fans@example.org"
-authors = ["dimitri-van-hees"]
+id = "sanne"
+email = "sanne-fans@example.org"
+authors = ["sanne-de-vries"]
 language = "en"
 
 [[subscribers]]
@@ -169,17 +167,17 @@ tags = ["rust"]
     let count = |to: &str| mail.get(to).map_or(0, Vec::len);
     assert_eq!(count("all@example.org"), 2);
     assert_eq!(count("nds@example.org"), 1);
-    assert!(mail["nds@example.org"][0].contains("nederlandse-digitaliseringsstrategie"));
+    assert!(mail["nds@example.org"][0].contains("data-strategie"));
     assert_eq!(count("openapi@example.org"), 1);
-    assert!(mail["openapi@example.org"][0].contains("openapi-31-in-zicht"));
+    assert!(mail["openapi@example.org"][0].contains("openapi-31-komt-eraan"));
     assert_eq!(count("ai@example.org"), 1);
-    assert_eq!(count("dimitri-fans@example.org"), 1);
+    assert_eq!(count("sanne-fans@example.org"), 1);
     assert_eq!(count("rust@example.org"), 0);
     assert_eq!(second["sent"], 6);
     let one = &mail["nds@example.org"][0];
     assert!(one.contains("Message-ID: <postbode.feeds."), "{one}");
     assert!(
-        one.contains("List-Unsubscribe: <https://developer.overheid.nl/unsubscribe?s=nds-only&t="),
+        one.contains("List-Unsubscribe: <https://voorbeeld.example.org/unsubscribe?s=nds-only&t="),
         "{one}"
     );
     assert!(
@@ -258,9 +256,9 @@ fn check_names_invalid_subscribers() {
 // --- Real transports: SMTP with STARTTLS and a login, webhooks to a real
 // HTTP receiver, failures and retries, preview ---
 
-const NDS_PATH: &str = "/blog/2025/07/15/nederlandse-digitaliseringsstrategie";
-const NDS_TITLE: &str = "Digitaal samenwerken als één overheid: wat de NDS vraagt van developers";
-const OPENAPI_TITLE: &str = "OpenAPI 3.1 eindelijk in zicht: de voordelen op een rijtje";
+const NDS_PATH: &str = "/blog/2025/07/15/data-strategie";
+const NDS_TITLE: &str = "Eén gemeente, één aanpak: wat de NDS van developers vraagt";
+const OPENAPI_TITLE: &str = "OpenAPI 3.1 komt eraan: wat het ons oplevert";
 /// A Standard Webhooks secret: `whsec_` + base64 of the key.
 const SECRET: &str = "whsec_cG9zdGJvZGUgdGVzdCBzaWduaW5nIGtleSwgMzIgYg==";
 const SECRET_ENV: (&str, &str) = ("POSTBODE_TEST_WEBHOOK_SECRET", SECRET);
@@ -335,12 +333,12 @@ fn the_announcements_go_over_smtp_with_starttls_and_a_login_to_a_real_server() {
     let blog = history_blog_with(
         &format!(
             r#"[email]
-from = "developer.overheid.nl <noreply@developer.overheid.nl>"
+from = "voorbeeld.example.org <noreply@voorbeeld.example.org>"
 transport = "smtp"
 smtp_url = "smtp://localhost:{}?tls=required"
 username_env = "POSTBODE_TEST_SMTP_USER"
 password_env = "POSTBODE_TEST_SMTP_PASSWORD"
-unsubscribe_url = "https://developer.overheid.nl/unsubscribe?s={{subscriber}}&t={{token}}"
+unsubscribe_url = "https://voorbeeld.example.org/unsubscribe?s={{subscriber}}&t={{token}}"
 "#,
             server.port
         ),
@@ -355,9 +353,9 @@ email = "nds@example.org"
 tags = ["nds"]
 
 [[subscribers]]
-id = "dimitri"
-email = "dimitri-fans@example.org"
-authors = ["dimitri-van-hees"]
+id = "sanne"
+email = "sanne-fans@example.org"
+authors = ["sanne-de-vries"]
 language = "en"
 "#,
     );
@@ -390,17 +388,17 @@ language = "en"
         })
         .collect();
     arrived.sort();
-    let nl = |title: &str| format!("Nieuw op developer.overheid.nl: {title}");
+    let nl = |title: &str| format!("Nieuw op voorbeeld.example.org: {title}");
     assert_eq!(
         arrived,
         [
             ("all@example.org".to_string(), nl(NDS_TITLE)),
             ("all@example.org".to_string(), nl(OPENAPI_TITLE)),
-            (
-                "dimitri-fans@example.org".to_string(),
-                format!("New on developer.overheid.nl: {OPENAPI_TITLE}")
-            ),
             ("nds@example.org".to_string(), nl(NDS_TITLE)),
+            (
+                "sanne-fans@example.org".to_string(),
+                format!("New on voorbeeld.example.org: {OPENAPI_TITLE}")
+            ),
         ]
     );
     let mut ids = Vec::new();
@@ -410,7 +408,7 @@ language = "en"
         assert_eq!(m["to"], to, "{m}");
         assert_eq!(m["tls"], true, "{m}");
         assert_eq!(m["authenticated"], true, "{m}");
-        assert_eq!(m["mail_from"], "noreply@developer.overheid.nl", "{m}");
+        assert_eq!(m["mail_from"], "noreply@voorbeeld.example.org", "{m}");
         assert_eq!(m["content_type"], "multipart/alternative", "{m}");
         let url = if m["subject"].as_str().unwrap().ends_with(NDS_TITLE) {
             NDS
@@ -427,19 +425,19 @@ language = "en"
         let id = m["message_id"].as_str().unwrap();
         let n = id
             .strip_prefix("<postbode.feeds.")
-            .and_then(|r| r.strip_suffix("@developer.overheid.nl>"))
+            .and_then(|r| r.strip_suffix("@voorbeeld.example.org>"))
             .unwrap_or_else(|| panic!("Message-ID {id}"));
         assert!(n.parse::<u64>().is_ok(), "Message-ID {id}");
         ids.push(id.to_string());
         let subscriber = match to {
             "all@example.org" => "all",
             "nds@example.org" => "nds-only",
-            _ => "dimitri",
+            _ => "sanne",
         };
         let token = postbode::notify::email::unsubscribe_token("feeds", subscriber, to);
         assert_eq!(
             m["list_unsubscribe"],
-            format!("<https://developer.overheid.nl/unsubscribe?s={subscriber}&t={token}>"),
+            format!("<https://voorbeeld.example.org/unsubscribe?s={subscriber}&t={token}>"),
             "{m}"
         );
         assert_eq!(
@@ -526,7 +524,7 @@ fn every_webhook_format_gets_the_body_its_receiver_needs_and_json_is_signed() {
         assert_eq!(body["posts"][0]["url"], url, "{body}");
         assert_eq!(body["blog"]["name"], "feeds", "{body}");
         assert_eq!(
-            body["blog"]["feed_url"], "https://developer.overheid.nl/blog/atom.xml",
+            body["blog"]["feed_url"], "https://voorbeeld.example.org/blog/atom.xml",
             "{body}"
         );
     }
@@ -722,7 +720,7 @@ fn a_410_kills_the_delivery_and_disables_the_subscriber_until_retry_dead_enables
     assert_eq!(run.code, 1, "the dead delivery is still there");
     assert_eq!(
         third["new_posts"],
-        serde_json::json!(["https://developer.overheid.nl/blog/2025/07/17/nog-een-nds-bericht"])
+        serde_json::json!(["https://voorbeeld.example.org/blog/2025/07/17/nog-een-nds-bericht"])
     );
     assert_eq!(third["planned"], 1, "{third}");
     assert_eq!(third["sent"], 1, "{third}");
@@ -760,7 +758,7 @@ fn a_410_kills_the_delivery_and_disables_the_subscriber_until_retry_dead_enables
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         fifth["new_posts"],
-        serde_json::json!(["https://developer.overheid.nl/blog/2025/07/19/nds-vervolg"])
+        serde_json::json!(["https://voorbeeld.example.org/blog/2025/07/19/nds-vervolg"])
     );
     assert_eq!(fifth["sent"], 2, "{fifth}");
     assert_eq!(receiver.requests_to("/gone").len(), 3);
@@ -806,7 +804,7 @@ fn preview_prints_the_email_and_the_webhook_request_and_sends_nothing() {
         .unwrap();
     assert_eq!(
         m.subject(),
-        Some(format!("Nieuw op developer.overheid.nl: {NDS_TITLE}").as_str())
+        Some(format!("Nieuw op voorbeeld.example.org: {NDS_TITLE}").as_str())
     );
     assert_eq!(
         m.to().unwrap().first().unwrap().address(),
@@ -814,12 +812,12 @@ fn preview_prints_the_email_and_the_webhook_request_and_sends_nothing() {
     );
     assert_eq!(
         m.message_id(),
-        Some("postbode.feeds.0@developer.overheid.nl")
+        Some("postbode.feeds.0@voorbeeld.example.org")
     );
     assert!(
         m.header_raw("List-Unsubscribe")
             .unwrap()
-            .contains("https://developer.overheid.nl/unsubscribe?s=mail&t="),
+            .contains("https://voorbeeld.example.org/unsubscribe?s=mail&t="),
         "{mail}"
     );
     assert!(m.header_raw("List-Unsubscribe-Post").is_some(), "{mail}");
@@ -853,7 +851,7 @@ fn preview_prints_the_email_and_the_webhook_request_and_sends_nothing() {
     assert_eq!(header("content-type"), "application/json");
     assert_eq!(
         header("webhook-id"),
-        "postbode.feeds.0@developer.overheid.nl"
+        "postbode.feeds.0@voorbeeld.example.org"
     );
     let body = body.strip_suffix('\n').unwrap_or(body);
     assert!(
@@ -912,8 +910,7 @@ fn a_weekly_digest_waits_for_the_week_to_end_and_lists_every_new_post_in_one_mes
     let messages = &mail["weekly@example.org"];
     assert_eq!(messages.len(), 1);
     assert!(
-        messages[0].contains("openapi-31-in-zicht")
-            && messages[0].contains("nederlandse-digitaliseringsstrategie")
+        messages[0].contains("openapi-31-komt-eraan") && messages[0].contains("data-strategie")
     );
     let (_, after) = notify(&blog, "2025-07-28T06:00:00Z");
     assert_eq!(after["sent"], 0, "the digest is sent once");
