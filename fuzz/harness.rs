@@ -169,7 +169,7 @@ pub fn post(scratch: &Scratch, data: &[u8]) {
             .collect(),
     );
     let assets_url = format!("{}/assets", config.feeds_url);
-    let assets = Assets::new(&assets_url);
+    let assets = Assets::new(&assets_url, posts::confined::Roots::of_blog(config));
     for post in blog.posts.iter().filter(|p| p.source == POST_FILE) {
         assert!(post.url.starts_with(SITE_URL), "post URL {}", post.url);
         for tag in &post.tags {
@@ -182,7 +182,6 @@ pub fn post(scratch: &Scratch, data: &[u8]) {
         let path = config.source.join(&post.source);
         let site = Site {
             site_url: &config.site_url,
-            assets_url: &assets_url,
         };
         let source = Document {
             path: &path,

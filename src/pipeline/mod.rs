@@ -119,6 +119,9 @@ fn write(
     let previous = build_files.read();
     if let Some(previous) = previous.as_ref().filter(|_| !opts.force)
         && previous.still_fresh(&inputs, now)
+        // A published folder emptied meanwhile (a site build that cleans
+        // its output) must be written again, though no post changed.
+        && previous.files.iter().all(|f| config.output.join(f).is_file())
     {
         tracing::info!(blog = %config.name, "nothing changed since the last build");
         return Ok(BuildReport {

@@ -158,3 +158,13 @@ fn the_published_folder_holds_no_internal_files() {
     let again = blog.run(&["--now", NOW, "build"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
 }
+
+#[test]
+fn an_emptied_output_folder_is_written_again_though_no_post_changed() {
+    let blog = TestBlog::example();
+    assert_eq!(blog.run(&["--now", NOW, "build"]).code, 0);
+    std::fs::remove_dir_all(blog.out()).unwrap();
+    let run = blog.run(&["--now", NOW, "build"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(blog.out().join("atom.xml").is_file());
+}

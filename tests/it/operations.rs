@@ -156,7 +156,8 @@ fn status_shows_when_each_delivery_is_tried_next_and_when_a_digest_is_due() {
     blog.write("2025-07-15-new.md", "# New post\n\nText.\n");
     // Wednesday 16 July: the hook fails, the digest waits for the week's end.
     let (run, s) = notify(&blog, "2025-07-16T00:00:00Z");
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Due deliveries and none sent: exit 1, so cron notices.
+    assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(
         (s["retrying"].as_u64(), s["sent"].as_u64()),
         (Some(1), Some(0)),
