@@ -47,6 +47,10 @@ pub struct Summary {
     pub blog: String,
     pub first_run: bool,
     pub new_posts: Vec<String>,
+    /// On a first run: published posts recorded as known without being
+    /// announced (`--backfill` announces older ones).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub recorded_quietly: usize,
     pub planned: usize,
     pub sent: usize,
     pub retrying: usize,
@@ -207,3 +211,7 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests;
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}

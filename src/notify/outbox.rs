@@ -74,6 +74,9 @@ pub async fn plan_run(
     };
     let by_id: HashMap<&str, &Subscriber> =
         subscribers.iter().map(|s| (s.id.as_str(), s)).collect();
+    if first_run {
+        summary.recorded_quietly = plan.seen.len().saturating_sub(plan.announce.len());
+    }
     let mut announcements = Vec::new();
     for a in &plan.announce {
         let post = &posts[a.post];

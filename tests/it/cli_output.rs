@@ -220,3 +220,22 @@ fn logs_to_a_file_or_pipe_carry_no_colour_codes() {
         run.stderr
     );
 }
+
+#[test]
+fn a_first_run_says_how_many_published_posts_it_recorded_without_announcing() {
+    let blog = blog_with_subscribers();
+    blog.write("2025-05-01-older.md", "---\ntitle: Older\n---\nText.\n");
+    let run = blog.run(&["--now", FIRST, "notify"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("first run: 2 published posts recorded without announcing"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("0 new posts, 0 deliveries planned"),
+        "{}",
+        run.stderr
+    );
+}

@@ -111,6 +111,22 @@ fn why(summary: &Summary) -> String {
 }
 
 /// The summary as one line on stderr, or as JSON collected for stdout.
+/// "first run: 5 published posts recorded without announcing them, " – so
+/// "0 new posts" on a first run does not read as if nothing was seen.
+fn first_run(summary: &Summary) -> String {
+    if !summary.first_run {
+        return String::new();
+    }
+    format!(
+        "first run: {} recorded without announcing (--backfill DATE announces them), ",
+        output::count(
+            summary.recorded_quietly as u64,
+            "published post",
+            "published posts"
+        )
+    )
+}
+
 pub fn show(summary: &Summary, json: bool, doc: &mut JsonPerBlog) {
     if json {
         doc.push(summary);
@@ -127,9 +143,9 @@ pub fn show(summary: &Summary, json: bool, doc: &mut JsonPerBlog) {
         Ok(())
     });
     output::note(format_args!(
-        "{}: {}{}, {} planned, {} sent, {} retrying, {} dead ({} dead in total){}{}",
+        "{}: {}{}, {} planned; this run sent {}, {} retrying, {} dead ({} dead in total){}{}",
         summary.blog,
-        if summary.first_run { "first run: " } else { "" },
+        first_run(summary),
         output::count(summary.new_posts.len() as u64, "new post", "new posts"),
         output::count(summary.planned as u64, "delivery", "deliveries"),
         summary.sent,
