@@ -117,6 +117,9 @@ fn first_run(summary: &Summary) -> String {
     if !summary.first_run {
         return String::new();
     }
+    if summary.recorded_quietly == 0 {
+        return "first run: ".into();
+    }
     format!(
         "first run: {} recorded without announcing (--backfill DATE announces them), ",
         output::count(
@@ -143,7 +146,7 @@ pub fn show(summary: &Summary, json: bool, doc: &mut JsonPerBlog) {
         Ok(())
     });
     output::note(format_args!(
-        "{}: {}{}, {} planned; this run sent {}, {} retrying, {} dead ({} dead in total){}{}",
+        "{}: {}{}, {} planned, {} sent, {} retrying, {} dead ({} dead in total){}{}",
         summary.blog,
         first_run(summary),
         output::count(summary.new_posts.len() as u64, "new post", "new posts"),
