@@ -161,6 +161,7 @@ async fn for_each_blog(
     state: Option<&Path>,
     mut f: impl AsyncFnMut(&BlogConfig) -> Outcome,
 ) -> Outcome {
+    let scanned = files.is_empty();
     let files = match feed_files(files) {
         Ok(f) => f,
         Err(message) => {
@@ -179,6 +180,12 @@ async fn for_each_blog(
             }
             Err(e) => {
                 output::error(e);
+                if scanned && !names_a_blog(&file) {
+                    output::note(format_args!(
+                        "postbode: note: {} is in feeds/ but is no feed definition (it has no title, site_url or source): move it out of feeds/, or name the definitions to read as arguments",
+                        file.display()
+                    ));
+                }
                 Outcome::Fatal
             }
         };
@@ -227,6 +234,19 @@ fn feed_files(given: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         return Err("no feed definition given and feeds/ has no *.toml files".into());
     }
     Ok(files)
+}
+
+/// Whether a TOML file read from `feeds/` looks like it means to be a feed
+/// definition at all, so a stray file gets a hint instead of a puzzle.
+fn names_a_blog(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_none_or(|t| {
+            ["title", "site_url", "source"]
+                .iter()
+                .any(|k| t.contains_key(*k))
+        })
 }
 
 /// A separate subscribers file (only `[[subscribers]]` tables) may sit in

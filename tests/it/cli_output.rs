@@ -239,3 +239,19 @@ fn a_first_run_says_how_many_published_posts_it_recorded_without_announcing() {
         run.stderr
     );
 }
+
+#[test]
+fn a_stray_toml_file_in_feeds_is_named_with_what_to_do() {
+    let blog = TestBlog::new("");
+    let feeds = blog.path().join("feeds");
+    std::fs::create_dir_all(&feeds).unwrap();
+    std::fs::write(feeds.join("rustfmt.toml"), "max_width = 100\n").unwrap();
+    let run = postbode_in(blog.path(), &["check"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is no feed definition")
+            && run.stderr.contains("move it out of feeds/"),
+        "{}",
+        run.stderr
+    );
+}
