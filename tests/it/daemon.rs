@@ -1,51 +1,11 @@
 //! The daemon: runs on an interval, serves health and metrics, and stops
 //! cleanly on SIGTERM.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    // A loaded CI machine can refuse or reset a connection now and then: try
-    // a few times before calling the endpoint broken.
-    for _ in 0..20 {
-        if let Some(response) = http_get_once(port, path) {
-            return Some(response);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
-
-fn http_get_once(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    s.write_all(request.as_bytes()).ok()?;
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8(out).ok()?;
-    text.starts_with("HTTP/1.1 ").then_some(text)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[test]
 fn the_daemon_runs_every_interval_announces_new_posts_and_stops_on_sigterm() {

@@ -366,3 +366,45 @@ pub fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     std::fs::write(&paths.2, leaf_key.serialize_pem()).unwrap();
     paths
 }
+
+// HTTP and timing for tests of the daemon's endpoints.
+
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    // A loaded CI machine can refuse or reset a connection now and then: try
+    // a few times before calling the endpoint broken.
+    for _ in 0..20 {
+        if let Some(response) = http_get_once(port, path) {
+            return Some(response);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    None
+}
+
+pub fn http_get_once(port: u16, path: &str) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    std::io::Write::write_all(&mut s, request.as_bytes()).ok()?;
+    let mut out = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut s, &mut out);
+    let text = String::from_utf8(out).ok()?;
+    text.starts_with("HTTP/1.1 ").then_some(text)
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn wait_for(what: &str, timeout: std::time::Duration, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

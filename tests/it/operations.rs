@@ -5,8 +5,6 @@
 //! delivery backing off after the receiver was fixed, and the daemon's
 //! gauges read from the state at scrape time over HTTP.
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -347,24 +345,6 @@ fn retry_due_now_brings_a_backing_off_delivery_forward_and_says_clearly_what_it_
         run.stderr
     );
     assert_eq!(notify(&blog, "2025-03-02T00:01:10Z").1["sent"], 1);
-}
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    s.write_all(request.as_bytes()).ok()?;
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    String::from_utf8(out).ok()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Waits (bounded) until `/metrics` has every line in `want`.

@@ -318,44 +318,6 @@ fn status_and_retry_on_a_missing_state_say_so_and_create_nothing() {
     assert!(!state(&blog).exists());
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The status line and body of `GET /healthz`, or `None` when it does not
-/// answer.
-fn healthz(port: u16) -> Option<String> {
-    let out = get(port, "/healthz");
-    out.starts_with("HTTP/1.1 ").then_some(out)
-}
-
-/// The whole response to `GET path` (empty when nothing answers).
-fn get(port: u16, path: &str) -> String {
-    use std::io::Write as _;
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    let mut out = String::new();
-    if s.write_all(request.as_bytes()).is_ok() {
-        let _ = s.read_to_string(&mut out);
-    }
-    out
-}
-
-fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn a_daemon_whose_state_is_deleted_between_two_loops_turns_unhealthy_sends_nothing_and_exits_2() {
     let blog = blog_with(
@@ -373,12 +335,12 @@ fn a_daemon_whose_state_is_deleted_between_two_loops_turns_unhealthy_sends_nothi
         .spawn()
         .unwrap();
     wait_for("a healthy daemon", Duration::from_secs(10), || {
-        healthz(port).is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+        http_get_once(port, "/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
     });
     // After the first run (a later one may be going: the state may go at
     // any moment).
     wait_for("the first run", Duration::from_secs(20), || {
-        let metrics = get(port, "/metrics");
+        let metrics = http_get_once(port, "/metrics").unwrap_or_default();
         metrics.lines().any(|l| {
             l.strip_prefix("postbode_runs_total{outcome=\"ok\"} ")
                 .and_then(|n| n.trim().parse::<f64>().ok())
@@ -390,7 +352,7 @@ fn a_daemon_whose_state_is_deleted_between_two_loops_turns_unhealthy_sends_nothi
     blog.write("2025-02-01-new.md", "# New post\n\nFresh.\n");
     let mut answer = String::new();
     wait_for("/healthz to fail", Duration::from_secs(20), || {
-        answer = healthz(port).unwrap_or_default();
+        answer = http_get_once(port, "/healthz").unwrap_or_default();
         answer.starts_with("HTTP/1.1 503")
     });
     assert!(answer.contains("the last run could not run"), "{answer}");
