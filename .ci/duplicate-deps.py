@@ -12,6 +12,10 @@ import tomllib
 ALLOWED = {
     "base64": "sqlx 0.9 uses base64 0.22 while lettre (email-encoding) and "
     "hyper-util use 0.23; ours follows sqlx",
+    "sha2": "sqlx-core 0.9 uses sha2 0.10 while sqlx-postgres 0.9 (SCRAM login) "
+    "uses 0.11; ours follows sqlx-core",
+    "hmac": "sqlx-postgres 0.9 (SCRAM login) uses hmac 0.13, built on sha2 0.11; "
+    "ours is 0.12, built on the sha2 0.10 that sqlx-core uses",
 }
 
 with open("Cargo.toml", "rb") as f:
