@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
-use crate::config::{self, BlogConfig};
+use crate::config::{self, BlogConfig, StateLocation};
 pub use crate::diag::Outcome;
 use crate::notify::{Clock, Options};
 use crate::pipeline::BuildOptions;
@@ -174,7 +174,7 @@ async fn for_each_blog(
         let outcome = match config::load(&file) {
             Ok(mut c) => {
                 if let Some(s) = state {
-                    c.state = s.to_path_buf();
+                    c.state = StateLocation::from_arg(s);
                 }
                 f(&c).await
             }

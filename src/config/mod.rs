@@ -20,12 +20,14 @@ pub mod email;
 mod error;
 pub mod lint;
 pub mod subscribers;
+pub mod state;
 mod values;
 
 pub use delivery::DeliverySettings;
 use email::RawEmail;
 pub use email::{EmailConfig, EmailTransport};
 pub use error::ConfigError;
+pub use state::{DatabaseUrl, StateLocation};
 use subscribers::{RawSubscribers, SubscribersField};
 use values::RawSource;
 
@@ -70,9 +72,10 @@ struct RawConfig {
     email: Option<RawEmail>,
     #[serde(default)]
     delivery: DeliverySettings,
-    /// SQLite database with what was announced and delivered.
+    /// What was announced and delivered: an SQLite file, or a
+    /// `postgres://` URL (see `state`).
     #[serde(default)]
-    state: Option<PathBuf>,
+    state: Option<String>,
     /// Folder whose files override the built-in message templates.
     #[serde(default)]
     templates: Option<PathBuf>,
@@ -133,8 +136,9 @@ pub struct BlogConfig {
     pub subscribers: Option<SubscribersField>,
     pub email: Option<EmailConfig>,
     pub delivery: DeliverySettings,
-    /// Default: `state.db` in the project folder (see [`project_dir`]).
-    pub state: PathBuf,
+    /// Default: `state.db` in the project folder (see [`project_dir`]);
+    /// `POSTBODE_DATABASE_URL` overrides it (see [`load`]).
+    pub state: StateLocation,
     pub templates: Option<PathBuf>,
     /// WebSub hub URL (`rel=hub` in every feed, pinged after a change).
     pub websub_hub: Option<String>,
@@ -166,7 +170,15 @@ pub fn load(path: &Path) -> Result<BlogConfig, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(&text, path)
+    let mut config = parse(&text, path)?;
+    // The environment, not the file: a database URL often holds a password.
+    if let Some(url) = std::env::var(state::DATABASE_URL_ENV)
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    {
+        config.state = StateLocation::parse(&url);
+    }
+    Ok(config)
 }
 
 /// Validates a feed definition's text; `path` names it in errors and anchors
@@ -253,10 +265,11 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
         subscribers,
         email: raw.email.map(|e| EmailConfig::from_raw(e, &base, &project)),
         delivery: raw.delivery,
-        state: raw
-            .state
-            .map(|p| resolve(&p))
-            .unwrap_or_else(|| project.join("state.db")),
+        state: match raw.state.as_deref().map(StateLocation::parse) {
+            Some(StateLocation::File(p)) => StateLocation::File(resolve(&p)),
+            Some(url) => url,
+            None => StateLocation::File(project.join("state.db")),
+        },
         templates: raw.templates.map(|p| resolve(&p)),
         websub_hub: raw.websub_hub,
     })

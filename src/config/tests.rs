@@ -17,7 +17,7 @@ fn defaults_follow_docusaurus_and_paths_are_relative_to_the_file() {
     assert_eq!(c.feeds_url, "https://example.org/blog");
     assert_eq!(c.source, Path::new("/srv/examples/blog"));
     assert_eq!(c.output, Path::new("/srv/out/example"));
-    assert_eq!(c.state, Path::new("/srv/state.db"));
+    assert_eq!(c.state.file(), Some(Path::new("/srv/state.db")));
     assert_eq!(c.limit, 20);
     assert_eq!(c.formats.len(), 3);
     assert!(c.by_tag && c.by_author);
@@ -31,16 +31,16 @@ fn defaults_land_outside_a_feeds_folder_and_beside_any_other_definition() {
     let c = parse(&text, Path::new("feeds/example.toml")).unwrap();
     assert_eq!(c.source, Path::new("examples/blog"));
     assert_eq!(c.output, Path::new("out/example"));
-    assert_eq!(c.state, Path::new("state.db"));
+    assert_eq!(c.state.file(), Some(Path::new("state.db")));
     assert_eq!(c.email.unwrap().outbox, Path::new("outbox"));
     let c = parse(&text, Path::new("/etc/postbode/blog.toml")).unwrap();
     assert_eq!(c.output, Path::new("/etc/postbode/out/blog"));
-    assert_eq!(c.state, Path::new("/etc/postbode/state.db"));
+    assert_eq!(c.state.file(), Some(Path::new("/etc/postbode/state.db")));
     // Explicit paths stay relative to the definition, cleaned up.
     let text = format!("{MINIMAL}output = \"./site/../public\"\nstate = \"../var/s.db\"\n");
     let c = parse(&text, Path::new("/srv/feeds/example.toml")).unwrap();
     assert_eq!(c.output, Path::new("/srv/feeds/public"));
-    assert_eq!(c.state, Path::new("/srv/var/s.db"));
+    assert_eq!(c.state.file(), Some(Path::new("/srv/var/s.db")));
 }
 
 #[test]

@@ -35,12 +35,18 @@ impl BuildFiles {
     /// (and `.lock`): the hash keeps two definitions with one name apart, and
     /// two blogs writing one folder take turns on one lock.
     pub fn of(config: &BlogConfig) -> BuildFiles {
-        let dir = config
-            .state
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .join("postbode-build");
+        let base = match config.state.file() {
+            Some(file) => file
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
+            // A database server is no folder: the machine's cache folder
+            // (the one git checkouts use) holds the build's files.
+            None => crate::source::cache_base(|k| std::env::var_os(k))
+                .unwrap_or_else(|_| PathBuf::from(".")),
+        };
+        let dir = base.join("postbode-build");
         let output = std::path::absolute(&config.output).unwrap_or_else(|_| config.output.clone());
         let hash = hex::encode(Sha256::digest(output.as_os_str().as_encoded_bytes()));
         let stem = format!("{}-{}", config.name, &hash[..12]);

@@ -37,11 +37,14 @@ const SMTP_CONNECTIONS: usize = 4;
 /// `Record::Done`): the most a crash can repeat.
 const EMAILS_IN_FLIGHT: usize = SMTP_CONNECTIONS * 8;
 /// Rows claimed at once. Claiming ahead of sending costs nothing after a
-/// crash: the next run holds the lock under another run id and takes over
+/// crash: the next run (or, on PostgreSQL, any other worker) takes over
 /// every row still `sending` under a dead run at once, lease or not.
 const BATCH: usize = 2500;
-/// How long a claim holds a row before another run may take it over.
-const LEASE: Duration = Duration::from_secs(300);
+/// How long a claim holds a row before another run may take it over, should
+/// this one stop renewing it (its machine gone without a word). Renewed every
+/// `RENEW_EVERY` while the batch is sent.
+const LEASE: Duration = Duration::from_secs(60);
+const RENEW_EVERY: Duration = Duration::from_secs(15);
 
 /// Everything the send tasks need that does not change while they send.
 pub struct Context {
@@ -262,10 +265,15 @@ async fn claim_and_send(
             tracing::info!(blog = %config.name, "stopping: claiming no more deliveries");
             return Ok(());
         }
-        store.heartbeat(guard, opts.clock.now()).await?;
+        store.heartbeat(guard, opts.clock.now(), LEASE).await?;
         let t0 = std::time::Instant::now();
+        // Due as of the run's `now` (a digest merged at `now` must not be
+        // split by a row that comes due later in the run), leased until
+        // LEASE from the clock's present: other workers judge the lease by
+        // their own present.
+        let lease = LEASE + (opts.clock.now() - now).to_std().unwrap_or_default();
         let batch = store
-            .claim_due(&config.name, guard, now, LEASE, BATCH)
+            .claim_due(&config.name, guard, now, lease, BATCH)
             .await?;
         tracing::debug!(elapsed = ?t0.elapsed(), n = batch.len(), "claimed");
         // A closed queue means the recorder failed; `halt` says so above.
@@ -280,7 +288,26 @@ async fn claim_and_send(
         tracing::debug!(elapsed = ?t0.elapsed(), "prepared");
         // A task that panicked leaves its row `sending`; the next run takes
         // it over.
-        while tasks.join_next().await.is_some() {}
+        let mut renew = tokio::time::interval(RENEW_EVERY);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        renew.tick().await;
+        let mut lost = None;
+        loop {
+            tokio::select! {
+                joined = tasks.join_next() => if joined.is_none() { break },
+                _ = renew.tick(), if lost.is_none() => {
+                    // A lost lock (or database) stops what has not started;
+                    // what is on the wire finishes and is recorded.
+                    if let Err(e) = store.heartbeat(guard, opts.clock.now(), LEASE).await {
+                        senders.halt.fail();
+                        lost = Some(e);
+                    }
+                }
+            }
+        }
+        if let Some(e) = lost {
+            return Err(e.into());
+        }
     }
 }
 

@@ -237,7 +237,7 @@ impl Halt {
             || self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
     }
 
-    fn fail(&self) {
+    pub(super) fn fail(&self) {
         self.failed.store(true, Ordering::SeqCst);
     }
 }
@@ -514,7 +514,7 @@ mod tests {
     #[tokio::test]
     async fn a_recorder_that_cannot_write_stops_the_run_and_keeps_its_send_slots_until_then() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("state.db")).await.unwrap();
+        let store = Store::open(&dir.path().join("state.db").into()).await.unwrap();
         // A closed pool fails every write, as a full disk does.
         store.close().await;
         let halt = Halt::new(None);

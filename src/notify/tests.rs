@@ -63,7 +63,7 @@ async fn a_dry_run_changes_no_byte_on_disk_and_creates_no_state() {
     let summary = run(&config, at(2), &dry, &mut Vec::new()).await.unwrap();
     assert!(summary.dry_run && summary.first_run, "{summary:?}");
     assert!(
-        !config.state.exists(),
+        !config.state.file().unwrap().exists(),
         "a dry run created {:?}",
         config.state
     );
@@ -74,7 +74,7 @@ async fn a_dry_run_changes_no_byte_on_disk_and_creates_no_state() {
         .await
         .unwrap();
     assert!(real.first_run && real.planned == 0, "{real:?}");
-    assert!(config.state.exists());
+    assert!(config.state.file().unwrap().exists());
     write_post(dir.path(), "2025-07-03-second.md", "Second", "2025-07-03");
     let before = files(dir.path());
     let summary = run(&config, at(4), &dry, &mut Vec::new()).await.unwrap();

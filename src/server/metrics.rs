@@ -8,7 +8,7 @@
 //! `retry`s that other processes did.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use crate::config::StateLocation;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -52,7 +52,7 @@ pub struct Metrics {
     last_run_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     last_success: Gauge,
     /// The blogs whose state the gauges read: name -> state file.
-    watched: Mutex<BTreeMap<String, PathBuf>>,
+    watched: Mutex<BTreeMap<String, StateLocation>>,
     outbox: Family<BlogStatusLabel, Gauge>,
     disabled: Family<BlogLabel, Gauge>,
 }
@@ -139,10 +139,10 @@ impl Metrics {
     }
 
     /// Reads this blog's state for the gauges from now on.
-    pub fn watch(&self, blog: &str, state: &Path) {
+    pub fn watch(&self, blog: &str, state: &StateLocation) {
         let mut watched = self.watched.lock().unwrap_or_else(|e| e.into_inner());
         if watched.get(blog).is_none_or(|p| p != state) {
-            watched.insert(blog.to_string(), state.to_path_buf());
+            watched.insert(blog.to_string(), state.clone());
         }
     }
 
@@ -150,7 +150,7 @@ impl Metrics {
     /// cannot be read (missing, locked past the busy timeout) keeps its last
     /// values and is logged: the run's own error says more.
     pub async fn read_states(&self, now: chrono::DateTime<chrono::Utc>) {
-        let watched: Vec<(String, PathBuf)> = self
+        let watched: Vec<(String, StateLocation)> = self
             .watched
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -32,6 +32,8 @@
 //!    in `tests/mod.rs`'s `for_each_store!`: every behaviour is one generic
 //!    test body, and each runs against every store.
 
+pub mod migrate;
+mod postgres;
 mod sqlite;
 mod store;
 
@@ -40,6 +42,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+pub use postgres::{PLANNED_CHANNEL, PgStore};
 pub use sqlite::SqliteStore;
 pub use sqlite::marker_path;
 pub use store::{StateStore, Store};
@@ -226,6 +229,17 @@ impl std::str::FromStr for DeliveryStatus {
 // The row types below derive `FromRow` generically (for any sqlx database),
 // so every backend reads them the same way: statuses are stored as their
 // names, attempts as a 64-bit integer.
+
+/// What `StateError::NotWaiting` suggests instead, by the row's status.
+fn not_waiting_hint(status: DeliveryStatus) -> &'static str {
+    match status {
+        DeliveryStatus::Dead => " (`postbode retry --dead` puts dead ones back)",
+        DeliveryStatus::Pending => {
+            " (a pending one goes out with the next notify, or when its digest is due)"
+        }
+        _ => "",
+    }
+}
 
 /// A subscriber switched off by a receiver (HTTP 410) or by hand, as
 /// `postbode status` shows it.

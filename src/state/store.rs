@@ -7,12 +7,13 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
+use crate::config::StateLocation;
 use super::{
     Announcement, Claimed, DeliveryRow, DisabledSubscriber, Gauges, HistoryFilter, RunGuard,
     SeenPost, SentDelivery, Settlement, StateError,
@@ -37,12 +38,16 @@ pub trait StateStore: Send + Sync {
         wait: Duration,
     ) -> impl Future<Output = Result<RunGuard, StateError>> + Send;
 
-    /// Tells other runs that this one is alive. Fails with `LockLost` when
-    /// another run has taken the lock over.
+    /// Tells other runs that this one is alive, and renews the leases of
+    /// the deliveries it claimed to `now + lease`: a run keeps what it is
+    /// sending for as long as it lives. Fails with `LockLost` when another
+    /// run has taken the lock over (or, on a server, this run's session
+    /// ended).
     fn heartbeat(
         &self,
         run: &RunGuard,
         now: DateTime<Utc>,
+        lease: Duration,
     ) -> impl Future<Output = Result<(), StateError>> + Send;
 
     /// Releases the lock (unless another run took it over) and stores the
@@ -251,6 +256,7 @@ pub trait StateStore: Send + Sync {
 #[derive(Debug, Clone)]
 pub enum Store {
     Sqlite(SqliteStore),
+    Postgres(PgStore),
 }
 
 /// Forwards a call to the backend of `$store`; a new backend is one more arm.
@@ -258,49 +264,93 @@ macro_rules! dispatch {
     ($store:expr, $backend:ident => $call:expr) => {
         match $store {
             Store::Sqlite($backend) => $call,
+            Store::Postgres($backend) => $call,
         }
     };
 }
 
 impl Store {
     /// Opens (creating the folder and the file when missing) and migrates.
-    pub async fn open(path: &Path) -> Result<Store, StateError> {
-        SqliteStore::open(path).await.map(Store::Sqlite)
+    pub async fn open(at: &StateLocation) -> Result<Store, StateError> {
+        match at {
+            StateLocation::File(path) => SqliteStore::open(path).await.map(Store::Sqlite),
+            StateLocation::Postgres(url) => PgStore::open(url).await.map(Store::Postgres),
+        }
     }
 
     /// Opens an existing state for reading only, for `--dry-run`: nothing is
     /// created, migrated or written. `None` when there is no state yet (a
     /// first run).
-    pub async fn open_read_only(path: &Path) -> Result<Option<Store>, StateError> {
-        Ok(SqliteStore::open_read_only(path).await?.map(Store::Sqlite))
+    pub async fn open_read_only(at: &StateLocation) -> Result<Option<Store>, StateError> {
+        Ok(match at {
+            StateLocation::File(path) => SqliteStore::open_read_only(path)
+                .await?
+                .map(Store::Sqlite),
+            StateLocation::Postgres(url) => {
+                PgStore::open_read_only(url).await?.map(Store::Postgres)
+            }
+        })
     }
 
     /// For `run`, `notify` and the daemon: opens the state, creating it only
     /// on a real first run, or when `new_state` says to start over. A state
-    /// that existed (its marker `<state>.id` is there, or this process
+    /// file that existed (its marker `<state>.id` is there, or this process
     /// opened it) and is now missing or empty is `StateError::Lost`; a file
-    /// that is not a postbode state is `StateError::Foreign`.
-    pub async fn open_for_run(path: &Path, new_state: bool) -> Result<Store, StateError> {
-        SqliteStore::open_for_run(path, new_state)
-            .await
-            .map(Store::Sqlite)
+    /// that is not a postbode state is `StateError::Foreign`. A database
+    /// server keeps its own data safe (backups, replicas): it is opened and
+    /// migrated.
+    pub async fn open_for_run(at: &StateLocation, new_state: bool) -> Result<Store, StateError> {
+        match at {
+            StateLocation::File(path) => SqliteStore::open_for_run(path, new_state)
+                .await
+                .map(Store::Sqlite),
+            StateLocation::Postgres(url) => PgStore::open(url).await.map(Store::Postgres),
+        }
     }
 
     /// For `status` and `retry`: an existing state, never a new one
     /// (`StateError::Missing` when there is none, `Lost` when it vanished).
-    pub async fn open_existing(path: &Path) -> Result<Store, StateError> {
-        SqliteStore::open_existing(path).await.map(Store::Sqlite)
+    pub async fn open_existing(at: &StateLocation) -> Result<Store, StateError> {
+        match at {
+            StateLocation::File(path) => SqliteStore::open_existing(path).await.map(Store::Sqlite),
+            StateLocation::Postgres(url) => {
+                PgStore::open_existing(url).await.map(Store::Postgres)
+            }
+        }
     }
 
     /// For `notify --dry-run`: the state read-only (`None` on a real first
     /// run), with the same `Lost`/`Foreign` errors as `open_for_run`.
     pub async fn open_for_dry_run(
-        path: &Path,
+        at: &StateLocation,
         new_state: bool,
     ) -> Result<Option<Store>, StateError> {
-        Ok(SqliteStore::open_for_dry_run(path, new_state)
-            .await?
-            .map(Store::Sqlite))
+        Ok(match at {
+            StateLocation::File(path) => SqliteStore::open_for_dry_run(path, new_state)
+                .await?
+                .map(Store::Sqlite),
+            StateLocation::Postgres(url) => {
+                PgStore::open_read_only(url).await?.map(Store::Postgres)
+            }
+        })
+    }
+
+    /// Whether runs of one blog work at once and share its outbox (a
+    /// server database), rather than one at a time (an SQLite file).
+    pub fn shares_runs(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
+    /// Blog names as their deliveries are planned by any worker, where the
+    /// backend can tell (PostgreSQL's `LISTEN`); `None` for SQLite, whose
+    /// only writers are this machine's runs.
+    pub async fn planned(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<String>>, StateError> {
+        match self {
+            Store::Sqlite(_) => Ok(None),
+            Store::Postgres(pg) => pg.planned().await.map(Some),
+        }
     }
 
     /// See [`StateStore::disabled_subscriber_rows`].
@@ -350,8 +400,13 @@ impl Store {
     }
 
     /// See [`StateStore::heartbeat`].
-    pub async fn heartbeat(&self, run: &RunGuard, now: DateTime<Utc>) -> Result<(), StateError> {
-        dispatch!(self, s => s.heartbeat(run, now).await)
+    pub async fn heartbeat(
+        &self,
+        run: &RunGuard,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<(), StateError> {
+        dispatch!(self, s => s.heartbeat(run, now, lease).await)
     }
 
     /// See [`StateStore::finish_run`].

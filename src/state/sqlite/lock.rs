@@ -37,13 +37,13 @@ impl Holder {
 
 /// This process, as it writes itself into a lock row.
 #[derive(Debug)]
-pub(super) struct Me {
+pub(in crate::state) struct Me {
     pub pid: u32,
     pub hostname: String,
     pub proc_start: Option<String>,
 }
 
-pub(super) fn me() -> &'static Me {
+pub(in crate::state) fn me() -> &'static Me {
     static ME: OnceLock<Me> = OnceLock::new();
     ME.get_or_init(|| {
         let pid = std::process::id();

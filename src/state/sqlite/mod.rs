@@ -14,7 +14,7 @@
 //! bound as that text, never as `DateTime` (sqlx would write another format);
 //! reading them back goes through sqlx's `chrono` decoding.
 
-mod lock;
+pub(in crate::state) mod lock;
 mod outbox;
 mod presence;
 mod queries;
@@ -145,6 +145,15 @@ impl SqliteStore {
         }
     }
 
+    /// The pool and the file, for `state migrate`.
+    pub(in crate::state) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub(in crate::state) fn path(&self) -> &Path {
+        &self.path
+    }
+
     // --- shared by the queries -------------------------------------------
 
     fn at(&self) -> PathBuf {
@@ -213,8 +222,9 @@ impl StateStore for SqliteStore {
         &self,
         run: &RunGuard,
         now: DateTime<Utc>,
+        lease: Duration,
     ) -> impl Future<Output = Result<(), StateError>> + Send {
-        runs::heartbeat(self, run, now)
+        runs::heartbeat(self, run, now, lease)
     }
 
     fn finish_run(

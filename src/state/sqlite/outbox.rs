@@ -399,18 +399,11 @@ pub(super) async fn retry_now(
                 message,
             })?;
         if status != DeliveryStatus::Retrying {
-            let hint = match status {
-                DeliveryStatus::Dead => " (`postbode retry --dead` puts dead ones back)",
-                DeliveryStatus::Pending => {
-                    " (a pending one goes out with the next notify, or when its digest is due)"
-                }
-                _ => "",
-            };
             return Err(StateError::NotWaiting {
                 path: store.at(),
                 id,
                 status,
-                hint,
+                hint: crate::state::not_waiting_hint(status),
             });
         }
     }

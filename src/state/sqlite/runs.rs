@@ -118,18 +118,33 @@ pub(super) async fn heartbeat(
     store: &SqliteStore,
     run: &RunGuard,
     now: DateTime<Utc>,
+    lease: Duration,
 ) -> Result<(), StateError> {
+    let what = "recording a heartbeat";
+    let mut tx = store.begin_immediate(what).await?;
     let done =
         sqlx::query("UPDATE run_locks SET heartbeat_at = ?3 WHERE blog = ?1 AND run_id = ?2")
             .bind(&run.blog)
             .bind(run.run_id)
             .bind(ts(now))
-            .execute(&store.pool)
+            .execute(&mut *tx)
             .await
-            .map_err(store.err("recording a heartbeat"))?;
+            .map_err(store.err(what))?;
     if done.rows_affected() == 0 {
         return Err(store.lock_lost(run));
     }
+    let until = ts(after(now, lease));
+    sqlx::query(
+        "UPDATE deliveries SET lease_until = ?2, next_attempt_at = ?2
+         WHERE blog = ?3 AND status = 'sending' AND lease_run = ?1 AND lease_until < ?2",
+    )
+    .bind(run.run_id)
+    .bind(until)
+    .bind(&run.blog)
+    .execute(&mut *tx)
+    .await
+    .map_err(store.err(what))?;
+    tx.commit().await.map_err(store.err(what))?;
     Ok(())
 }
 

@@ -8,13 +8,14 @@ use std::time::Duration;
 use chrono::TimeDelta;
 
 use super::*;
-use crate::state::tests::{BLOG, TestStore, minutes, t0, two_deliveries};
+use crate::state::tests::{BLOG, LEASE, TestStore, minutes, t0, two_deliveries};
 
 /// No Linux pid gets this high (pid_max is at most 2^22).
 const DEAD_PID: i64 = 0x7fff_fff0;
 
 impl TestStore for SqliteStore {
     type Keep = tempfile::TempDir;
+    const SHARES_RUNS: bool = false;
 
     async fn fresh() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -131,7 +132,7 @@ async fn a_lock_from_another_host_is_live_until_its_heartbeat_is_two_minutes_old
         .execute(&store.pool)
         .await
         .unwrap();
-    store.heartbeat(&remote, minutes(1)).await.unwrap();
+    store.heartbeat(&remote, minutes(1), LEASE).await.unwrap();
     let refused = store
         .begin_run(BLOG, minutes(2), Duration::ZERO)
         .await

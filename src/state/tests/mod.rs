@@ -12,15 +12,27 @@ use super::*;
 
 /// Runs each listed generic test body once per backend, as
 /// `<module>::<backend>::<test>`. A new backend is one more `@store` line.
+/// Where the backends differ on purpose (one run per blog at a time, or
+/// runs sharing the outbox) the body asks `S::SHARES_RUNS`.
 macro_rules! for_each_store {
     ([$($test:ident),+ $(,)?]) => {
-        for_each_store!(@store sqlite, crate::state::SqliteStore, [$($test),+]);
+        for_each_store!(@store sqlite, crate::state::SqliteStore, true, [$($test),+]);
+        for_each_store!(
+            @store postgres,
+            crate::state::PgStore,
+            crate::state::postgres::tests::available(),
+            [$($test),+]
+        );
     };
-    (@store $backend:ident, $store:ty, [$($test:ident),+]) => {
+    (@store $backend:ident, $store:ty, $ready:expr, [$($test:ident),+]) => {
         mod $backend {
             $(
                 #[tokio::test]
                 async fn $test() {
+                    // A backend whose server is missing skips (see its tests).
+                    if !$ready {
+                        return;
+                    }
                     super::$test::<$store>().await
                 }
             )+
@@ -37,8 +49,13 @@ mod subscribers;
 /// store, a way to fake a crash, and a look at what the contract does not
 /// read back.
 pub(crate) trait TestStore: StateStore + Clone + 'static {
-    /// Keeps the fresh store's resources (a temporary folder) alive.
+    /// Keeps the fresh store's resources (a temporary folder, a database)
+    /// alive.
     type Keep;
+
+    /// Whether runs of one blog work at once and share the outbox
+    /// (PostgreSQL) instead of taking turns on a lock (SQLite).
+    const SHARES_RUNS: bool;
 
     /// An empty store of its own.
     async fn fresh() -> (Self::Keep, Self);

@@ -1,0 +1,255 @@
+//! The PostgreSQL store in the generic tests (`TestStore`): each test gets a
+//! database of its own with a random name on the test server, dropped when
+//! the test ends, so tests run in parallel. And what only this backend has:
+//! runs of one blog at once, sharing the outbox without claiming a row twice.
+//!
+//! The server: `POSTBODE_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`), whose user may create
+//! databases. Without a server the tests print one line and pass, unless
+//! `POSTBODE_REQUIRE_POSTGRES=1` (CI) makes that a failure.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use sqlx::Connection as _;
+
+use super::*;
+use crate::state::tests::{BLOG, LEASE, TestStore, announcement, delivery, t0};
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn server_url() -> String {
+    std::env::var("POSTBODE_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_string())
+}
+
+/// Whether the test server answers; false (with one line on stderr) means
+/// the caller skips. Panics instead where the server is required.
+pub(crate) fn available() -> bool {
+    static UP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *UP.get_or_init(|| {
+        let url = url::Url::parse(&server_url()).expect("POSTBODE_TEST_DATABASE_URL is a URL");
+        let host = url.host_str().unwrap_or("127.0.0.1").to_string();
+        let port = url.port().unwrap_or(5432);
+        let up = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+            .ok()
+            .and_then(|mut a| a.next())
+            .is_some_and(|addr| {
+                std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
+            });
+        if !up {
+            if std::env::var("POSTBODE_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+                panic!("POSTBODE_REQUIRE_POSTGRES=1 but no PostgreSQL answers at {host}:{port}");
+            }
+            eprintln!(
+                "skipping the PostgreSQL state tests: no server at {host}:{port} \
+                 (set POSTBODE_TEST_DATABASE_URL)"
+            );
+        }
+        up
+    })
+}
+
+/// A database of its own, dropped (with any connection still open to it)
+/// when this is dropped.
+pub(crate) struct TestDatabase {
+    name: String,
+}
+
+impl TestDatabase {
+    pub(crate) async fn create() -> (TestDatabase, DatabaseUrl) {
+        let name = format!("postbode_test_{:016x}", fastrand::u64(..));
+        let mut admin = sqlx::PgConnection::connect(&server_url()).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let mut url = url::Url::parse(&server_url()).unwrap();
+        url.set_path(&name);
+        let url = crate::config::StateLocation::parse(url.as_str());
+        let crate::config::StateLocation::Postgres(url) = url else {
+            unreachable!("a postgres URL")
+        };
+        (TestDatabase { name }, url)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside any runtime's reach: a thread with its own.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&server_url()).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test database {}", self.name);
+        }
+    }
+}
+
+impl TestStore for PgStore {
+    type Keep = TestDatabase;
+    const SHARES_RUNS: bool = true;
+
+    async fn fresh() -> (TestDatabase, PgStore) {
+        let (db, url) = TestDatabase::create().await;
+        let store = PgStore::open(&url).await.unwrap();
+        (db, store)
+    }
+
+    fn location(&self) -> String {
+        self.at().display().to_string()
+    }
+
+    async fn crash(&self, run: &RunGuard) {
+        // What a killed process leaves behind: its session ends.
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks
+             WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+               AND ((classid::bigint << 32) | objid::bigint) = $1
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .bind(run.run_id)
+        .execute(&self.pool)
+        .await
+        .unwrap();
+        for _ in 0..100 {
+            let alive: bool = sqlx::query_scalar("SELECT $1 IN (SELECT postbode_live_runs())")
+                .bind(run.run_id)
+                .fetch_one(&self.pool)
+                .await
+                .unwrap();
+            if !alive {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("run #{} still alive after its session was ended", run.run_id);
+    }
+
+    async fn announced_at(&self, blog: &str, key: &str) -> Option<DateTime<Utc>> {
+        sqlx::query_scalar("SELECT announced_at FROM posts WHERE blog = $1 AND key = $2")
+            .bind(blog)
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn run_status(&self, run_id: i64) -> Option<String> {
+        sqlx::query_scalar("SELECT status FROM runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn last_error(&self, id: i64) -> Option<String> {
+        sqlx::query_scalar("SELECT last_error FROM deliveries WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn finished_summaries(&self, blog: &str) -> Vec<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT summary FROM runs WHERE blog = $1 AND status = 'finished' ORDER BY id",
+        )
+        .bind(blog)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+}
+
+/// Several runs of one blog at once, each claiming in small batches until
+/// nothing is due: every row is claimed exactly once, and each run got some.
+#[tokio::test]
+async fn concurrent_runs_of_one_blog_share_the_outbox_without_claiming_a_row_twice() {
+    if !available() {
+        return;
+    }
+    let (_db, store) = PgStore::fresh().await;
+    let deliveries = (0..400)
+        .map(|i| delivery(&format!("s{i:03}"), "webhook", None))
+        .collect();
+    store
+        .record(BLOG, t0(), &[], &[announcement("hello", deliveries)])
+        .await
+        .unwrap();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let store = store.clone();
+        workers.spawn(async move {
+            let run = store.begin_run(BLOG, t0(), Duration::ZERO).await.unwrap();
+            let mut mine = Vec::new();
+            loop {
+                let batch = store.claim_due(BLOG, &run, t0(), LEASE, 7).await.unwrap();
+                if batch.is_empty() {
+                    break;
+                }
+                mine.extend(batch.iter().map(|c| c.id));
+                let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
+                store.mark_sent_many(&ids, t0()).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+            store.finish_run(run, t0(), "{}").await.unwrap();
+            mine
+        });
+    }
+    let mut all = Vec::new();
+    let mut shares = Vec::new();
+    while let Some(mine) = workers.join_next().await {
+        let mine = mine.unwrap();
+        shares.push(mine.len());
+        all.extend(mine);
+    }
+    let distinct: BTreeSet<i64> = all.iter().copied().collect();
+    assert_eq!(all.len(), 400, "claimed {} times for 400 rows", all.len());
+    assert_eq!(distinct.len(), 400);
+    assert!(shares.iter().all(|&n| n > 0), "a run got nothing: {shares:?}");
+    assert_eq!(store.counts(BLOG).await.unwrap()["sent"], 400);
+}
+
+/// Two runs that found the same post new at the same moment: the planning
+/// lock lets one plan it; the other's deliveries are the same rows.
+#[tokio::test]
+async fn a_post_planned_by_two_runs_at_once_is_planned_once_and_notified() {
+    if !available() {
+        return;
+    }
+    let (_db, store) = PgStore::fresh().await;
+    let mut planned = store.planned().await.unwrap();
+    let post = announcement(
+        "hello",
+        (0..50)
+            .map(|i| delivery(&format!("s{i}"), "email", None))
+            .collect(),
+    );
+    let (a, b) = tokio::join!(
+        store.record(BLOG, t0(), &[], std::slice::from_ref(&post)),
+        store.record(BLOG, t0(), &[], std::slice::from_ref(&post)),
+    );
+    let mut new = [a.unwrap(), b.unwrap()];
+    new.sort();
+    assert_eq!(new, [0, 50]);
+    assert_eq!(store.counts(BLOG).await.unwrap()["pending"], 50);
+    let woke = tokio::time::timeout(Duration::from_secs(5), planned.recv())
+        .await
+        .expect("a NOTIFY for the planned deliveries");
+    assert_eq!(woke.as_deref(), Some(BLOG));
+}
