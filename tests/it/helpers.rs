@@ -134,6 +134,7 @@ pub fn postbode_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run
         .current_dir(dir)
         .env_remove("POSTBODE_LOG")
         .env_remove("POSTBODE_SMTP_CA_FILE")
+        .env_remove("POSTBODE_DATABASE_URL")
         .envs(env.iter().copied())
         .output()
         .expect("run postbode")
@@ -167,9 +168,13 @@ pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-/// A blog in a temporary folder with a feed definition beside it.
+/// A blog in a temporary folder with a feed definition beside it. Its state
+/// is the definition's `state`, or, in a test run by `on_both_stores!` on
+/// PostgreSQL, a database of its own (given to every command as
+/// `POSTBODE_DATABASE_URL`).
 pub struct TestBlog {
     pub dir: tempfile::TempDir,
+    pub db: Option<crate::pg::TestDatabase>,
 }
 
 pub const SITE: &str = "https://example.org";
@@ -184,7 +189,9 @@ impl TestBlog {
             "title = \"Test blog\"\nsite_url = \"{SITE}\"\nsource = \"blog\"\noutput = \"out\"\nlanguage = \"en\"\n{extra_toml}"
         );
         std::fs::write(dir.path().join("feeds.toml"), toml).unwrap();
-        TestBlog { dir }
+        let db = (crate::pg::backend() == crate::pg::Backend::Postgres)
+            .then(crate::pg::TestDatabase::create);
+        TestBlog { dir, db }
     }
 
     /// The real developer.overheid.nl blog from the shared corpus, read in
@@ -243,7 +250,11 @@ impl TestBlog {
         let toml = self.toml();
         let mut all: Vec<&str> = args.to_vec();
         all.push(toml.to_str().unwrap());
-        postbode_with_env(self.path(), &all, env)
+        let mut env = env.to_vec();
+        if let Some(db) = &self.db {
+            env.push(("POSTBODE_DATABASE_URL", &db.url));
+        }
+        postbode_with_env(self.path(), &all, &env)
     }
 
     pub fn read_out(&self, rel: &str) -> String {

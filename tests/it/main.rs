@@ -4,6 +4,7 @@
 //! HTTP receiver, and checks what a user would see.
 
 mod helpers;
+mod pg;
 mod receiver;
 
 mod architecture;

@@ -1,11 +1,26 @@
-//! Notifications end to end: the real binary, a real SQLite state file, a
-//! real SMTP server process and a real HTTP receiver on 127.0.0.1.
+//! Notifications end to end: the real binary, a real state (an SQLite file,
+//! and again a PostgreSQL database), a real SMTP server process and a real
+//! HTTP receiver on 127.0.0.1.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::helpers::*;
 use crate::receiver::Receiver;
+
+// Each of these runs twice: with an SQLite file and with PostgreSQL.
+crate::on_both_stores!([
+    the_sample_blog_history_announces_exactly_the_two_new_posts_to_the_matching_subscribers_once,
+    dry_run_shows_what_would_be_sent_and_records_nothing,
+    backfill_sends_posts_published_since_a_date_on_the_first_run,
+    the_announcements_go_over_smtp_with_starttls_and_a_login_to_a_real_server,
+    every_webhook_format_gets_the_body_its_receiver_needs_and_json_is_signed,
+    a_503_with_retry_after_is_retried_on_the_next_run_with_the_same_webhook_id,
+    a_410_kills_the_delivery_and_disables_the_subscriber_until_retry_dead_enables_it,
+    a_weekly_digest_waits_for_the_week_to_end_and_lists_every_new_post_in_one_message,
+    a_delivery_still_failing_after_the_configured_age_becomes_dead_and_the_run_exits_1,
+
+]);
 
 const BEFORE: &str = "before";
 const AFTER: &str = "after";
@@ -102,7 +117,6 @@ fn notify_with_env(blog: &TestBlog, now: &str, env: &[(&str, &str)]) -> (Run, se
     (run, summary)
 }
 
-#[test]
 fn the_sample_blog_history_announces_exactly_the_two_new_posts_to_the_matching_subscribers_once() {
     let blog = history_blog(
         r#"
@@ -199,7 +213,6 @@ tags = ["rust"]
     );
 }
 
-#[test]
 fn dry_run_shows_what_would_be_sent_and_records_nothing() {
     let blog = history_blog("[[subscribers]]\nid = \"all\"\nemail = \"all@example.org\"\n");
     use_snapshot(&blog, BEFORE);
@@ -219,7 +232,6 @@ fn dry_run_shows_what_would_be_sent_and_records_nothing() {
     assert_eq!(summary["sent"], 2);
 }
 
-#[test]
 fn backfill_sends_posts_published_since_a_date_on_the_first_run() {
     let blog = history_blog("[[subscribers]]\nid = \"all\"\nemail = \"all@example.org\"\n");
     use_snapshot(&blog, AFTER);
@@ -316,7 +328,6 @@ fn post_of(body: &[u8]) -> &'static str {
     }
 }
 
-#[test]
 fn the_announcements_go_over_smtp_with_starttls_and_a_login_to_a_real_server() {
     let pki = tempfile::tempdir().unwrap();
     let (ca, cert, key) = test_pki(pki.path());
@@ -455,7 +466,6 @@ language = "en"
     assert_eq!(server.received().len(), 4);
 }
 
-#[test]
 fn every_webhook_format_gets_the_body_its_receiver_needs_and_json_is_signed() {
     let receiver = Receiver::start();
     let subscribers = [
@@ -591,7 +601,6 @@ fn status_json(blog: &TestBlog) -> (Run, Vec<serde_json::Value>) {
     (run, rows)
 }
 
-#[test]
 fn a_503_with_retry_after_is_retried_on_the_next_run_with_the_same_webhook_id() {
     let receiver = Receiver::start();
     receiver.then("/hook", 503, &[("Retry-After", "1")]);
@@ -667,7 +676,6 @@ fn a_503_with_retry_after_is_retried_on_the_next_run_with_the_same_webhook_id() 
     assert!(rows.is_empty(), "{rows:?}");
 }
 
-#[test]
 fn a_410_kills_the_delivery_and_disables_the_subscriber_until_retry_dead_enables_it() {
     let receiver = Receiver::start();
     receiver.then("/gone", 410, &[]);
@@ -886,7 +894,6 @@ fn preview_prints_the_email_and_the_webhook_request_and_sends_nothing() {
     );
 }
 
-#[test]
 fn a_weekly_digest_waits_for_the_week_to_end_and_lists_every_new_post_in_one_message() {
     let blog = history_blog(
         "[[subscribers]]\nid = \"weekly\"\nemail = \"weekly@example.org\"\ndigest = \"weekly\"\nlanguage = \"en\"\n",
@@ -916,7 +923,6 @@ fn a_weekly_digest_waits_for_the_week_to_end_and_lists_every_new_post_in_one_mes
     assert_eq!(after["sent"], 0, "the digest is sent once");
 }
 
-#[test]
 fn a_delivery_still_failing_after_the_configured_age_becomes_dead_and_the_run_exits_1() {
     let receiver = Receiver::start();
     for _ in 0..4 {
