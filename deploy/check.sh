@@ -2,10 +2,13 @@
 # Validates the deployment files offline, with real tools:
 #   - systemd units:  `systemd-analyze verify` (every warning is an error) and
 #                     `systemd-analyze security --offline` (exposure at most 2.0)
-#   - Kubernetes:     `kubernetes-validate --strict` against the Kubernetes 1.37
-#                     JSON schemas it ships (PyPI, installed into .venv), then
-#                     cross-references the schemas cannot see (names, mounts,
-#                     ports, security context, versions)
+#   - Kubernetes:     both variants (deploy/kubernetes: SQLite; .../postgres:
+#                     PostgreSQL): `kubernetes-validate --strict` against the
+#                     Kubernetes 1.37 JSON schemas it ships (PyPI, installed
+#                     into .venv), then cross-references the schemas cannot see
+#                     (names, mounts, ports, security context, versions,
+#                     replicas, who builds); `kubectl kustomize` too where
+#                     kubectl is installed
 #   - Containerfile:  parsed and checked (hadolint is not in a package registry)
 #   - publiccode.yml: YAML and the rules of publiccode.yml 0.4; LICENSE is the
 #                     verbatim EUPL-1.2 text
@@ -40,8 +43,10 @@ if [ ! -x .venv/bin/python ]; then
   python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
   python3 -m venv .venv
 fi
+# `python -m pip`, not .venv/bin/pip: a .venv copied from another checkout keeps
+# that checkout's path in its scripts' first line, and would install there.
 if [ "$(.venv/bin/kubernetes-validate --version 2>/dev/null)" != "$K8S_VERSION" ]; then
-  .venv/bin/pip install -q --disable-pip-version-check "${PY_TOOLS[@]}"
+  .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_TOOLS[@]}"
 fi
 
 failed=0
@@ -111,16 +116,39 @@ done
 grep -qE '^RandomizedDelaySec=[1-9]' deploy/systemd/postbode.timer || fail "postbode.timer: no RandomizedDelaySec"
 
 # ---- Kubernetes: schemas -------------------------------------------------------
+# Two variants, each a kustomization of its own files: deploy/kubernetes (SQLite)
+# and deploy/kubernetes/postgres (PostgreSQL, several daemon replicas).
 echo "-- kubernetes manifests (schemas of Kubernetes $K8S_VERSION, strict)"
+kdirs=(deploy/kubernetes deploy/kubernetes/postgres)
 manifests=()
-for f in deploy/kubernetes/*.yaml; do
-  [ "$(basename "$f")" = kustomization.yaml ] || manifests+=("$f")
+for dir in "${kdirs[@]}"; do
+  for f in "$dir"/*.yaml; do
+    [ "$(basename "$f")" = kustomization.yaml ] || manifests+=("$f")
+  done
 done
 # --quiet prints only problems; an unknown kind or apiVersion is only a warning
 # (exit 0), so any output counts as a failure.
 if ! out=$(.venv/bin/kubernetes-validate --strict --quiet -k "$K8S_VERSION" "${manifests[@]}" 2>&1) || [ -n "$out" ]; then
   fail "kubernetes-validate:"
   printf '%s\n' "$out" >&2
+fi
+# What `kubectl apply -k` would apply, where kubectl is installed. Not required:
+# Debian's kubernetes-client is kubectl 1.20, whose kustomize predates the
+# `labels` field used here, so the files above and the cross-references below
+# are the check everywhere.
+if kubectl kustomize --help >/dev/null 2>&1; then
+  for dir in "${kdirs[@]}"; do
+    rendered="$root/kustomize-$(basename "$dir").yaml"
+    if ! out=$(kubectl kustomize "$dir" 2>&1 >"$rendered"); then
+      fail "kubectl kustomize $dir:"
+      printf '%s\n' "$out" >&2
+    elif ! out=$(.venv/bin/kubernetes-validate --strict --quiet -k "$K8S_VERSION" "$rendered" 2>&1) || [ -n "$out" ]; then
+      fail "kubernetes-validate of kubectl kustomize $dir:"
+      printf '%s\n' "$out" >&2
+    fi
+  done
+else
+  echo "   (kubectl not installed: the kustomizations are not rendered)"
 fi
 
 # ---- everything else: cross-references and conventions ------------------------
@@ -141,233 +169,352 @@ with open("Cargo.toml", "rb") as f:
     version = tomllib.load(f)["package"]["version"]
 image = f"ghcr.io/developer-overheid-nl/postbode:{version}"
 
-# -- Kubernetes
-kdir = "deploy/kubernetes"
-docs = {}
-for path in sorted(glob.glob(f"{kdir}/*.yaml")):
-    docs[os.path.basename(path)] = load_all(path)
+# -- Kubernetes: two variants, each a kustomization of its own files (kustomize
+# cannot use a base folder that holds its overlay):
+#   deploy/kubernetes           SQLite: one writer (a CronJob running `run`, or
+#                               one daemon replica with strategy Recreate)
+#   deploy/kubernetes/postgres  PostgreSQL: daemon replicas that only send
+#                               (--no-build), a CronJob that only builds
+def check_kubernetes(kdir, pg, base=None):
+    """Checks one variant; returns its objects by kind and name. `base` (the
+    SQLite variant's objects) gives the PostgreSQL one its Secret
+    postbode-secrets and the feed definitions it must repeat."""
+    docs = {}
+    for path in sorted(glob.glob(f"{kdir}/*.yaml")):
+        docs[os.path.basename(path)] = load_all(path)
 
-kust = docs.pop("kustomization.yaml")[0]
-kw = f"{kdir}/kustomization.yaml"
-if kust.get("apiVersion") != "kustomize.config.k8s.io/v1beta1" or kust.get("kind") != "Kustomization":
-    problem(kw, "not a kustomize.config.k8s.io/v1beta1 Kustomization")
-resources = kust.get("resources", [])
-for r in resources:
-    if r not in docs:
-        problem(kw, f"resource {r} does not exist")
-with open(kw, encoding="utf-8") as f:
-    commented = set(re.findall(r"^\s*#\s*-\s*(\S+\.yaml)\s*$", f.read(), re.M))
-for name in docs:
-    if name != "secret.example.yaml" and name not in resources and name not in commented:
-        problem(kw, f"{name} is neither a resource nor a commented-out alternative")
-for img in kust.get("images", []):
-    if img.get("name") != image.rsplit(":", 1)[0] or img.get("newTag") != version:
-        problem(kw, f"images: expected {image}")
+    kust = docs.pop("kustomization.yaml")[0]
+    kw = f"{kdir}/kustomization.yaml"
+    if kust.get("apiVersion") != "kustomize.config.k8s.io/v1beta1" or kust.get("kind") != "Kustomization":
+        problem(kw, "not a kustomize.config.k8s.io/v1beta1 Kustomization")
+    resources = kust.get("resources", [])
+    for r in resources:
+        if r not in docs:
+            problem(kw, f"resource {r} does not exist")
+        elif r == "secret.example.yaml":
+            problem(kw, "secret.example.yaml is an example, not a resource")
+    with open(kw, encoding="utf-8") as f:
+        commented = set(re.findall(r"^\s*#\s*-\s*(\S+\.yaml)\s*$", f.read(), re.M))
+    for name in docs:
+        if name != "secret.example.yaml" and name not in resources and name not in commented:
+            problem(kw, f"{name} is neither a resource nor a commented-out alternative")
+    if not kust.get("images"):
+        problem(kw, f"no images entry for {image}")
+    for img in kust.get("images", []):
+        if img.get("name") != image.rsplit(":", 1)[0] or img.get("newTag") != version:
+            problem(kw, f"images: expected {image}")
 
-objects = {}
-for name, ds in docs.items():
-    for d in ds:
-        where = f"{kdir}/{name}: {d.get('kind')}/{d.get('metadata', {}).get('name')}"
-        objects.setdefault(d.get("kind"), {})[d["metadata"]["name"]] = (where, d)
-        labels = d.get("metadata", {}).get("labels", {})
-        for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/part-of"):
-            if key not in labels:
-                problem(where, f"no label {key}")
-        if "namespace" in d.get("metadata", {}):
-            problem(where, "sets a namespace (leave it to kubectl -n / kustomize)")
-        v = labels.get("app.kubernetes.io/version")
-        if v is not None and v != version:
-            problem(where, f"label app.kubernetes.io/version {v}, Cargo.toml says {version}")
+    objects = {}
+    for name, ds in docs.items():
+        for d in ds:
+            where = f"{kdir}/{name}: {d.get('kind')}/{d.get('metadata', {}).get('name')}"
+            objects.setdefault(d.get("kind"), {})[d["metadata"]["name"]] = (where, d)
+            labels = d.get("metadata", {}).get("labels", {})
+            for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/part-of"):
+                if key not in labels:
+                    problem(where, f"no label {key}")
+            if "namespace" in d.get("metadata", {}):
+                problem(where, "sets a namespace (leave it to kubectl -n / kustomize)")
+            v = labels.get("app.kubernetes.io/version")
+            if v is not None and v != version:
+                problem(where, f"label app.kubernetes.io/version {v}, Cargo.toml says {version}")
 
-configmaps = set(objects.get("ConfigMap", {}))
-pvcs = set(objects.get("PersistentVolumeClaim", {}))
-secrets = set(objects.get("Secret", {}))
+    configmaps = set(objects.get("ConfigMap", {}))
+    pvcs = set(objects.get("PersistentVolumeClaim", {}))
+    # The Secrets are examples (secret.example.yaml, not applied): a name or
+    # key the manifests use must be in one of them. The PostgreSQL variant
+    # uses the SQLite variant's postbode-secrets too.
+    secret_docs = dict(objects.get("Secret", {}))
+    if base is not None:
+        for name, v in base.get("Secret", {}).items():
+            secret_docs.setdefault(name, v)
+    secret_keys = {name: set(d.get("stringData", {})) | set(d.get("data", {})) for name, (_, d) in secret_docs.items()}
+    all_secret_keys = set().union(*secret_keys.values()) if secret_keys else set()
+    if pg and "postbode-state" in pvcs:
+        problem(kdir, "has the SQLite state PVC postbode-state (the state is in PostgreSQL)")
 
-feeds = []  # (where, definition, git source?, absolute paths) of every feed definition
-for name, (where, cm) in objects.get("ConfigMap", {}).items():
-    for key, text in cm.get("data", {}).items():
-        if not key.endswith(".toml"):
-            problem(where, f"{key}: feed definitions end in .toml")
-            continue
-        try:
-            feed = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            problem(where, f"{key}: {e}")
-            continue
-        fw = f"{where}: {key}"
-        for k in ("title", "site_url", "source"):
-            if k not in feed: problem(fw, f"no {k}")
-        src = feed.get("source")
-        git = src if isinstance(src, dict) else None
-        if git is not None:
-            # source = { git = URL, branch = "main", path = "blog" } (src/config.rs RawGit)
-            for k in git:
-                if k not in ("git", "branch", "path"): problem(fw, f"source: unknown key {k}")
-            url = git.get("git")
-            if not isinstance(url, str) or not re.match(r"(https?|ssh|git|file)://\S+$|[\w.-]+@[\w.-]+:\S+$", url):
-                problem(fw, f"source.git {url!r} is not a repository URL")
-            elif re.match(r"\w+://[^/@]*:[^/@]*@", url):
-                problem(fw, "source.git has credentials in it (use a credential helper or the Secret)")
-            branch = git.get("branch", "main")
-            if not isinstance(branch, str) or not branch or branch.startswith("-") or ".." in branch:
-                problem(fw, f"source.branch {branch!r} is not a branch name")
-            gpath = git.get("path", "blog")
-            if not isinstance(gpath, str) or not gpath or gpath.startswith("/") or ".." in gpath.split("/"):
-                problem(fw, f"source.path {gpath!r} is not a folder inside the repository")
-            # Relative to the checkout root; an absolute one would point outside it.
-            for k in ("tags_file", "authors_file"):
-                v = feed.get(k)
-                if v is not None and (not isinstance(v, str) or v.startswith("/") or ".." in v.split("/")):
-                    problem(fw, f"{k} {v!r} is not a path relative to the repository's root (git source)")
-        elif src is not None and not isinstance(src, str):
-            problem(fw, "source is neither a path nor a { git = ... } table")
-        # Absolute paths in the pod: each must lie on a volume (checked per pod below).
-        paths = {}
-        for k in ("output", "state", "templates") + (() if git is not None else ("source", "tags_file", "authors_file")):
-            if k in feed: paths[k] = feed[k]
-        if isinstance(feed.get("subscribers"), str): paths["subscribers"] = feed["subscribers"]
-        if isinstance(feed.get("email"), dict) and "outbox" in feed["email"]: paths["email.outbox"] = feed["email"]["outbox"]
-        for k, v in paths.items():
-            if not isinstance(v, str) or not v.startswith("/"): problem(fw, f"{k} is not an absolute path")
-        if not str(feed.get("output", "")).startswith("/var/www/feeds/"): problem(fw, "output is not under /var/www/feeds")
-        if not str(feed.get("state", "")).startswith("/var/lib/postbode/"): problem(fw, "state is not under /var/lib/postbode")
-        for sub in feed.get("subscribers", []) if isinstance(feed.get("subscribers"), list) else []:
-            for k in ("webhook_env", "secret_env"):
-                if k in sub and sub[k] not in next(iter(objects.get("Secret", {}).values()), (None, {}))[1].get("stringData", {}):
-                    problem(fw, f"subscriber {sub.get('id')}: {sub[k]} is not in secret.example.yaml")
-        feeds.append((fw, feed, git is not None, paths))
-
-def check_pod(where, pod, main_args0):
-    sc = pod.get("securityContext", {})
-    if sc.get("runAsNonRoot") is not True: problem(where, "runAsNonRoot is not true")
-    if sc.get("runAsUser") != 10001: problem(where, "runAsUser is not 10001")
-    if "fsGroup" not in sc: problem(where, "no fsGroup")
-    if sc.get("seccompProfile", {}).get("type") != "RuntimeDefault": problem(where, "seccompProfile is not RuntimeDefault")
-    if pod.get("automountServiceAccountToken") is not False: problem(where, "mounts a service account token")
-    volumes = {v["name"]: v for v in pod.get("volumes", [])}
-    for v in volumes.values():
-        if "configMap" in v and v["configMap"]["name"] not in configmaps:
-            problem(where, f"volume {v['name']}: no ConfigMap {v['configMap']['name']}")
-        if "persistentVolumeClaim" in v and v["persistentVolumeClaim"]["claimName"] not in pvcs:
-            problem(where, f"volume {v['name']}: no PersistentVolumeClaim {v['persistentVolumeClaim']['claimName']}")
-    containers = pod.get("initContainers", []) + pod["containers"]
-    used = set()
-    for c in containers:
-        cw = f"{where} container {c['name']}"
-        if c.get("image") != image: problem(cw, f"image is not {image}")
-        csc = c.get("securityContext", {})
-        if csc.get("readOnlyRootFilesystem") is not True: problem(cw, "readOnlyRootFilesystem is not true")
-        if csc.get("allowPrivilegeEscalation") is not False: problem(cw, "allowPrivilegeEscalation is not false")
-        if "ALL" not in csc.get("capabilities", {}).get("drop", []): problem(cw, "does not drop ALL capabilities")
-        res = c.get("resources", {})
-        for kind in ("requests", "limits"):
-            for r in ("cpu", "memory"):
-                if r not in res.get(kind, {}): problem(cw, f"no {kind}.{r}")
-        for m in c.get("volumeMounts", []):
-            used.add(m["name"])
-            if m["name"] not in volumes: problem(cw, f"mounts undefined volume {m['name']}")
-        for e in c.get("envFrom", []):
-            ref = e.get("secretRef", {}).get("name")
-            if ref is not None and ref not in secrets: problem(cw, f"envFrom: no Secret {ref} (secret.example.yaml)")
-    for name in volumes:
-        if name not in used: problem(where, f"volume {name} is never mounted")
-    main = next((c for c in pod["containers"] if c["name"] == "postbode"), None)
-    if main is None:
-        problem(where, "no container named postbode")
-        return None
-    res = main["resources"]
-    if (res["requests"].get("cpu"), res["requests"].get("memory"), res["limits"].get("cpu"), res["limits"].get("memory")) != ("100m", "64Mi", "1", "256Mi"):
-        problem(where, "postbode resources are not cpu 100m/1, memory 64Mi/256Mi")
-    if not main.get("args") or main["args"][0] != main_args0:
-        problem(where, f"postbode does not run `{main_args0}`")
-    main_mounts = main.get("volumeMounts", [])
-    mounts = {m["mountPath"]: volumes.get(m["name"], {}) for m in main_mounts}
-    by_path = {m["mountPath"]: m for m in main_mounts}
-    # The git source cache is the folder `cache` on the state volume, so a run
-    # fetches into the last checkout instead of cloning again.
-    expect = {"/etc/postbode/feeds": ("configMap", "postbode-feeds", None),
-              "/var/lib/postbode": ("persistentVolumeClaim", "postbode-state", None),
-              "/var/www/feeds": ("persistentVolumeClaim", "postbode-feeds-output", None),
-              "/tmp": ("emptyDir", None, None),
-              "/var/cache/postbode": ("persistentVolumeClaim", "postbode-state", "cache")}
-    for path, (kind, ref, sub) in expect.items():
-        v = mounts.get(path)
-        if v is None or kind not in v or (ref and ref not in (v[kind].get("name"), v[kind].get("claimName"))):
-            problem(where, f"{path} is not the {kind} {ref or ''}".rstrip())
-        elif by_path[path].get("subPath") != sub:
-            problem(where, f"{path}: subPath is {by_path[path].get('subPath')!r}, expected {sub!r}")
-        elif path != "/etc/postbode/feeds" and by_path[path].get("readOnly"):
-            problem(where, f"{path} is mounted read-only")
-    env = {e["name"]: e.get("value") for e in main.get("env", [])}
-    def mount_of(path):
-        """The deepest mount of the postbode container holding path, or None."""
-        best = None
-        for m in main_mounts:
-            mp = m["mountPath"].rstrip("/")
-            if (path == mp or path.startswith(mp + "/")) and (best is None or len(mp) > len(best["mountPath"].rstrip("/"))):
-                best = m
-        return best
-    cache = env.get("POSTBODE_CACHE_DIR")
-    if any(is_git for _, _, is_git, _ in feeds):
-        # git sources clone into POSTBODE_CACHE_DIR: it must be a writable volume
-        # (the root filesystem is read-only).
-        m = mount_of(cache) if cache else None
-        if not cache:
-            problem(where, "postbode has no POSTBODE_CACHE_DIR, but a feed definition has a git source")
-        elif m is None or m.get("readOnly"):
-            problem(where, f"POSTBODE_CACHE_DIR {cache} is not on a writable volume")
-    for fw, _, _, paths in feeds:
-        for k, v in paths.items():
-            if not isinstance(v, str) or not v.startswith("/"):
+    feeds = []  # (where, definition, git source?, absolute paths) of every feed definition
+    for name, (where, cm) in objects.get("ConfigMap", {}).items():
+        for key, text in cm.get("data", {}).items():
+            if not key.endswith(".toml"):
+                problem(where, f"{key}: feed definitions end in .toml")
                 continue
-            m = mount_of(v)
-            if m is None:
-                problem(where, f"{fw}: {k} {v} is on no volume of the postbode container")
-            elif k in ("output", "state", "email.outbox") and m.get("readOnly"):
-                problem(where, f"{fw}: {k} {v} is on the read-only mount {m['mountPath']}")
-    if not any(e.get("secretRef", {}).get("name") == "postbode-secrets" for e in main.get("envFrom", [])):
-        problem(where, "postbode gets no environment from the Secret postbode-secrets")
-    return main
+            try:
+                feed = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as e:
+                problem(where, f"{key}: {e}")
+                continue
+            fw = f"{where}: {key}"
+            for k in ("title", "site_url", "source"):
+                if k not in feed: problem(fw, f"no {k}")
+            src = feed.get("source")
+            git = src if isinstance(src, dict) else None
+            if git is not None:
+                # source = { git = URL, branch = "main", path = "blog" } (src/config.rs RawGit)
+                for k in git:
+                    if k not in ("git", "branch", "path"): problem(fw, f"source: unknown key {k}")
+                url = git.get("git")
+                if not isinstance(url, str) or not re.match(r"(https?|ssh|git|file)://\S+$|[\w.-]+@[\w.-]+:\S+$", url):
+                    problem(fw, f"source.git {url!r} is not a repository URL")
+                elif re.match(r"\w+://[^/@]*:[^/@]*@", url):
+                    problem(fw, "source.git has credentials in it (use a credential helper or the Secret)")
+                branch = git.get("branch", "main")
+                if not isinstance(branch, str) or not branch or branch.startswith("-") or ".." in branch:
+                    problem(fw, f"source.branch {branch!r} is not a branch name")
+                gpath = git.get("path", "blog")
+                if not isinstance(gpath, str) or not gpath or gpath.startswith("/") or ".." in gpath.split("/"):
+                    problem(fw, f"source.path {gpath!r} is not a folder inside the repository")
+                # Relative to the checkout root; an absolute one would point outside it.
+                for k in ("tags_file", "authors_file"):
+                    v = feed.get(k)
+                    if v is not None and (not isinstance(v, str) or v.startswith("/") or ".." in v.split("/")):
+                        problem(fw, f"{k} {v!r} is not a path relative to the repository's root (git source)")
+            elif src is not None and not isinstance(src, str):
+                problem(fw, "source is neither a path nor a { git = ... } table")
+            # Absolute paths in the pod: each must lie on a volume (checked per pod below).
+            paths = {}
+            for k in ("output", "state", "templates") + (() if git is not None else ("source", "tags_file", "authors_file")):
+                if k in feed: paths[k] = feed[k]
+            if isinstance(feed.get("subscribers"), str): paths["subscribers"] = feed["subscribers"]
+            if isinstance(feed.get("email"), dict) and "outbox" in feed["email"]: paths["email.outbox"] = feed["email"]["outbox"]
+            for k, v in paths.items():
+                if not isinstance(v, str) or not v.startswith("/"): problem(fw, f"{k} is not an absolute path")
+            if not str(feed.get("output", "")).startswith("/var/www/feeds/"): problem(fw, "output is not under /var/www/feeds")
+            if pg:
+                if "state" in feed:
+                    problem(fw, "sets state, which POSTBODE_DATABASE_URL overrides: leave it out")
+                # The same definitions as the SQLite variant, less `state`.
+                bcm = (base or {}).get("ConfigMap", {}).get(name)
+                btext = bcm[1].get("data", {}).get(key) if bcm else None
+                if btext is None:
+                    problem(fw, "is not in the SQLite variant's ConfigMap of the same name")
+                else:
+                    bfeed = tomllib.loads(btext)
+                    bfeed.pop("state", None)
+                    if bfeed != feed:
+                        diff = sorted(k for k in set(bfeed) | set(feed) if bfeed.get(k) != feed.get(k))
+                        problem(fw, f"differs from the SQLite variant's in {', '.join(diff)} (only state may differ)")
+            elif not str(feed.get("state", "")).startswith("/var/lib/postbode/"):
+                problem(fw, "state is not under /var/lib/postbode")
+            for sub in feed.get("subscribers", []) if isinstance(feed.get("subscribers"), list) else []:
+                for k in ("webhook_env", "secret_env"):
+                    if k in sub and sub[k] not in all_secret_keys:
+                        problem(fw, f"subscriber {sub.get('id')}: {sub[k]} is not in secret.example.yaml")
+            feeds.append((fw, feed, git is not None, paths))
 
-for name, (where, cj) in objects.get("CronJob", {}).items():
-    spec = cj["spec"]
-    if spec.get("schedule") != "*/10 * * * *": problem(where, "schedule is not every 10 minutes")
-    if spec.get("concurrencyPolicy") != "Forbid": problem(where, "concurrencyPolicy is not Forbid")
-    for key in ("startingDeadlineSeconds", "successfulJobsHistoryLimit"):
-        if key not in spec: problem(where, f"no {key}")
-    check_pod(where, spec["jobTemplate"]["spec"]["template"]["spec"], "run")
+    def check_pod(where, pod, command, expect):
+        """Checks a pod spec whose container postbode runs `command`, with the
+        mounts `expect` (path -> (volume kind, name, subPath)) and no others
+        of a PVC. Returns the postbode container."""
+        sc = pod.get("securityContext", {})
+        if sc.get("runAsNonRoot") is not True: problem(where, "runAsNonRoot is not true")
+        if sc.get("runAsUser") != 10001: problem(where, "runAsUser is not 10001")
+        if "fsGroup" not in sc: problem(where, "no fsGroup")
+        if sc.get("seccompProfile", {}).get("type") != "RuntimeDefault": problem(where, "seccompProfile is not RuntimeDefault")
+        if pod.get("automountServiceAccountToken") is not False: problem(where, "mounts a service account token")
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        for v in volumes.values():
+            if "configMap" in v and v["configMap"]["name"] not in configmaps:
+                problem(where, f"volume {v['name']}: no ConfigMap {v['configMap']['name']}")
+            if "persistentVolumeClaim" in v and v["persistentVolumeClaim"]["claimName"] not in pvcs:
+                problem(where, f"volume {v['name']}: no PersistentVolumeClaim {v['persistentVolumeClaim']['claimName']}")
+            if "secret" in v and v["secret"].get("secretName") not in secret_keys:
+                problem(where, f"volume {v['name']}: no Secret {v['secret'].get('secretName')} (secret.example.yaml)")
+        containers = pod.get("initContainers", []) + pod["containers"]
+        used = set()
+        for c in containers:
+            cw = f"{where} container {c['name']}"
+            if c.get("image") != image: problem(cw, f"image is not {image}")
+            csc = c.get("securityContext", {})
+            if csc.get("readOnlyRootFilesystem") is not True: problem(cw, "readOnlyRootFilesystem is not true")
+            if csc.get("allowPrivilegeEscalation") is not False: problem(cw, "allowPrivilegeEscalation is not false")
+            if "ALL" not in csc.get("capabilities", {}).get("drop", []): problem(cw, "does not drop ALL capabilities")
+            res = c.get("resources", {})
+            for kind in ("requests", "limits"):
+                for r in ("cpu", "memory"):
+                    if r not in res.get(kind, {}): problem(cw, f"no {kind}.{r}")
+            mount_paths = [m["mountPath"] for m in c.get("volumeMounts", [])]
+            if len(mount_paths) != len(set(mount_paths)): problem(cw, "mounts two volumes at one path")
+            for m in c.get("volumeMounts", []):
+                used.add(m["name"])
+                if m["name"] not in volumes: problem(cw, f"mounts undefined volume {m['name']}")
+            for e in c.get("envFrom", []):
+                ref = e.get("secretRef", {}).get("name")
+                if ref is not None and ref not in secret_keys: problem(cw, f"envFrom: no Secret {ref} (secret.example.yaml)")
+            for e in c.get("env", []):
+                ref = e.get("valueFrom", {}).get("secretKeyRef")
+                if ref is None:
+                    continue
+                if ref.get("name") not in secret_keys:
+                    problem(cw, f"env {e['name']}: no Secret {ref.get('name')} (secret.example.yaml)")
+                elif ref.get("key") not in secret_keys[ref["name"]]:
+                    problem(cw, f"env {e['name']}: the Secret {ref['name']} has no key {ref.get('key')} (secret.example.yaml)")
+        for name in volumes:
+            if name not in used: problem(where, f"volume {name} is never mounted")
+        main = next((c for c in pod["containers"] if c["name"] == "postbode"), None)
+        if main is None:
+            problem(where, "no container named postbode")
+            return None
+        res = main["resources"]
+        if (res["requests"].get("cpu"), res["requests"].get("memory"), res["limits"].get("cpu"), res["limits"].get("memory")) != ("100m", "64Mi", "1", "256Mi"):
+            problem(where, "postbode resources are not cpu 100m/1, memory 64Mi/256Mi")
+        args = main.get("args") or []
+        if not args or args[0] != command:
+            problem(where, f"postbode does not run `{command}`")
+        main_mounts = main.get("volumeMounts", [])
+        mounts = {m["mountPath"]: volumes.get(m["name"], {}) for m in main_mounts}
+        by_path = {m["mountPath"]: m for m in main_mounts}
+        for path, (kind, ref, sub) in expect.items():
+            v = mounts.get(path)
+            if v is None or kind not in v or (ref and ref not in (v[kind].get("name"), v[kind].get("claimName"))):
+                problem(where, f"{path} is not the {kind} {ref or ''}".rstrip())
+            elif by_path[path].get("subPath") != sub:
+                problem(where, f"{path}: subPath is {by_path[path].get('subPath')!r}, expected {sub!r}")
+            elif path != "/etc/postbode/feeds" and by_path[path].get("readOnly"):
+                problem(where, f"{path} is mounted read-only")
+        for path, v in mounts.items():
+            if path not in expect and "persistentVolumeClaim" in v:
+                problem(where, f"{path}: an unexpected PersistentVolumeClaim {v['persistentVolumeClaim']['claimName']}")
+        env = {e["name"]: e for e in main.get("env", [])}
+        def mount_of(path):
+            """The deepest mount of the postbode container holding path, or None."""
+            best = None
+            for m in main_mounts:
+                mp = m["mountPath"].rstrip("/")
+                if (path == mp or path.startswith(mp + "/")) and (best is None or len(mp) > len(best["mountPath"].rstrip("/"))):
+                    best = m
+            return best
+        cache = env.get("POSTBODE_CACHE_DIR", {}).get("value")
+        if any(is_git for _, _, is_git, _ in feeds) or pg:
+            # git sources clone into POSTBODE_CACHE_DIR, and with a PostgreSQL
+            # state the build keeps its manifest and lock there: it must be a
+            # writable volume (the root filesystem is read-only).
+            m = mount_of(cache) if cache else None
+            if not cache:
+                problem(where, "postbode has no POSTBODE_CACHE_DIR (git source, or the build's manifest with PostgreSQL)")
+            elif m is None or m.get("readOnly"):
+                problem(where, f"POSTBODE_CACHE_DIR {cache} is not on a writable volume")
+        builds = command in ("build", "run") or (command == "daemon" and "--no-build" not in args)
+        for fw, _, _, paths in feeds:
+            for k, v in paths.items():
+                if not isinstance(v, str) or not v.startswith("/"):
+                    continue
+                if k == "output" and not builds:
+                    continue  # --no-build: this pod writes no feeds
+                m = mount_of(v)
+                if m is None:
+                    problem(where, f"{fw}: {k} {v} is on no volume of the postbode container")
+                elif k in ("output", "state", "email.outbox") and m.get("readOnly"):
+                    problem(where, f"{fw}: {k} {v} is on the read-only mount {m['mountPath']}")
+        if not any(e.get("secretRef", {}).get("name") == "postbode-secrets" for e in main.get("envFrom", [])):
+            problem(where, "postbode gets no environment from the Secret postbode-secrets")
+        if pg:
+            url = env.get("POSTBODE_DATABASE_URL")
+            if url is None or "secretKeyRef" not in url.get("valueFrom", {}):
+                problem(where, "POSTBODE_DATABASE_URL does not come from a Secret (secretKeyRef)")
+            # --state on the command line overrides POSTBODE_DATABASE_URL.
+            if any(a == "--state" or a.startswith("--state=") for a in args):
+                problem(where, "postbode has --state, which overrides POSTBODE_DATABASE_URL")
+        return main
 
-pod_labels = {}
-for name, (where, dep) in objects.get("Deployment", {}).items():
-    spec = dep["spec"]
-    if spec.get("replicas") != 1: problem(where, "replicas is not 1")
-    if spec.get("strategy", {}).get("type") != "Recreate": problem(where, "strategy is not Recreate")
-    tlabels = spec["template"]["metadata"]["labels"]
-    for k, v in spec["selector"]["matchLabels"].items():
-        if tlabels.get(k) != v: problem(where, f"selector {k}={v} does not match the pod template")
-    main = check_pod(where, spec["template"]["spec"], "daemon")
-    if main:
-        ports = {p["name"]: p["containerPort"] for p in main.get("ports", [])}
-        pod_labels[name] = (tlabels, ports)
-        for probe in ("livenessProbe", "readinessProbe"):
-            get = main.get(probe, {}).get("httpGet", {})
-            port = ports.get(get.get("port"), get.get("port"))
-            if get.get("path") != "/healthz" or port != 9090:
-                problem(where, f"{probe} is not GET /healthz on port 9090")
-        args = main.get("args", [])
-        if "--listen" not in args or not args[args.index("--listen") + 1].endswith(":9090"):
-            problem(where, "daemon does not --listen on port 9090")
+    feeds_mount = {"/etc/postbode/feeds": ("configMap", "postbode-feeds", None), "/tmp": ("emptyDir", None, None)}
+    output_mount = {"/var/www/feeds": ("persistentVolumeClaim", "postbode-feeds-output", None)}
+    if pg:
+        # The daemon replicas share nothing but the database: no PVC. The
+        # build keeps its manifest (and the git checkout) on a PVC of its own.
+        daemon_mounts = feeds_mount | {"/var/cache/postbode": ("emptyDir", None, None)}
+        run_mounts = feeds_mount | output_mount | {"/var/cache/postbode": ("persistentVolumeClaim", "postbode-build-cache", None)}
+    else:
+        # The git source cache is the folder `cache` on the state volume, so a run
+        # fetches into the last checkout instead of cloning again.
+        daemon_mounts = run_mounts = feeds_mount | output_mount | {
+            "/var/lib/postbode": ("persistentVolumeClaim", "postbode-state", None),
+            "/var/cache/postbode": ("persistentVolumeClaim", "postbode-state", "cache")}
 
-for name, (where, svc) in objects.get("Service", {}).items():
-    sel = svc["spec"]["selector"]
-    matches = [d for d, (labels, _) in pod_labels.items() if all(labels.get(k) == v for k, v in sel.items())]
-    if not matches:
-        problem(where, "selects no pod of a Deployment")
-    for p in svc["spec"]["ports"]:
+    for name, (where, cj) in objects.get("CronJob", {}).items():
+        spec = cj["spec"]
+        if spec.get("schedule") != "*/10 * * * *": problem(where, "schedule is not every 10 minutes")
+        if spec.get("concurrencyPolicy") != "Forbid": problem(where, "concurrencyPolicy is not Forbid")
+        for key in ("startingDeadlineSeconds", "successfulJobsHistoryLimit"):
+            if key not in spec: problem(where, f"no {key}")
+        main = check_pod(where, spec["jobTemplate"]["spec"]["template"]["spec"], "build" if pg else "run", run_mounts)
+        if pg and main and main.get("args") != ["build"]:
+            problem(where, f"postbode runs {main.get('args')}, expected [build] (every feeds/*.toml)")
+    if pg and not objects.get("CronJob"):
+        problem(kdir, "no CronJob builds the feeds (the daemon replicas run with --no-build)")
+
+    pod_labels = {}
+    for name, (where, dep) in objects.get("Deployment", {}).items():
+        spec = dep["spec"]
+        strategy = spec.get("strategy", {}).get("type")
+        if pg:
+            if not isinstance(spec.get("replicas"), int) or spec["replicas"] < 2: problem(where, "replicas is less than 2")
+            if strategy != "RollingUpdate": problem(where, "strategy is not RollingUpdate")
+        else:
+            if spec.get("replicas") != 1: problem(where, "replicas is not 1")
+            if strategy != "Recreate": problem(where, "strategy is not Recreate")
+        tlabels = spec["template"]["metadata"]["labels"]
+        for k, v in spec["selector"]["matchLabels"].items():
+            if tlabels.get(k) != v: problem(where, f"selector {k}={v} does not match the pod template")
+        pod = spec["template"]["spec"]
+        main = check_pod(where, pod, "daemon", daemon_mounts)
+        if main:
+            ports = {p["name"]: p["containerPort"] for p in main.get("ports", [])}
+            pod_labels[name] = (tlabels, ports, spec.get("replicas"))
+            for probe in ("livenessProbe", "readinessProbe"):
+                get = main.get(probe, {}).get("httpGet", {})
+                port = ports.get(get.get("port"), get.get("port"))
+                if get.get("path") != "/healthz" or port != 9090:
+                    problem(where, f"{probe} is not GET /healthz on port 9090")
+            args = main.get("args", [])
+            if "--listen" not in args or not args[args.index("--listen") + 1].endswith(":9090"):
+                problem(where, "daemon does not --listen on port 9090")
+            if pg and "--no-build" not in args:
+                problem(where, "daemon without --no-build: every replica would write the feeds (the CronJob builds them)")
+        if pg:
+            # The replicas on different nodes: a spread constraint or an
+            # anti-affinity over kubernetes.io/hostname that selects them.
+            def selects(sel):
+                return bool(sel.get("matchLabels")) and all(tlabels.get(k) == v for k, v in sel["matchLabels"].items())
+            spread = [c for c in pod.get("topologySpreadConstraints", [])
+                      if c.get("topologyKey") == "kubernetes.io/hostname" and selects(c.get("labelSelector", {}))]
+            anti = pod.get("affinity", {}).get("podAntiAffinity", {})
+            terms = anti.get("requiredDuringSchedulingIgnoredDuringExecution", []) + \
+                [t.get("podAffinityTerm", {}) for t in anti.get("preferredDuringSchedulingIgnoredDuringExecution", [])]
+            anti = [t for t in terms if t.get("topologyKey") == "kubernetes.io/hostname" and selects(t.get("labelSelector", {}))]
+            if not spread and not anti:
+                problem(where, "replicas are not spread over nodes (topologySpreadConstraints or podAntiAffinity on kubernetes.io/hostname selecting its pods)")
+
+    for name, (where, pdb) in objects.get("PodDisruptionBudget", {}).items():
+        spec = pdb["spec"]
+        sel = spec.get("selector", {}).get("matchLabels", {})
+        matches = [d for d, (labels, _, _) in pod_labels.items() if sel and all(labels.get(k) == v for k, v in sel.items())]
+        if not matches:
+            problem(where, "selects no pod of a Deployment")
         for d in matches:
-            ports = pod_labels[d][1]
-            if p.get("targetPort") not in ports and p.get("targetPort") not in ports.values():
-                problem(where, f"targetPort {p.get('targetPort')} is not a port of Deployment {d}")
+            replicas = pod_labels[d][2]
+            # A budget that allows no eviction blocks every node drain.
+            if "minAvailable" in spec and not (isinstance(spec["minAvailable"], int) and spec["minAvailable"] < replicas):
+                problem(where, f"minAvailable {spec['minAvailable']} leaves no pod of Deployment {d} ({replicas} replicas) to evict")
+            if "maxUnavailable" in spec and not (isinstance(spec["maxUnavailable"], int) and spec["maxUnavailable"] >= 1):
+                problem(where, f"maxUnavailable {spec['maxUnavailable']} allows no eviction")
+    if pg and objects.get("Deployment") and not objects.get("PodDisruptionBudget"):
+        problem(kdir, "no PodDisruptionBudget for the daemon replicas")
+
+    for name, (where, svc) in objects.get("Service", {}).items():
+        sel = svc["spec"]["selector"]
+        matches = [d for d, (labels, _, _) in pod_labels.items() if all(labels.get(k) == v for k, v in sel.items())]
+        if not matches:
+            problem(where, "selects no pod of a Deployment")
+        for p in svc["spec"]["ports"]:
+            for d in matches:
+                ports = pod_labels[d][1]
+                if p.get("targetPort") not in ports and p.get("targetPort") not in ports.values():
+                    problem(where, f"targetPort {p.get('targetPort')} is not a port of Deployment {d}")
+    return objects
+
+sqlite_objects = check_kubernetes("deploy/kubernetes", pg=False)
+check_kubernetes("deploy/kubernetes/postgres", pg=True, base=sqlite_objects)
 
 # -- Containerfile (hadolint is not available: parse it and check what matters)
 cf = "deploy/Containerfile"
