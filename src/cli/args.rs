@@ -97,6 +97,11 @@ pub enum Command {
         /// always an error.
         #[arg(long)]
         new_state: bool,
+        /// Notify only: plan and send, write no feeds. For replicas that
+        /// share a PostgreSQL state while one job (a CronJob running
+        /// `postbode build`) writes the feeds.
+        #[arg(long)]
+        no_build: bool,
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
@@ -122,7 +127,7 @@ pub enum Command {
         /// always an error.
         #[arg(long)]
         new_state: bool,
-        /// SQLite state database (default: `state` in the feed definition, or state.db in its project folder: above `feeds/`, else beside the definition).
+        /// State database: an SQLite file or a postgres:// URL (default: `state` in the feed definition, or state.db in its project folder: above `feeds/`, else beside the definition).
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
@@ -182,6 +187,11 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
+    /// Manage the state database.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
     /// Print the posts as postbode understands them.
     Posts {
         feed_file: Option<PathBuf>,
@@ -219,4 +229,25 @@ fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|d| d.with_timezone(&Utc))
         .map_err(|e| format!("expected an RFC 3339 date-time like 2025-07-16T00:00:00Z: {e}"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Copy an SQLite state into an empty PostgreSQL database (seen posts,
+    /// deliveries with their status, attempts and ids, runs, disabled
+    /// subscribers), so that moving to PostgreSQL announces nothing again.
+    /// Refuses a database that already holds a state. Stop every run of the
+    /// blogs first.
+    Migrate {
+        /// The SQLite state file.
+        #[arg(long, value_name = "PATH")]
+        from: PathBuf,
+        /// postgres://user@host/db (a password is better given in
+        /// POSTBODE_DATABASE_URL: pass `--to env`).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Print what was copied as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }

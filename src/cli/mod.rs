@@ -17,7 +17,7 @@ use crate::notify::{Clock, Options};
 use crate::pipeline::BuildOptions;
 use crate::server::{Stop, schedule};
 
-use args::{Cli, Command};
+use args::{Cli, Command, StateCommand};
 
 /// Runs one invocation on the runtime `main` built.
 pub async fn run(cli: Cli) -> Outcome {
@@ -60,12 +60,13 @@ pub async fn run(cli: Cli) -> Outcome {
             listen,
             allow_shrink,
             new_state,
+            no_build,
             state,
         } => {
-            let build = BuildOptions {
+            let build = (!no_build).then_some(BuildOptions {
                 force: false,
                 allow_shrink,
-            };
+            });
             let state = StateChoice {
                 path: state.as_deref(),
                 new_state,
@@ -123,6 +124,9 @@ pub async fn run(cli: Cli) -> Outcome {
             let what = commands::retry::What::from_args(dead, due_now, all);
             commands::retry::run(&feed_files, now, what, state.as_deref()).await
         }
+        Command::State {
+            command: StateCommand::Migrate { from, to, json },
+        } => commands::state::migrate(&from, &to, json).await,
         Command::Posts { feed_file, json } => commands::posts::run(feed_file, now, json).await,
     }
 }

@@ -163,7 +163,12 @@ pub async fn run(
     let opts = &Options::for_blog(config, opts);
     let (subscribers, mut sub_problems) = subscribers(config);
     problems.append(&mut sub_problems);
-    let blog = posts::load(config);
+    // A send-only run reads no posts: what it sends was frozen when planned.
+    let blog = if opts.send_only {
+        posts::Blog::default()
+    } else {
+        posts::load(config)
+    };
     problems.extend(blog.problems);
     let templates = Templates::load(config.templates.as_deref())
         .map_err(|e| NotifyError::Templates(e.to_string()))?;
@@ -181,12 +186,16 @@ pub async fn run(
     let guard = store.begin_run(&config.name, now, opts.lock_wait).await?;
     let result = async {
         reenable::enable_changed(&store, &config.name, &subscribers).await?;
-        let planned =
-            outbox::plan_run(config, now, opts, Some(&store), &blog.posts, &subscribers).await?;
-        let mut summary = planned.summary;
-        store
-            .record(&config.name, now, &planned.seen, &planned.announcements)
-            .await?;
+        let mut summary = Summary::default();
+        if !opts.send_only {
+            let planned =
+                outbox::plan_run(config, now, opts, Some(&store), &blog.posts, &subscribers)
+                    .await?;
+            summary = planned.summary;
+            store
+                .record(&config.name, now, &planned.seen, &planned.announcements)
+                .await?;
+        }
         let cx = dispatch::Context::new(config, templates, subscribers);
         outbox::merge_digests(config, &store, &cx.blog, &cx.subscribers, now).await?;
         dispatch::send_due(config, now, opts, &store, &guard, &cx, &mut summary).await?;

@@ -41,6 +41,9 @@ pub struct Options {
     pub smtp_ca_file: Option<PathBuf>,
     /// Told how many deliveries are done out of how many claimed so far.
     pub progress: Option<ProgressHook>,
+    /// Send what is due without reading the blog or planning (a daemon
+    /// woken because another worker planned deliveries).
+    pub send_only: bool,
 }
 
 /// Where a run reads the time: the real clock, or a fixed instant
@@ -132,6 +135,7 @@ impl Default for Options {
             clock: Clock::Real,
             smtp_ca_file: std::env::var_os(crate::notify::email::CA_FILE_ENV).map(Into::into),
             progress: None,
+            send_only: false,
         }
     }
 }

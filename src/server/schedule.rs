@@ -1,13 +1,17 @@
 //! The daemon's schedule: one run every interval (measured start to start)
-//! until SIGTERM or SIGINT. A stop request lets the run in progress stop
+//! until SIGTERM or SIGINT, and a send-only run in between whenever another
+//! worker planned deliveries (PostgreSQL's NOTIFY). A stop request lets the run in progress stop
 //! claiming work and finish what is in flight; the loop then ends. What a
 //! run does is the caller's (the CLI builds and notifies each blog and
 //! prints its problems); the schedule keeps time, health and metrics.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
 
 use crate::diag::Outcome;
 use crate::notify::Summary;
@@ -90,24 +94,44 @@ impl Health {
     }
 }
 
-/// Runs `tick` every `every` until `stop` is set. `tick` returns how the
-/// run went and the notify summaries, for the metrics. Returns how the last
-/// run went (`Ok` when none ran).
+/// Why the loop runs `tick`: its interval came round (every blog: build
+/// and notify), or other workers planned deliveries for these blogs (send
+/// what is due, now rather than at the next round).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Round {
+    Scheduled,
+    Planned(BTreeSet<String>),
+}
+
+/// Runs `tick` every `every` (start to start) until `stop` is set, and in
+/// between whenever `wake` names blogs whose deliveries were planned.
+/// `tick` returns how the run went and the notify summaries, for the
+/// metrics. Returns how the last scheduled run went (`Ok` when none ran).
 pub async fn run_loop(
     every: Duration,
     stop: &Stop,
     health: &Health,
     metrics: &Metrics,
-    mut tick: impl AsyncFnMut() -> (Outcome, Vec<Summary>),
+    mut wake: Option<mpsc::Receiver<String>>,
+    mut tick: impl AsyncFnMut(Round) -> (Outcome, Vec<Summary>),
 ) -> Outcome {
     tracing::info!(every = ?every, "daemon started");
     let mut last = Outcome::Ok;
+    let mut round = Round::Scheduled;
+    let mut next_round = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         let started = Instant::now();
-        let (outcome, summaries) = tick().await;
+        let scheduled = round == Round::Scheduled;
+        if scheduled {
+            next_round = started + every;
+        }
+        let (outcome, summaries) = tick(round).await;
         metrics.record_run(outcome, started.elapsed(), &summaries);
-        health.record_outcome(outcome);
-        health.loop_finished();
+        if scheduled {
+            health.record_outcome(outcome);
+            health.loop_finished();
+            last = outcome;
+        }
         if outcome == Outcome::Fatal {
             tracing::error!(
                 outcome = outcome.name(),
@@ -115,22 +139,47 @@ pub async fn run_loop(
                 "run could not run: unhealthy until a run succeeds (the error is logged above)"
             );
         } else {
-            tracing::info!(outcome = outcome.name(), took = ?started.elapsed(), "run finished");
+            tracing::info!(outcome = outcome.name(), took = ?started.elapsed(), scheduled, "run finished");
         }
-        last = outcome;
-        sleep_until(started + every, stop).await;
+        round = match sleep_until(next_round, stop, wake.as_mut()).await {
+            Some(blogs) => Round::Planned(blogs),
+            None => Round::Scheduled,
+        };
     }
     tracing::info!("daemon stopped");
     last
 }
 
-/// Sleeps until `deadline`, waking early when `stop` is set.
-async fn sleep_until(deadline: Instant, stop: &AtomicBool) {
+/// Sleeps until `deadline`, waking early when `stop` is set (`None`) or when
+/// `wake` names blogs (`Some`, with every name waiting by then).
+async fn sleep_until(
+    deadline: Instant,
+    stop: &AtomicBool,
+    mut wake: Option<&mut mpsc::Receiver<String>>,
+) -> Option<BTreeSet<String>> {
     while !stop.load(Ordering::SeqCst) {
         let now = Instant::now();
         if now >= deadline {
-            return;
+            return None;
         }
-        tokio::time::sleep((deadline - now).min(Duration::from_millis(100))).await;
+        let nap = tokio::time::sleep((deadline - now).min(Duration::from_millis(100)));
+        match wake.as_deref_mut() {
+            Some(rx) => tokio::select! {
+                _ = nap => {}
+                got = rx.recv() => match got {
+                    Some(blog) => {
+                        let mut blogs = BTreeSet::from([blog]);
+                        while let Ok(more) = rx.try_recv() {
+                            blogs.insert(more);
+                        }
+                        return Some(blogs);
+                    }
+                    // The listener is gone: the schedule alone from now on.
+                    None => wake = None,
+                },
+            },
+            None => nap.await,
+        }
     }
+    None
 }

@@ -10,4 +10,5 @@ pub mod posts;
 pub mod preview;
 pub mod retry;
 pub mod run;
+pub mod state;
 pub mod status;
