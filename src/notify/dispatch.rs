@@ -40,6 +40,10 @@ const EMAILS_IN_FLIGHT: usize = SMTP_CONNECTIONS * 8;
 /// crash: the next run (or, on PostgreSQL, any other worker) takes over
 /// every row still `sending` under a dead run at once, lease or not.
 const BATCH: usize = 2500;
+/// Rows claimed at once where workers share the outbox (PostgreSQL): small
+/// enough that a burst is spread over every worker rather than taken whole
+/// by the first, large enough that claiming stays cheap.
+const SHARED_BATCH: usize = 250;
 /// How long a claim holds a row before another run may take it over, should
 /// this one stop renewing it (its machine gone without a word). Renewed every
 /// `RENEW_EVERY` while the batch is sent.
@@ -260,6 +264,11 @@ async fn claim_and_send(
     cx: &Context,
     mut senders: Senders,
 ) -> Result<(), NotifyError> {
+    let batch_size = if store.shares_runs() {
+        SHARED_BATCH
+    } else {
+        BATCH
+    };
     loop {
         if senders.halt.is_set() {
             tracing::info!(blog = %config.name, "stopping: claiming no more deliveries");
@@ -273,7 +282,7 @@ async fn claim_and_send(
         // their own present.
         let lease = LEASE + (opts.clock.now() - now).to_std().unwrap_or_default();
         let batch = store
-            .claim_due(&config.name, guard, now, lease, BATCH)
+            .claim_due(&config.name, guard, now, lease, batch_size)
             .await?;
         tracing::debug!(elapsed = ?t0.elapsed(), n = batch.len(), "claimed");
         // A closed queue means the recorder failed; `halt` says so above.

@@ -5,6 +5,7 @@
 
 mod helpers;
 mod pg;
+mod proxy;
 mod receiver;
 
 mod architecture;
@@ -27,3 +28,4 @@ mod state_safety;
 mod untrusted_input;
 mod webhook;
 mod websub;
+mod workers;
