@@ -387,3 +387,73 @@ fn a_database_that_goes_away_mid_run_fails_the_run_and_the_next_run_finishes_the
     );
     assert_eq!(statuses(&db), vec![format!("sent:{N}")]);
 }
+
+/// Idle daemons (`--no-build`, a round an hour) are woken by the deliveries
+/// another worker planned, and send their share at once instead of an hour
+/// later.
+#[test]
+fn idle_daemons_are_woken_by_planned_deliveries_and_send_a_share() {
+    if !available() {
+        return;
+    }
+    const N: usize = 2000;
+    let receiver = Receiver::start();
+    let db = TestDatabase::create();
+    let blog = webhook_blog(&receiver, N, 4, &db);
+    for i in 0..N {
+        receiver.reply(&format!("/s{i}"), Reply::status(200).delay(Duration::from_millis(2)));
+    }
+    let daemons: Vec<Child> = (0..2)
+        .map(|d| {
+            spawn(
+                &blog,
+                &db.url,
+                &["daemon", "--every", "1h", "--no-build"],
+                &format!("d{d}"),
+            )
+        })
+        .collect();
+    let pids: Vec<String> = daemons.iter().map(|d| d.id().to_string()).collect();
+    // Each daemon's first round (at its start) finds nothing to send.
+    wait_for("both daemons' first rounds", LIMIT, || {
+        db.query_strings("SELECT pid::text FROM runs WHERE status = 'finished'")
+            .iter()
+            .filter(|p| pids.contains(p))
+            .count()
+            >= 2
+    });
+    post(&blog, 2);
+    let planned_at = Instant::now();
+    let planner = spawn(&blog, &db.url, &["notify"], "planner");
+    wait_for("the first daemon's send", LIMIT, || {
+        !sent_by(&db, &pids).is_empty()
+    });
+    let woke_after = planned_at.elapsed();
+    let (code, _, err) = wait(&blog, planner, "planner");
+    assert_eq!(code, Some(0), "{err}");
+    wait_for("every delivery", LIMIT, || receiver.count() >= N);
+    for mut d in daemons {
+        let _ = Command::new("kill").args(["-TERM", &d.id().to_string()]).status();
+        let status = d.wait().unwrap();
+        assert_eq!(status.code(), Some(0));
+    }
+    assert_eq!(check_all_arrived(&receiver, N, "woken daemons"), 0);
+    let by_daemon = sent_by(&db, &pids);
+    eprintln!("planner and two daemons, {N} webhooks: daemons sent {by_daemon:?}, the first after {woke_after:?}");
+    assert_eq!(by_daemon.len(), 2, "both daemons sent a share: {by_daemon:?}");
+}
+
+/// What each of these processes sent, by pid, from their runs' summaries.
+fn sent_by(db: &TestDatabase, pids: &[String]) -> HashMap<String, u64> {
+    let mut by = HashMap::new();
+    for row in db.query_strings(
+        "SELECT pid::text || ' ' || summary FROM runs WHERE status = 'finished'",
+    ) {
+        let (pid, summary) = row.split_once(' ').unwrap();
+        let n = sent(summary);
+        if pids.iter().any(|p| p == pid) && n > 0 {
+            *by.entry(pid.to_string()).or_insert(0) += n;
+        }
+    }
+    by
+}
