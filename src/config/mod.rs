@@ -19,8 +19,8 @@ pub mod delivery;
 pub mod email;
 mod error;
 pub mod lint;
-pub mod subscribers;
 pub mod state;
+pub mod subscribers;
 mod values;
 
 pub use delivery::DeliverySettings;

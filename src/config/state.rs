@@ -111,7 +111,9 @@ mod tests {
 
     #[test]
     fn urls_with_a_postgres_scheme_are_databases_and_print_without_their_password() {
-        let s = StateLocation::parse("postgres://bode:geheim@db.internal:5432/postbode?sslmode=require");
+        let s = StateLocation::parse(
+            "postgres://bode:geheim@db.internal:5432/postbode?sslmode=require",
+        );
         assert!(s.file().is_none());
         let shown = format!("{s} {s:?}");
         assert!(!shown.contains("geheim"), "{shown}");

@@ -523,7 +523,9 @@ mod tests {
     #[tokio::test]
     async fn a_recorder_that_cannot_write_stops_the_run_and_keeps_its_send_slots_until_then() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("state.db").into()).await.unwrap();
+        let store = Store::open(&dir.path().join("state.db").into())
+            .await
+            .unwrap();
         // A closed pool fails every write, as a full disk does.
         store.close().await;
         let halt = Halt::new(None);

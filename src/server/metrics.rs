@@ -7,8 +7,8 @@
 //! replica that shares a state, after a restart, and for runs and
 //! `retry`s that other processes did.
 
-use std::collections::BTreeMap;
 use crate::config::StateLocation;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::{PgStore, SqliteStore, StateError};
 use crate::config::DatabaseUrl;
+use crate::state::Located as _;
 
 /// Rows per INSERT: the columns travel as arrays, so this bounds the size
 /// of one statement, not a parameter count.
@@ -194,18 +195,38 @@ async fn copy(source: &SqliteStore, target: &PgStore) -> Result<Copied, StateErr
         )
         .bind(chunk.iter().map(|r| r.id).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.blog.as_str()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.post_key.as_str()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.subscriber.as_str()).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter()
+                .map(|r| r.post_key.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            chunk
+                .iter()
+                .map(|r| r.subscriber.as_str())
+                .collect::<Vec<_>>(),
+        )
         .bind(chunk.iter().map(|r| r.channel.as_str()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.payload.as_str()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.attempts).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.previous_attempts).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter()
+                .map(|r| r.previous_attempts)
+                .collect::<Vec<_>>(),
+        )
         .bind(chunk.iter().map(|r| r.hold_until).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.next_attempt_at).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.lease_run).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.lease_until).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.last_error.as_deref()).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter()
+                .map(|r| r.last_error.as_deref())
+                .collect::<Vec<_>>(),
+        )
         .bind(chunk.iter().map(|r| r.sent_at).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.created_at).collect::<Vec<_>>())
         .execute(&mut *tx)

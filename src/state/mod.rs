@@ -32,6 +32,8 @@
 //!    in `tests/mod.rs`'s `for_each_store!`: every behaviour is one generic
 //!    test body, and each runs against every store.
 
+#[macro_use]
+mod backend;
 pub mod migrate;
 mod postgres;
 mod sqlite;
@@ -230,15 +232,35 @@ impl std::str::FromStr for DeliveryStatus {
 // so every backend reads them the same way: statuses are stored as their
 // names, attempts as a 64-bit integer.
 
-/// What `StateError::NotWaiting` suggests instead, by the row's status.
-fn not_waiting_hint(status: DeliveryStatus) -> &'static str {
-    match status {
+/// `retry --now ID`: Ok when the delivery (its stored status, `None` when
+/// the blog has no such id) is retrying; else why not, and what to do.
+fn check_waiting(
+    status: Option<String>,
+    id: i64,
+    path: &std::path::Path,
+) -> Result<(), StateError> {
+    let path = || path.to_path_buf();
+    let status: DeliveryStatus = status
+        .ok_or_else(|| StateError::NoSuchDelivery { path: path(), id })?
+        .parse()
+        .map_err(|message| StateError::Invalid {
+            path: path(),
+            message,
+        })?;
+    let hint = match status {
+        DeliveryStatus::Retrying => return Ok(()),
         DeliveryStatus::Dead => " (`postbode retry --dead` puts dead ones back)",
         DeliveryStatus::Pending => {
             " (a pending one goes out with the next notify, or when its digest is due)"
         }
         _ => "",
-    }
+    };
+    Err(StateError::NotWaiting {
+        path: path(),
+        id,
+        status,
+        hint,
+    })
 }
 
 /// A subscriber switched off by a receiver (HTTP 410) or by hand, as
@@ -368,6 +390,85 @@ pub struct Gauges {
 
 /// The status names `Gauges::deliveries` holds: the stored ones and "held".
 pub const GAUGE_STATUSES: [&str; 6] = ["pending", "held", "sending", "retrying", "sent", "dead"];
+
+/// What every backend's queries share: errors that name the database.
+trait Located {
+    /// How messages name the database (a file, or a URL without credentials).
+    fn at(&self) -> PathBuf;
+
+    fn err(&self, what: &'static str) -> impl Fn(sqlx::Error) -> StateError + '_ {
+        move |e| StateError::Query {
+            path: self.at(),
+            what,
+            source: Box::new(e),
+        }
+    }
+
+    fn lock_lost(&self, run: &RunGuard) -> StateError {
+        StateError::LockLost {
+            path: self.at(),
+            blog: run.blog.clone(),
+            run_id: run.run_id,
+        }
+    }
+
+    /// `NoSuchDelivery` when an update by id changed no row.
+    fn one_row(&self, id: i64, affected: u64) -> Result<(), StateError> {
+        if affected == 0 {
+            return Err(StateError::NoSuchDelivery {
+                path: self.at(),
+                id,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `counts` from the (status, count) rows a backend read: every status
+/// present, zero or not. A status this version does not know (a newer
+/// postbode's) is an error rather than counted as another.
+fn counts_from(
+    rows: Vec<(String, i64)>,
+    path: &std::path::Path,
+) -> Result<std::collections::BTreeMap<String, u64>, StateError> {
+    let mut counts: std::collections::BTreeMap<String, u64> = DeliveryStatus::ALL
+        .iter()
+        .map(|status| (status.as_str().to_string(), 0))
+        .collect();
+    for (status, n) in rows {
+        let status: DeliveryStatus = status.parse().map_err(|message| StateError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        counts.insert(status.as_str().to_string(), n.max(0).unsigned_abs());
+    }
+    Ok(counts)
+}
+
+/// `gauges` from the (shown status, count) rows and the number of disabled
+/// subscribers a backend read.
+fn gauges_from(
+    rows: Vec<(String, i64)>,
+    disabled: i64,
+    path: &std::path::Path,
+) -> Result<Gauges, StateError> {
+    let mut deliveries: std::collections::BTreeMap<&'static str, u64> =
+        GAUGE_STATUSES.iter().map(|&s| (s, 0)).collect();
+    for (status, n) in rows {
+        let known = GAUGE_STATUSES
+            .iter()
+            .find(|&&s| s == status)
+            .ok_or_else(|| StateError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("unknown delivery status {status:?}"),
+            })?;
+        deliveries.insert(known, n.max(0).unsigned_abs());
+    }
+    Ok(Gauges {
+        deliveries,
+        disabled_subscribers: disabled.max(0).unsigned_abs(),
+    })
+}
 
 /// Proof that this run holds its blog's lock. Give it back with
 /// `finish_run`. Dropping it without finishing (an error path, a panic) must

@@ -13,11 +13,11 @@ use chrono::{DateTime, Utc};
 
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
-use crate::config::StateLocation;
 use super::{
     Announcement, Claimed, DeliveryRow, DisabledSubscriber, Gauges, HistoryFilter, RunGuard,
     SeenPost, SentDelivery, Settlement, StateError,
 };
+use crate::config::StateLocation;
 
 /// What postbode asks of a state database. Every method works on one blog's
 /// rows (by name) or on one delivery (by id); ids are unique across blogs.
@@ -283,9 +283,9 @@ impl Store {
     /// first run).
     pub async fn open_read_only(at: &StateLocation) -> Result<Option<Store>, StateError> {
         Ok(match at {
-            StateLocation::File(path) => SqliteStore::open_read_only(path)
-                .await?
-                .map(Store::Sqlite),
+            StateLocation::File(path) => {
+                SqliteStore::open_read_only(path).await?.map(Store::Sqlite)
+            }
             StateLocation::Postgres(url) => {
                 PgStore::open_read_only(url).await?.map(Store::Postgres)
             }
@@ -313,9 +313,7 @@ impl Store {
     pub async fn open_existing(at: &StateLocation) -> Result<Store, StateError> {
         match at {
             StateLocation::File(path) => SqliteStore::open_existing(path).await.map(Store::Sqlite),
-            StateLocation::Postgres(url) => {
-                PgStore::open_existing(url).await.map(Store::Postgres)
-            }
+            StateLocation::Postgres(url) => PgStore::open_existing(url).await.map(Store::Postgres),
         }
     }
 
@@ -344,9 +342,7 @@ impl Store {
     /// Blog names as their deliveries are planned by any worker, where the
     /// backend can tell (PostgreSQL's `LISTEN`); `None` for SQLite, whose
     /// only writers are this machine's runs.
-    pub async fn planned(
-        &self,
-    ) -> Result<Option<tokio::sync::mpsc::Receiver<String>>, StateError> {
+    pub async fn planned(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>, StateError> {
         match self {
             Store::Sqlite(_) => Ok(None),
             Store::Postgres(pg) => pg.planned().await.map(Some),

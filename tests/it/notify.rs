@@ -19,7 +19,6 @@ crate::on_both_stores!([
     a_410_kills_the_delivery_and_disables_the_subscriber_until_retry_dead_enables_it,
     a_weekly_digest_waits_for_the_week_to_end_and_lists_every_new_post_in_one_message,
     a_delivery_still_failing_after_the_configured_age_becomes_dead_and_the_run_exits_1,
-
 ]);
 
 const BEFORE: &str = "before";

@@ -220,7 +220,10 @@ fn two_runs_of_copies_of_one_blog_started_together_plan_and_announce_a_post_once
         assert_eq!(code, Some(0), "{name}: {err}");
         let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
         planned += summary["planned"].as_u64().unwrap_or(0);
-        assert!(blog.out().join("atom.xml").exists(), "{name} built its feeds");
+        assert!(
+            blog.out().join("atom.xml").exists(),
+            "{name} built its feeds"
+        );
     }
     assert_eq!(planned, N as u64, "planned once between the two");
     assert_eq!(check_all_arrived(&receiver, N, "two runs"), 0);
@@ -275,7 +278,11 @@ digest = "weekly"
     let hooks_before = receiver.requests_to("/hook").len();
     assert_eq!(hooks_before, 1);
     let sqlite_status = blog.run(&["--now", "2025-06-02T09:00:00Z", "status", "--json"]);
-    assert!(sqlite_status.stdout.contains("dead"), "{}", sqlite_status.stdout);
+    assert!(
+        sqlite_status.stdout.contains("dead"),
+        "{}",
+        sqlite_status.stdout
+    );
 
     let db = TestDatabase::create();
     let state = blog.path().join("state.db");
@@ -303,7 +310,11 @@ digest = "weekly"
         &db.url,
     ]);
     assert_eq!(again.code, 2);
-    assert!(again.stderr.contains("already holds a postbode state"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("already holds a postbode state"),
+        "{}",
+        again.stderr
+    );
 
     // On PostgreSQL, after the week ended: nothing old is announced, the
     // digest goes out once, the dead delivery stays dead.
@@ -315,12 +326,19 @@ digest = "weekly"
     assert_eq!(summary["planned"], 0, "{summary}");
     assert_eq!(summary["sent"], 1, "the digest: {summary}");
     assert_eq!(receiver.requests_to("/hook").len(), hooks_before);
-    let digests = std::fs::read_dir(blog.path().join("outbox")).unwrap().count();
+    let digests = std::fs::read_dir(blog.path().join("outbox"))
+        .unwrap()
+        .count();
     assert_eq!(digests, 1);
     let rerun = notify("2025-06-09T10:00:00Z", &pg);
     let summary: serde_json::Value = serde_json::from_str(&rerun.stdout).unwrap();
     assert_eq!(summary["sent"], 0, "{summary}");
-    assert_eq!(std::fs::read_dir(blog.path().join("outbox")).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(blog.path().join("outbox"))
+            .unwrap()
+            .count(),
+        1
+    );
     // The ids go on after the copied ones: a new post's deliveries get new ids.
     post(&blog, 3);
     notify("2025-06-09T11:00:00Z", &pg);
@@ -342,7 +360,10 @@ fn a_database_that_goes_away_mid_run_fails_the_run_and_the_next_run_finishes_the
     const CONCURRENCY: usize = 4;
     let receiver = Receiver::start();
     let db = TestDatabase::create();
-    let target = ("127.0.0.1", url::Url::parse(&db.url).unwrap().port().unwrap_or(5432));
+    let target = (
+        "127.0.0.1",
+        url::Url::parse(&db.url).unwrap().port().unwrap_or(5432),
+    );
     let target = std::net::ToSocketAddrs::to_socket_addrs(&target)
         .unwrap()
         .next()
@@ -354,7 +375,10 @@ fn a_database_that_goes_away_mid_run_fails_the_run_and_the_next_run_finishes_the
     let via = via.to_string();
     let blog = webhook_blog(&receiver, N, CONCURRENCY, &db);
     for i in 0..N {
-        receiver.reply(&format!("/s{i}"), Reply::status(200).delay(Duration::from_millis(20)));
+        receiver.reply(
+            &format!("/s{i}"),
+            Reply::status(200).delay(Duration::from_millis(20)),
+        );
     }
     post(&blog, 2);
     let child = spawn(&blog, &via, &["notify"], "cut");
@@ -370,10 +394,13 @@ fn a_database_that_goes_away_mid_run_fails_the_run_and_the_next_run_finishes_the
     assert!(during < N, "the run stopped sending: {during}");
     // Nothing is recorded as sent that did not arrive.
     let arrived = arrivals(&receiver);
-    for row in db.query_strings(
-        "SELECT subscriber FROM deliveries WHERE status = 'sent' ORDER BY id",
-    ) {
-        assert!(arrived.contains_key(&format!("/{row}")), "{row} marked sent, never arrived");
+    for row in
+        db.query_strings("SELECT subscriber FROM deliveries WHERE status = 'sent' ORDER BY id")
+    {
+        assert!(
+            arrived.contains_key(&format!("/{row}")),
+            "{row} marked sent, never arrived"
+        );
     }
 
     proxy.restart();
@@ -401,7 +428,10 @@ fn idle_daemons_are_woken_by_planned_deliveries_and_send_a_share() {
     let db = TestDatabase::create();
     let blog = webhook_blog(&receiver, N, 4, &db);
     for i in 0..N {
-        receiver.reply(&format!("/s{i}"), Reply::status(200).delay(Duration::from_millis(2)));
+        receiver.reply(
+            &format!("/s{i}"),
+            Reply::status(200).delay(Duration::from_millis(2)),
+        );
     }
     let daemons: Vec<Child> = (0..2)
         .map(|d| {
@@ -433,22 +463,30 @@ fn idle_daemons_are_woken_by_planned_deliveries_and_send_a_share() {
     assert_eq!(code, Some(0), "{err}");
     wait_for("every delivery", LIMIT, || receiver.count() >= N);
     for mut d in daemons {
-        let _ = Command::new("kill").args(["-TERM", &d.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &d.id().to_string()])
+            .status();
         let status = d.wait().unwrap();
         assert_eq!(status.code(), Some(0));
     }
     assert_eq!(check_all_arrived(&receiver, N, "woken daemons"), 0);
     let by_daemon = sent_by(&db, &pids);
-    eprintln!("planner and two daemons, {N} webhooks: daemons sent {by_daemon:?}, the first after {woke_after:?}");
-    assert_eq!(by_daemon.len(), 2, "both daemons sent a share: {by_daemon:?}");
+    eprintln!(
+        "planner and two daemons, {N} webhooks: daemons sent {by_daemon:?}, the first after {woke_after:?}"
+    );
+    assert_eq!(
+        by_daemon.len(),
+        2,
+        "both daemons sent a share: {by_daemon:?}"
+    );
 }
 
 /// What each of these processes sent, by pid, from their runs' summaries.
 fn sent_by(db: &TestDatabase, pids: &[String]) -> HashMap<String, u64> {
     let mut by = HashMap::new();
-    for row in db.query_strings(
-        "SELECT pid::text || ' ' || summary FROM runs WHERE status = 'finished'",
-    ) {
+    for row in
+        db.query_strings("SELECT pid::text || ' ' || summary FROM runs WHERE status = 'finished'")
+    {
         let (pid, summary) = row.split_once(' ').unwrap();
         let n = sent(summary);
         if pids.iter().any(|p| p == pid) && n > 0 {

@@ -15,9 +15,7 @@ pub async fn migrate(from: &Path, to: &str, json: bool) -> Outcome {
         match std::env::var(DATABASE_URL_ENV) {
             Ok(url) if !url.trim().is_empty() => url,
             _ => {
-                output::error(format_args!(
-                    "--to env: {DATABASE_URL_ENV} is not set"
-                ));
+                output::error(format_args!("--to env: {DATABASE_URL_ENV} is not set"));
                 return Outcome::Fatal;
             }
         }
@@ -40,7 +38,11 @@ pub async fn migrate(from: &Path, to: &str, json: bool) -> Outcome {
                 count(c.posts, "post", "posts"),
                 count(c.deliveries, "delivery", "deliveries"),
                 count(c.runs, "run", "runs"),
-                count(c.disabled_subscribers, "disabled subscriber", "disabled subscribers"),
+                count(
+                    c.disabled_subscribers,
+                    "disabled subscriber",
+                    "disabled subscribers"
+                ),
                 from.display(),
             )
         }),

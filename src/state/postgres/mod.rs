@@ -20,22 +20,17 @@
 mod outbox;
 mod queries;
 mod runs;
+mod subscribers;
 
-use std::collections::BTreeMap;
-use std::future::Future;
 use std::path::PathBuf;
 use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use super::{
-    Announcement, Claimed, DeliveryRow, DisabledSubscriber, Gauges, HistoryFilter, RunGuard,
-    SeenPost, SentDelivery, Settlement, StateError, StateStore,
-};
+use super::{Located, StateError};
 use crate::config::DatabaseUrl;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/state/postgres/migrations");
@@ -53,7 +48,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
-    options: PgConnectOptions,
+    /// For the connections outside the pool; shared, as it is large.
+    options: Arc<PgConnectOptions>,
     /// The URL without credentials, for messages.
     name: Arc<PathBuf>,
 }
@@ -72,9 +68,7 @@ impl PgStore {
     pub async fn open_existing(url: &DatabaseUrl) -> Result<PgStore, StateError> {
         let store = PgStore::connect(url).await?;
         if !store.has_schema().await? {
-            return Err(StateError::Missing {
-                path: store.at(),
-            });
+            return Err(StateError::Missing { path: store.at() });
         }
         store.migrate().await?;
         Ok(store)
@@ -87,7 +81,7 @@ impl PgStore {
         if store.has_schema().await? {
             Ok(Some(store))
         } else {
-            store.close().await;
+            store.pool.close().await;
             Ok(None)
         }
     }
@@ -109,7 +103,7 @@ impl PgStore {
             .map_err(open_err)?;
         Ok(PgStore {
             pool,
-            options,
+            options: Arc::new(options),
             name,
         })
     }
@@ -187,256 +181,15 @@ impl PgStore {
         });
         Ok(rx)
     }
+}
 
-    // --- shared by the queries -------------------------------------------
-
-    pub(in crate::state) fn at(&self) -> PathBuf {
+impl Located for PgStore {
+    fn at(&self) -> PathBuf {
         self.name.as_ref().clone()
     }
-
-    pub(in crate::state) fn err(
-        &self,
-        what: &'static str,
-    ) -> impl Fn(sqlx::Error) -> StateError + '_ {
-        move |e| StateError::Query {
-            path: self.at(),
-            what,
-            source: Box::new(e),
-        }
-    }
-
-    fn lock_lost(&self, run: &RunGuard) -> StateError {
-        StateError::LockLost {
-            path: self.at(),
-            blog: run.blog.clone(),
-            run_id: run.run_id,
-        }
-    }
-
-    fn one_row(&self, id: i64, affected: u64) -> Result<(), StateError> {
-        if affected == 0 {
-            return Err(StateError::NoSuchDelivery {
-                path: self.at(),
-                id,
-            });
-        }
-        Ok(())
-    }
 }
 
-impl StateStore for PgStore {
-    fn close(&self) -> impl Future<Output = ()> + Send {
-        self.pool.close()
-    }
-
-    fn begin_run(
-        &self,
-        blog: &str,
-        now: DateTime<Utc>,
-        wait: Duration,
-    ) -> impl Future<Output = Result<RunGuard, StateError>> + Send {
-        runs::begin_run(self, blog, now, wait)
-    }
-
-    fn heartbeat(
-        &self,
-        run: &RunGuard,
-        now: DateTime<Utc>,
-        lease: Duration,
-    ) -> impl Future<Output = Result<(), StateError>> + Send {
-        runs::heartbeat(self, run, now, lease)
-    }
-
-    fn finish_run(
-        &self,
-        run: RunGuard,
-        now: DateTime<Utc>,
-        summary_json: &str,
-    ) -> impl Future<Output = Result<(), StateError>> + Send {
-        runs::finish_run(self, run, now, summary_json)
-    }
-
-    fn has_history(&self, blog: &str) -> impl Future<Output = Result<bool, StateError>> + Send {
-        queries::has_history(self, blog)
-    }
-
-    fn seen_posts(
-        &self,
-        blog: &str,
-    ) -> impl Future<Output = Result<Vec<SeenPost>, StateError>> + Send {
-        queries::seen_posts(self, blog)
-    }
-
-    fn record(
-        &self,
-        blog: &str,
-        now: DateTime<Utc>,
-        seen: &[SeenPost],
-        announce: &[Announcement],
-    ) -> impl Future<Output = Result<usize, StateError>> + Send {
-        outbox::record(self, blog, now, seen, announce)
-    }
-
-    fn claim_due(
-        &self,
-        blog: &str,
-        run: &RunGuard,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<Claimed>, StateError>> + Send {
-        outbox::claim_due(self, blog, run, now, lease, limit)
-    }
-
-    fn mark_sent(
-        &self,
-        id: i64,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), StateError>> + Send {
-        outbox::mark_sent(self, id, now)
-    }
-
-    fn mark_sent_many(
-        &self,
-        ids: &[i64],
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), StateError>> + Send {
-        outbox::mark_sent_many(self, ids, now)
-    }
-
-    fn settle(
-        &self,
-        outcomes: &[Settlement],
-    ) -> impl Future<Output = Result<(), StateError>> + Send {
-        outbox::settle(self, outcomes)
-    }
-
-    fn mark_failed(
-        &self,
-        id: i64,
-        now: DateTime<Utc>,
-        error: &str,
-        next_attempt_at: Option<DateTime<Utc>>,
-        dead: bool,
-    ) -> impl Future<Output = Result<(), StateError>> + Send {
-        outbox::mark_failed(self, id, now, error, next_attempt_at, dead)
-    }
-
-    fn release(&self, id: i64) -> impl Future<Output = Result<(), StateError>> + Send {
-        outbox::release(self, id)
-    }
-
-    fn disable_subscriber(
-        &self,
-        blog: &str,
-        subscriber: &str,
-        now: DateTime<Utc>,
-        reason: &str,
-    ) -> impl Future<Output = Result<(), StateError>> + Send {
-        outbox::disable_subscriber(self, blog, subscriber, now, reason)
-    }
-
-    fn disabled_subscribers(
-        &self,
-        blog: &str,
-    ) -> impl Future<Output = Result<Vec<(String, String)>, StateError>> + Send {
-        queries::disabled_subscribers(self, blog)
-    }
-
-    fn open_deliveries(
-        &self,
-        blog: &str,
-    ) -> impl Future<Output = Result<Vec<DeliveryRow>, StateError>> + Send {
-        queries::open_deliveries(self, blog)
-    }
-
-    fn counts(
-        &self,
-        blog: &str,
-    ) -> impl Future<Output = Result<BTreeMap<String, u64>, StateError>> + Send {
-        queries::counts(self, blog)
-    }
-
-    fn retry_dead(
-        &self,
-        blog: &str,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<u64, StateError>> + Send {
-        outbox::retry_dead(self, blog, now)
-    }
-
-    fn retry_now(
-        &self,
-        blog: &str,
-        id: Option<i64>,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<u64, StateError>> + Send {
-        outbox::retry_now(self, blog, id, now)
-    }
-
-    fn history(
-        &self,
-        blog: &str,
-        filter: &HistoryFilter,
-    ) -> impl Future<Output = Result<Vec<SentDelivery>, StateError>> + Send {
-        queries::history(self, blog, filter)
-    }
-
-    fn gauges(
-        &self,
-        blog: &str,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Gauges, StateError>> + Send {
-        queries::gauges(self, blog, now)
-    }
-
-    fn held_for(
-        &self,
-        blog: &str,
-        subscriber: &str,
-    ) -> impl Future<Output = Result<Vec<Claimed>, StateError>> + Send {
-        outbox::held_for(self, blog, subscriber)
-    }
-
-    fn merge_into(
-        &self,
-        keep: i64,
-        merged: &[i64],
-        payload: &str,
-    ) -> impl Future<Output = Result<(), StateError>> + Send {
-        outbox::merge_into(self, keep, merged, payload)
-    }
-
-    fn disabled_subscriber_rows(
-        &self,
-        blog: &str,
-    ) -> impl Future<Output = Result<Vec<DisabledSubscriber>, StateError>> + Send {
-        queries::disabled_subscriber_rows(self, blog)
-    }
-
-    fn note_disabled_targets(
-        &self,
-        blog: &str,
-        targets: &[(String, String)],
-    ) -> impl Future<Output = Result<u64, StateError>> + Send {
-        queries::note_disabled_targets(self, blog, targets)
-    }
-
-    fn enable_subscriber(
-        &self,
-        blog: &str,
-        subscriber: &str,
-    ) -> impl Future<Output = Result<bool, StateError>> + Send {
-        queries::enable_subscriber(self, blog, subscriber)
-    }
-
-    fn enable_all_subscribers(
-        &self,
-        blog: &str,
-    ) -> impl Future<Output = Result<u64, StateError>> + Send {
-        queries::enable_all_subscribers(self, blog)
-    }
-}
+impl_state_store!(PgStore);
 
 #[cfg(test)]
 pub(crate) mod tests;

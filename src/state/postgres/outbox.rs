@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{PLANNED_CHANNEL, PgStore, runs};
+use crate::state::Located as _;
 use crate::state::{
     Announcement, Claimed, DeliveryStatus, MAX_ERROR_CHARS, RunGuard, SeenPost, Settlement,
     StateError, after,
@@ -305,7 +306,10 @@ async fn set_failed(
     let (status, next) = if dead {
         (DeliveryStatus::Dead, None)
     } else {
-        (DeliveryStatus::Retrying, Some(next_attempt_at.unwrap_or(now)))
+        (
+            DeliveryStatus::Retrying,
+            Some(next_attempt_at.unwrap_or(now)),
+        )
     };
     let done = sqlx::query(
         "UPDATE deliveries
@@ -413,24 +417,7 @@ pub(super) async fn retry_now(
         .fetch_optional(&mut *tx)
         .await
         .map_err(store.err(what))?;
-        let status: DeliveryStatus = status
-            .ok_or_else(|| StateError::NoSuchDelivery {
-                path: store.at(),
-                id,
-            })?
-            .parse()
-            .map_err(|message| StateError::Invalid {
-                path: store.at(),
-                message,
-            })?;
-        if status != DeliveryStatus::Retrying {
-            return Err(StateError::NotWaiting {
-                path: store.at(),
-                id,
-                status,
-                hint: crate::state::not_waiting_hint(status),
-            });
-        }
+        crate::state::check_waiting(status, id, &store.at())?;
     }
     let done = sqlx::query(
         "UPDATE deliveries SET next_attempt_at = $3

@@ -1,15 +1,15 @@
-//! Reads behind `status`, `history` and the gauges on PostgreSQL, and the
-//! small writes about disabled subscribers; the same questions as SQLite's
-//! `queries.rs` and `subscribers.rs`, in PostgreSQL's dialect.
+//! Reads that change nothing, on PostgreSQL: the same questions as
+//! SQLite's `queries.rs` (posts seen, disabled subscribers, the outbox as
+//! `status`, `history` and the gauges show it), in PostgreSQL's dialect.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
 use super::PgStore;
+use crate::state::Located as _;
 use crate::state::{
-    DeliveryRow, DeliveryStatus, DisabledSubscriber, GAUGE_STATUSES, Gauges, HistoryFilter,
-    SeenPost, SentDelivery, StateError,
+    DeliveryRow, DisabledSubscriber, Gauges, HistoryFilter, SeenPost, SentDelivery, StateError,
 };
 
 pub(super) async fn has_history(store: &PgStore, blog: &str) -> Result<bool, StateError> {
@@ -89,18 +89,7 @@ pub(super) async fn counts(
     .fetch_all(&store.pool)
     .await
     .map_err(store.err("counting deliveries"))?;
-    let mut counts: BTreeMap<String, u64> = DeliveryStatus::ALL
-        .iter()
-        .map(|status| (status.as_str().to_string(), 0))
-        .collect();
-    for (status, n) in rows {
-        let status: DeliveryStatus = status.parse().map_err(|message| StateError::Invalid {
-            path: store.at(),
-            message,
-        })?;
-        counts.insert(status.as_str().to_string(), n.max(0).unsigned_abs());
-    }
-    Ok(counts)
+    crate::state::counts_from(rows, &store.at())
 }
 
 pub(super) async fn history(
@@ -151,79 +140,11 @@ pub(super) async fn gauges(
     .fetch_all(&store.pool)
     .await
     .map_err(store.err(what))?;
-    let mut deliveries: BTreeMap<&'static str, u64> =
-        GAUGE_STATUSES.iter().map(|&s| (s, 0)).collect();
-    for (status, n) in rows {
-        let known = GAUGE_STATUSES
-            .iter()
-            .find(|&&s| s == status)
-            .ok_or_else(|| StateError::Invalid {
-                path: store.at(),
-                message: format!("unknown delivery status {status:?}"),
-            })?;
-        deliveries.insert(known, n.max(0).unsigned_abs());
-    }
     let disabled: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM disabled_subscribers WHERE blog = $1")
             .bind(blog)
             .fetch_one(&store.pool)
             .await
             .map_err(store.err(what))?;
-    Ok(Gauges {
-        deliveries,
-        disabled_subscribers: disabled.max(0).unsigned_abs(),
-    })
-}
-
-pub(super) async fn note_disabled_targets(
-    store: &PgStore,
-    blog: &str,
-    targets: &[(String, String)],
-) -> Result<u64, StateError> {
-    if targets.is_empty() {
-        return Ok(0);
-    }
-    let (subscribers, hashes): (Vec<&str>, Vec<&str>) = targets
-        .iter()
-        .map(|(s, h)| (s.as_str(), h.as_str()))
-        .unzip();
-    // Only where unknown: the first target is the one that was refused.
-    let done = sqlx::query(
-        "UPDATE disabled_subscribers d SET target_sha256 = t.h
-         FROM UNNEST($2::text[], $3::text[]) AS t (s, h)
-         WHERE d.blog = $1 AND d.subscriber = t.s AND d.target_sha256 IS NULL",
-    )
-    .bind(blog)
-    .bind(subscribers)
-    .bind(hashes)
-    .execute(&store.pool)
-    .await
-    .map_err(store.err("remembering the targets of disabled subscribers"))?;
-    Ok(done.rows_affected())
-}
-
-pub(super) async fn enable_subscriber(
-    store: &PgStore,
-    blog: &str,
-    subscriber: &str,
-) -> Result<bool, StateError> {
-    let done = sqlx::query("DELETE FROM disabled_subscribers WHERE blog = $1 AND subscriber = $2")
-        .bind(blog)
-        .bind(subscriber)
-        .execute(&store.pool)
-        .await
-        .map_err(store.err("enabling a subscriber"))?;
-    Ok(done.rows_affected() > 0)
-}
-
-pub(super) async fn enable_all_subscribers(
-    store: &PgStore,
-    blog: &str,
-) -> Result<u64, StateError> {
-    let done = sqlx::query("DELETE FROM disabled_subscribers WHERE blog = $1")
-        .bind(blog)
-        .execute(&store.pool)
-        .await
-        .map_err(store.err("enabling disabled subscribers"))?;
-    Ok(done.rows_affected())
+    crate::state::gauges_from(rows, disabled, &store.at())
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::PgStore;
+use crate::state::Located as _;
 use crate::state::{RunGuard, StateError, after};
 
 /// The session that keeps a run alive (see the module docs). Dropping it

@@ -14,6 +14,8 @@ use std::time::Duration;
 use sqlx::Connection as _;
 
 use super::*;
+use crate::state::{RunGuard, StateStore};
+use chrono::{DateTime, Utc};
 use crate::state::tests::{BLOG, LEASE, TestStore, announcement, delivery, t0};
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -137,7 +139,10 @@ impl TestStore for PgStore {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("run #{} still alive after its session was ended", run.run_id);
+        panic!(
+            "run #{} still alive after its session was ended",
+            run.run_id
+        );
     }
 
     async fn announced_at(&self, blog: &str, key: &str) -> Option<DateTime<Utc>> {
@@ -221,7 +226,10 @@ async fn concurrent_runs_of_one_blog_share_the_outbox_without_claiming_a_row_twi
     let distinct: BTreeSet<i64> = all.iter().copied().collect();
     assert_eq!(all.len(), 400, "claimed {} times for 400 rows", all.len());
     assert_eq!(distinct.len(), 400);
-    assert!(shares.iter().all(|&n| n > 0), "a run got nothing: {shares:?}");
+    assert!(
+        shares.iter().all(|&n| n > 0),
+        "a run got nothing: {shares:?}"
+    );
     assert_eq!(store.counts(BLOG).await.unwrap()["sent"], 400);
 }
 

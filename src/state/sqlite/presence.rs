@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use super::SqliteStore;
+use crate::state::Located as _;
 use crate::state::StateError;
 
 /// What the first bytes of every SQLite 3 database say.

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::{SqliteStore, ts};
+use crate::state::Located as _;
 use crate::state::{
-    DeliveryRow, DeliveryStatus, DisabledSubscriber, GAUGE_STATUSES, Gauges, HistoryFilter,
-    SeenPost, SentDelivery, StateError,
+    DeliveryRow, DisabledSubscriber, Gauges, HistoryFilter, SeenPost, SentDelivery, StateError,
 };
 
 pub(super) async fn has_history(store: &SqliteStore, blog: &str) -> Result<bool, StateError> {
@@ -90,20 +90,7 @@ pub(super) async fn counts(
     .fetch_all(&store.pool)
     .await
     .map_err(store.err(what))?;
-    let mut counts: BTreeMap<String, u64> = DeliveryStatus::ALL
-        .iter()
-        .map(|status| (status.as_str().to_string(), 0))
-        .collect();
-    for (status, n) in rows {
-        // The schema's CHECK allows only known statuses; one that is not
-        // would be a newer postbode's, and must not be counted as another.
-        let status: DeliveryStatus = status.parse().map_err(|message| StateError::Invalid {
-            path: store.at(),
-            message,
-        })?;
-        counts.insert(status.as_str().to_string(), n.max(0).unsigned_abs());
-    }
-    Ok(counts)
+    crate::state::counts_from(rows, &store.at())
 }
 
 pub(super) async fn history(
@@ -155,26 +142,11 @@ pub(super) async fn gauges(
     .fetch_all(&store.pool)
     .await
     .map_err(store.err(what))?;
-    let mut deliveries: std::collections::BTreeMap<&'static str, u64> =
-        GAUGE_STATUSES.iter().map(|&s| (s, 0)).collect();
-    for (status, n) in rows {
-        let known = GAUGE_STATUSES
-            .iter()
-            .find(|&&s| s == status)
-            .ok_or_else(|| StateError::Invalid {
-                path: store.at(),
-                message: format!("unknown delivery status {status:?}"),
-            })?;
-        deliveries.insert(known, n.max(0).unsigned_abs());
-    }
     let disabled: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM disabled_subscribers WHERE blog = ?1")
             .bind(blog)
             .fetch_one(&store.pool)
             .await
             .map_err(store.err(what))?;
-    Ok(Gauges {
-        deliveries,
-        disabled_subscribers: disabled.max(0).unsigned_abs(),
-    })
+    crate::state::gauges_from(rows, disabled, &store.at())
 }

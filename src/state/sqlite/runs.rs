@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::lock::{self, Holder, LiveRun};
 use super::{SqliteStore, ts};
+use crate::state::Located as _;
 use crate::state::{RunGuard, StateError, after};
 
 /// How often `begin_run` looks at a held lock again.

@@ -3,6 +3,7 @@
 //! URLs are secrets), so that a changed target can enable it again.
 
 use super::SqliteStore;
+use crate::state::Located as _;
 use crate::state::StateError;
 
 pub(super) async fn note_disabled_targets(

@@ -25,7 +25,10 @@ async fn a_second_run_waits_for_a_live_lock_and_gives_up_with_locked<S: TestStor
         assert!(started.elapsed() < Duration::from_secs(5));
         let (a, b) = (a.unwrap(), b.unwrap());
         assert_ne!(a.run_id, b.run_id);
-        store.finish_run(a, minutes(1), r#"{"sent": 0}"#).await.unwrap();
+        store
+            .finish_run(a, minutes(1), r#"{"sent": 0}"#)
+            .await
+            .unwrap();
         store.finish_run(b, minutes(1), "{}").await.unwrap();
         assert_eq!(store.finished_summaries(BLOG).await.len(), 2);
         return;
@@ -97,7 +100,10 @@ async fn a_lock_held_by_a_dead_run_is_taken_over_at_once_and_its_holder_notices<
     ));
     // Finishing the stale run leaves the new holder's lock alone.
     store.finish_run(stale, minutes(1), "{}").await.unwrap();
-    store.heartbeat(&fresh_run, minutes(1), LEASE).await.unwrap();
+    store
+        .heartbeat(&fresh_run, minutes(1), LEASE)
+        .await
+        .unwrap();
     if S::SHARES_RUNS {
         return;
     }
