@@ -12,7 +12,7 @@ pub(crate) fn statement_end(src: &str, mut pos: usize) -> usize {
     loop {
         let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
         let line = &src[pos..line_end];
-        if line.trim().is_empty() && quote.is_none() {
+        if line.trim().is_empty() && quote.is_none() && (depth <= 0 || !continues(&src[pos..])) {
             return pos;
         }
         scan_js(line.as_bytes(), &mut depth, &mut quote);
@@ -31,6 +31,17 @@ pub(crate) fn statement_end(src: &str, mut pos: usize) -> usize {
             return pos;
         }
     }
+}
+
+/// Whether the code after a blank line inside an open bracket goes on: a
+/// function body with a blank line in it is indented, or closes the bracket.
+/// A statement left open by mistake then ends at the blank line, as in MDX.
+fn continues(rest: &str) -> bool {
+    let next = rest
+        .split('\n')
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    next.starts_with([' ', '\t', '}', ')', ']'])
 }
 
 /// MDX ESM: `import x from "y"`, `import "y"`, `import {a} from`,
@@ -139,5 +150,9 @@ mod tests {
         assert_eq!(&src[statement_end(src, 0)..], "Text");
         let src = "import {";
         assert_eq!(statement_end(src, 0), src.len());
+        let src = "export const F = () => {\n  const a = 1;\n\n  return a;\n};\n\nText";
+        assert_eq!(&src[statement_end(src, 0)..], "\nText");
+        let src = "export const G = {\n\nText";
+        assert_eq!(&src[statement_end(src, 0)..], "\nText");
     }
 }
