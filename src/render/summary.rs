@@ -253,7 +253,7 @@ mod tests {
             - one\n- two.\n\n<!-- truncate -->\n\nAfter the marker.\n";
         assert_eq!(
             summary(body).as_deref(),
-            Some("First para with a link and code. Tip text. one two.")
+            Some("First para with a link and code. Tip text. one; two.")
         );
     }
 

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use url::Url;
 
 use super::{Assets, Document, LinkResolver, Site};
@@ -20,6 +21,17 @@ pub(crate) const ALLOWED_SCHEMES: &[&str] = &[
     "http", "https", "mailto", "tel", "ftp", "ftps", "sftp", "irc", "ircs", "xmpp", "sms",
     "webcal", "geo", "magnet", "news",
 ];
+
+/// What a file name keeps unescaped in a URL path: RFC 3986's unreserved
+/// characters and the sub-delimiters Docusaurus leaves alone.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'@')
+    .remove(b'+')
+    .remove(b',');
 
 /// Rewrites the value of one URL attribute. `None` drops the attribute (or the
 /// link/image it belongs to). `at` is the byte offset of the value in the post
@@ -194,7 +206,8 @@ impl<'r> Resolver<'r> {
         let mut url = self.site.site_url.to_owned();
         for part in rel.components() {
             url.push('/');
-            url.push_str(&part.as_os_str().to_string_lossy());
+            let name = part.as_os_str().to_string_lossy();
+            url.extend(utf8_percent_encode(&name, PATH_SEGMENT));
         }
         if embed && !is_local_file(file) {
             let msg = format!("image not found: {value} (looked for {})", file.display());

@@ -288,7 +288,11 @@ impl<'e> Renderer<'e, '_> {
 /// `title`, quoted or not.
 fn code_info(info: &str) -> (&str, Option<String>) {
     let first = info.split_whitespace().next().unwrap_or("");
-    let lang = if first.contains(['=', '{']) { "" } else { first };
+    let lang = if first.contains(['=', '{']) {
+        ""
+    } else {
+        first
+    };
     let title = info.find("title=").and_then(|i| {
         let before_ok = i == 0 || info[..i].ends_with(char::is_whitespace);
         let rest = &info[i + "title=".len()..];

@@ -145,7 +145,10 @@ impl Pre<'_, '_> {
         } else if tag.self_closing && !DECORATIVE.contains(&tag.name) {
             self.warn(
                 at,
-                format!("<{} /> is a component postbode cannot render; the feed leaves it out", tag.name),
+                format!(
+                    "<{} /> is a component postbode cannot render; the feed leaves it out",
+                    tag.name
+                ),
             );
         }
         if !tag.self_closing {

@@ -140,7 +140,10 @@ impl Pre<'_, '_> {
             (_, Some(t)) => escape_html_into(t.trim(), &mut shown),
             // Inside a link a bare URL would be turned into a link again.
             _ if self.anchors > 0 => {
-                escape_html_into(url.split_once("://").map_or(url, |(_, rest)| rest), &mut shown);
+                escape_html_into(
+                    url.split_once("://").map_or(url, |(_, rest)| rest),
+                    &mut shown,
+                );
             }
             _ => escape_html_into(url, &mut shown),
         }
