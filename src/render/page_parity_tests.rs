@@ -176,7 +176,7 @@ fn a_code_block_title_is_a_caption_above_the_block() {
 fn a_summary_sets_list_items_apart() {
     let got = post_summary(
         None,
-        "This release has the following changes:\n\n- New app template is TypeScript by default\n- TypeScript declarations shipped\n- Faster builds.\n- One more.\n\n<!-- truncate -->\n",
+        "This release has the following changes:\n\n- New app template is TypeScript by default\n- TypeScript declarations shipped\n- Faster builds.\n- One more\n\n<!-- truncate -->\n",
     )
     .unwrap();
     assert_eq!(

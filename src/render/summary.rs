@@ -98,6 +98,11 @@ fn plain_text(md: &str) -> String {
             Event::Start(Tag::List(_)) => items.push(0),
             Event::End(TagEnd::List(_)) => {
                 items.pop();
+                // A list ends what it enumerates: the summary may stop here
+                // rather than before the list.
+                if items.is_empty() && skip == 0 {
+                    end_list(&mut text);
+                }
             }
             Event::Start(Tag::Item) if skip == 0 => {
                 if let Some(n) = items.last_mut() {
@@ -147,6 +152,15 @@ fn separate_item(text: &mut String) {
     text.truncate(kept);
     if !text.is_empty() && !text.ends_with(['.', ';', ':', '!', '?', ',', '…']) {
         text.push(';');
+    }
+    text.push(' ');
+}
+
+fn end_list(text: &mut String) {
+    let kept = text.trim_end().len();
+    text.truncate(kept);
+    if !text.is_empty() && !text.ends_with(['.', '!', '?', '…', ':']) {
+        text.push('.');
     }
     text.push(' ');
 }

@@ -33,6 +33,24 @@ pub(crate) fn statement_end(src: &str, mut pos: usize) -> usize {
     }
 }
 
+/// `export const name = 'text';` (or a number, or a template without
+/// `${}`): the name and the text `{name}` shows in the post.
+pub(crate) fn constant(statement: &str) -> Option<(&str, String)> {
+    let rest = statement.trim().strip_prefix("export")?.trim_start();
+    let rest = rest.strip_prefix("const ")?.trim_start();
+    let (name, value) = rest.split_once('=')?;
+    let name = name.trim();
+    let ident = name.starts_with(|c: char| c.is_alphabetic() || c == '_' || c == '$')
+        && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$');
+    if !ident {
+        return None;
+    }
+    match super::jsx_tag::static_expr(value.trim().trim_end_matches(';'))? {
+        super::jsx_tag::Static::Text(t) => Some((name, t)),
+        super::jsx_tag::Static::Bool(_) => None,
+    }
+}
+
 /// Whether the code after a blank line inside an open bracket goes on: a
 /// function body with a blank line in it is indented, or closes the bracket.
 /// A statement left open by mistake then ends at the blank line, as in MDX.
@@ -138,6 +156,18 @@ mod tests {
         ] {
             assert!(!is_statement_start(prose), "{prose}");
         }
+    }
+
+    #[test]
+    fn constant_exports_are_read_and_others_are_not() {
+        assert_eq!(
+            constant("export const version = '1.0.0';\n"),
+            Some(("version", "1.0.0".to_owned()))
+        );
+        assert_eq!(constant("export const n = 3"), Some(("n", "3".to_owned())));
+        assert_eq!(constant("export const f = () => 1;"), None);
+        assert_eq!(constant("export const a = `x${y}`;"), None);
+        assert_eq!(constant("export let v = 'x';"), None);
     }
 
     #[test]

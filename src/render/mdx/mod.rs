@@ -30,7 +30,7 @@ mod scan;
 mod stack;
 mod transcript;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::code::Fence;
 use super::html;
@@ -78,6 +78,7 @@ pub(crate) fn preprocess(src: &str, urls: &mut dyn UrlMap, mode: Mode) -> Prepro
         too_deep: false,
         media: None,
         anchors: 0,
+        constants: HashMap::new(),
     };
     pre.run();
     Preprocessed {
@@ -109,6 +110,8 @@ struct Pre<'s, 'u> {
     /// Open `<a>`/`<Link>` elements: an embed inside one gives its text,
     /// not a link of its own (HTML forbids links in links).
     anchors: usize,
+    /// `export const name = 'text'`: what `{name}` shows.
+    constants: HashMap<String, String>,
 }
 
 /// An open `<video>` or `<audio>`.
@@ -170,7 +173,11 @@ impl Pre<'_, '_> {
                 && self.stack.is_empty()
                 && esm::is_statement_start(content)
             {
-                pos = esm::statement_end(src, pos);
+                let end = esm::statement_end(src, pos);
+                if let Some((name, value)) = esm::constant(&src[pos..end]) {
+                    self.constants.insert(name.to_owned(), value);
+                }
+                pos = end;
                 continue;
             }
             self.esm_ok = false;

@@ -123,8 +123,9 @@ impl Pre<'_, '_> {
 
     /// A JSX expression in text at `src[i] == '{'`: its end and what a
     /// reader sees instead. MDX shows a string literal (`{' '}`, the JSX
-    /// idiom for a space) as its text and runs anything else, which a feed
-    /// cannot: that is dropped with a warning. `{#id}` (a heading id) and an
+    /// idiom for a space) as its text, and a constant the post exports as
+    /// its value; it runs anything else, which a feed cannot: that is dropped
+    /// with a warning. `{#id}` (a heading id) and an
     /// unbalanced brace are not expressions here and stay text.
     fn expression(&mut self, i: usize) -> Option<(usize, String)> {
         let src = self.src;
@@ -133,6 +134,9 @@ impl Pre<'_, '_> {
         }
         let end = jsx_tag::balanced(src.as_bytes(), i, src.len().min(i + TAG_LIMIT))?;
         let expr = &src[i + 1..end - 1];
+        if let Some(value) = self.constants.get(expr.trim()) {
+            return Some((end, escape_markdown(value)));
+        }
         match jsx_tag::static_expr(expr) {
             Some(jsx_tag::Static::Text(t)) => Some((end, escape_markdown(&t))),
             // React renders `true`/`false` as nothing.
