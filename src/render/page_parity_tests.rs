@@ -135,7 +135,7 @@ fn media_become_links_with_their_poster_and_fallback_text_never_empty_or_nested(
     for link in [
         "<a href=\"https://example.org/talk.mp3\">",
         "<a href=\"https://www.youtube.com/embed/abc123\">The talk</a>",
-        "<a href=\"https://codepen.io/us/pen/xyz\">codepen.io/us/embed/xyz</a>",
+        "<a href=\"https://codepen.io/us/pen/xyz\">codepen.io/us/embed/xyz</a> <a href=\"https://codepen.io/us/embed/xyz\">",
         "<a href=\"https://twitter.com/i/status/1234567890\">",
         "<a href=\"https://www.youtube.com/watch?v=dQw4w9WgXcQ\">",
     ] {

@@ -70,6 +70,7 @@ impl Pre<'_, '_> {
             piece.html = self.close_element(tag.name).unwrap_or_default();
             if tag.name == "Link" && !piece.html.is_empty() {
                 self.anchors = self.anchors.saturating_sub(1);
+                self.after_anchor(&mut piece.html);
             }
             return;
         }
@@ -174,6 +175,9 @@ impl Pre<'_, '_> {
         if tag.closing {
             self.close_element(&name);
             piece.html = format!("</{name}>");
+            if name == "a" {
+                self.after_anchor(&mut piece.html);
+            }
         } else {
             piece.html = self.serialize(tag, &name);
             let opens = !tag.self_closing && !VOID_ELEMENTS.contains(&name.as_str());

@@ -41,7 +41,9 @@ pub(crate) fn constant(statement: &str) -> Option<(&str, String)> {
     let (name, value) = rest.split_once('=')?;
     let name = name.trim();
     let ident = name.starts_with(|c: char| c.is_alphabetic() || c == '_' || c == '$')
-        && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$');
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '$');
     if !ident {
         return None;
     }

@@ -126,9 +126,10 @@ impl Pre<'_, '_> {
     }
 
     /// A block with a link to `url`: the poster as its image, else `text`,
-    /// else the URL. Inside an open link only the text is written.
+    /// else the URL. Inside an open link only the text is written, and the
+    /// link follows the one it sits in.
     pub(super) fn media_link(
-        &self,
+        &mut self,
         url: &str,
         poster: Option<&str>,
         alt: &str,
@@ -139,15 +140,17 @@ impl Pre<'_, '_> {
             (Some(poster), _) if self.anchors == 0 => shown.push_str(&image(poster, alt)),
             (_, Some(t)) => escape_html_into(t.trim(), &mut shown),
             // Inside a link a bare URL would be turned into a link again.
-            _ if self.anchors > 0 => {
-                escape_html_into(
-                    url.split_once("://").map_or(url, |(_, rest)| rest),
-                    &mut shown,
-                );
-            }
+            _ if self.anchors > 0 => escape_html_into(short(url), &mut shown),
             _ => escape_html_into(url, &mut shown),
         }
         if self.anchors > 0 {
+            // The embed's own link follows the one it sits in.
+            let mut link = String::from(" <a href=\"");
+            escape_html_into(url, &mut link);
+            link.push_str("\">");
+            escape_html_into(short(url), &mut link);
+            link.push_str("</a>");
+            self.pending_links.push_str(&link);
             return shown;
         }
         let mut html = String::from("<p><a href=\"");
@@ -158,12 +161,24 @@ impl Pre<'_, '_> {
         html
     }
 
+    /// Writes the links of embeds met inside the link that `html` closes.
+    pub(super) fn after_anchor(&mut self, html: &mut String) {
+        if self.anchors == 0 && !self.pending_links.is_empty() {
+            html.push_str(&std::mem::take(&mut self.pending_links));
+        }
+    }
+
     fn media_url(&mut self, tag: &Tag, attr: &str) -> Option<String> {
         let at = tag.attrs.iter().find(|a| a.name == attr)?.at;
         let value = tag.text_attr(attr)?;
         let kind = if attr == "poster" { "poster" } else { "src" };
         self.urls.map("video", kind, &value, Some(at))
     }
+}
+
+/// A URL as link text: without its scheme, so it is not linked again.
+fn short(url: &str) -> &str {
+    url.split_once("://").map_or(url, |(_, rest)| rest)
 }
 
 fn image(src: &str, alt: &str) -> String {

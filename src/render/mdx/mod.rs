@@ -78,6 +78,7 @@ pub(crate) fn preprocess(src: &str, urls: &mut dyn UrlMap, mode: Mode) -> Prepro
         too_deep: false,
         media: None,
         anchors: 0,
+        pending_links: String::new(),
         constants: HashMap::new(),
     };
     pre.run();
@@ -110,6 +111,8 @@ struct Pre<'s, 'u> {
     /// Open `<a>`/`<Link>` elements: an embed inside one gives its text,
     /// not a link of its own (HTML forbids links in links).
     anchors: usize,
+    /// Links to embeds found inside an open link, written after it closes.
+    pending_links: String,
     /// `export const name = 'text'`: what `{name}` shows.
     constants: HashMap<String, String>,
 }
