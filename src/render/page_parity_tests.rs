@@ -115,6 +115,18 @@ fn each_tab_is_a_section_headed_by_its_label_or_value() {
         "{html}"
     );
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    // The older way: labels in `<Tabs values>`.
+    let r = render(
+        "<Tabs values={[\n  {label: 'macOS', value: 'mac'},\n  { value: \"win\", label: \"Windows\" },\n]}>\n<TabItem value=\"mac\">\n\nbrew install foo\n\n</TabItem>\n<TabItem value=\"win\">\n\nwinget install foo\n\n</TabItem>\n</Tabs>\n",
+    );
+    assert!(
+        r.html
+            .contains("<p><strong>macOS</strong></p>\n<p>brew install foo</p>")
+            && r.html
+                .contains("<p><strong>Windows</strong></p>\n<p>winget install foo</p>"),
+        "{}",
+        r.html
+    );
 }
 
 #[test]

@@ -5,6 +5,10 @@
 //! a bold line, as the tab bar shows it on the page. Every URL goes through
 //! [`UrlMap`](crate::render::urls::UrlMap).
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
 use super::jsx_tag::{Static, Tag, Value, static_expr};
 use super::layout::TagPiece;
 use super::{Mode, Pre};
@@ -102,10 +106,14 @@ impl Pre<'_, '_> {
                     None => (String::new(), String::new()),
                 }
             }
-            // Docusaurus shows `label`, else `value`, on the tab.
+            // Docusaurus shows `label`, else the label `<Tabs values>` gives
+            // the tab's value, else the value.
             "TabItem" => match tag
                 .text_attr("label")
-                .or_else(|| tag.text_attr("value"))
+                .or_else(|| {
+                    let value = tag.text_attr("value")?;
+                    Some(self.tab_labels.get(&value).cloned().unwrap_or(value))
+                })
                 .filter(|l| !l.trim().is_empty())
             {
                 Some(label) => {
@@ -116,7 +124,12 @@ impl Pre<'_, '_> {
                 }
                 None => (String::new(), String::new()),
             },
-            "Tabs" => (String::new(), String::new()),
+            "Tabs" => {
+                if let Some(Value::Expr(values)) = tag.attr("values") {
+                    self.tab_labels.extend(tab_values(values));
+                }
+                (String::new(), String::new())
+            }
             _ => return self.convert_unknown(tag, at, piece),
         };
         if tag.self_closing {
@@ -242,6 +255,31 @@ impl Pre<'_, '_> {
         s.push_str(if tag.self_closing { " />" } else { ">" });
         s
     }
+}
+
+/// `values={[{label: 'npm', value: 'npm'}, …]}` (the older way to label
+/// tabs): value -> label, for entries written with string literals.
+fn tab_values(expr: &str) -> Vec<(String, String)> {
+    static ENTRY: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\{([^{}]*)\}").expect("valid regex"));
+    static FIELD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(label|value)\s*:\s*('[^']*'|"[^"]*"|`[^`$]*`)"#).expect("valid regex")
+    });
+    ENTRY
+        .captures_iter(expr)
+        .filter_map(|entry| {
+            let (mut label, mut value) = (None, None);
+            for f in FIELD.captures_iter(&entry[1]) {
+                let text = f[2][1..f[2].len() - 1].to_owned();
+                if &f[1] == "label" {
+                    label = Some(text);
+                } else {
+                    value = Some(text);
+                }
+            }
+            Some((value?, label?))
+        })
+        .collect()
 }
 
 /// `<a href="url">`, for a URL already checked by [`UrlMap`](crate::render::urls::UrlMap).

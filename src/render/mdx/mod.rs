@@ -80,6 +80,7 @@ pub(crate) fn preprocess(src: &str, urls: &mut dyn UrlMap, mode: Mode) -> Prepro
         anchors: 0,
         pending_links: String::new(),
         constants: HashMap::new(),
+        tab_labels: HashMap::new(),
     };
     pre.run();
     Preprocessed {
@@ -115,6 +116,8 @@ struct Pre<'s, 'u> {
     pending_links: String,
     /// `export const name = 'text'`: what `{name}` shows.
     constants: HashMap<String, String>,
+    /// Tab value -> label, from `<Tabs values={[…]}>`.
+    tab_labels: HashMap<String, String>,
 }
 
 /// An open `<video>` or `<audio>`.
