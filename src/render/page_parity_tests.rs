@@ -58,6 +58,11 @@ fn no_empty_elements(html: &str) {
 
 #[test]
 fn string_expressions_show_as_text_and_other_expressions_are_dropped_with_a_warning() {
+    let url = render("[a list](https://example.org/items/{id}) {' '}\n").html;
+    assert!(
+        url.contains("href=\"https://example.org/items/%7Bid%7D\""),
+        "{url}"
+    );
     let r = render(
         "See the Pen{' '}\n<a href=\"https://codepen.io/a/pen/b\">Loading Screen</a> by us,\nat{\" \"}<code>App.js</code>, {`plain`} {'it\\'s'} {count}.\n\n<figure>\n  <img src=\"https://example.org/a.png\" alt=\"a\" />\n  <figcaption>Photo{' '}<a href=\"https://example.org/by\">by us</a></figcaption>\n</figure>\n",
     );
@@ -162,6 +167,19 @@ fn media_become_links_with_their_poster_and_fallback_text_never_empty_or_nested(
 }
 
 #[test]
+fn a_component_with_a_link_target_links_its_children() {
+    let r = render("<Button href=\"/docs/start\" variant=\"primary\">Get **started**</Button>\n");
+    assert!(
+        r.html.contains(
+            "<a href=\"https://example.org/docs/start\">Get <strong>started</strong></a>"
+        ),
+        "{}",
+        r.html
+    );
+    no_empty_elements(&r.html);
+}
+
+#[test]
 fn a_component_that_cannot_be_shown_is_reported_where_it_is() {
     let r = render("Intro.\n\n<Chart data={points} />\n");
     assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
@@ -235,12 +253,17 @@ fn images_from_the_static_folder_get_their_site_url_and_a_missing_one_names_its_
 #[test]
 fn a_terminal_transcript_is_one_block_of_lines_without_escapes() {
     let r = render(
-        "Run it:\n\n<code style={{display: 'block', whiteSpace: 'pre'}}>\n\\#!/usr/bin/env node<br/>\n$ npm run build &amp;&amp; echo *done*\n</code>\n",
+        "Run it:\n\n<code style={{display: 'block', whiteSpace: 'pre'}}>\n\\#!/usr/bin/env node<br/>\n$ npm run build &amp;&amp; echo *done*\n</code>\n\n<code>\n$ npm test</code>\n",
     );
     assert!(
         r.html.contains(
             "<pre><code>#!/usr/bin/env node\n$ npm run build &amp;&amp; echo <em>done</em></code></pre>"
         ),
+        "{}",
+        r.html
+    );
+    assert!(
+        r.html.contains("<pre><code>$ npm test</code></pre>"),
         "{}",
         r.html
     );

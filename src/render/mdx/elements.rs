@@ -72,7 +72,7 @@ impl Pre<'_, '_> {
         piece.block = block;
         if tag.closing {
             piece.html = self.close_element(tag.name).unwrap_or_default();
-            if tag.name == "Link" && !piece.html.is_empty() {
+            if piece.html.ends_with("</a>") {
                 self.anchors = self.anchors.saturating_sub(1);
                 self.after_anchor(&mut piece.html);
             }
@@ -151,6 +151,17 @@ impl Pre<'_, '_> {
     /// it shows; otherwise its children stay and, when it has none, the
     /// operator is told what the reader misses.
     fn convert_unknown(&mut self, tag: &Tag, at: usize, piece: &mut TagPiece) {
+        // `<Button href="/docs">Docs</Button>`: a link around its children.
+        if !tag.self_closing
+            && let Some(url) = self.component_link(tag)
+        {
+            piece.frame = self.push_element(tag.name, "</a>".to_owned(), true, at);
+            if piece.frame.is_some() {
+                piece.html = anchor_open(&url);
+                self.anchors += 1;
+            }
+            return;
+        }
         if let Some(url) = self.embed_url(tag) {
             let title = tag.text_attr("title").filter(|t| !t.trim().is_empty());
             piece.html = self.media_link(&url, None, "", title.as_deref());
@@ -283,7 +294,7 @@ fn tab_values(expr: &str) -> Vec<(String, String)> {
 }
 
 /// `<a href="url">`, for a URL already checked by [`UrlMap`](crate::render::urls::UrlMap).
-fn anchor_open(url: &str) -> String {
+pub(super) fn anchor_open(url: &str) -> String {
     let mut html = String::from("<a href=\"");
     escape_html_into(url, &mut html);
     html.push_str("\">");

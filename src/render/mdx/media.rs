@@ -10,6 +10,11 @@ use super::layout::TagPiece;
 use super::{MediaState, Pre};
 use crate::text::escape_html_into;
 
+/// Component names that embed media rather than link to a page.
+const EMBED_WORDS: &[&str] = &[
+    "tweet", "twitter", "youtube", "vimeo", "video", "audio", "player", "embed", "iframe",
+];
+
 impl Pre<'_, '_> {
     /// `<video>`, `<audio>`, `<source>`, `<iframe>`: true when handled.
     pub(super) fn convert_media_tag(
@@ -86,6 +91,20 @@ impl Pre<'_, '_> {
             }
         }
         true
+    }
+
+    /// Where a component that is not an embed links to (`href`, `to`).
+    pub(super) fn component_link(&mut self, tag: &Tag) -> Option<String> {
+        let lower = tag.name.to_ascii_lowercase();
+        if EMBED_WORDS.iter().any(|w| lower.contains(w)) {
+            return None;
+        }
+        let attr = tag
+            .attrs
+            .iter()
+            .find(|a| a.name == "href" || a.name == "to")?;
+        let value = tag.text_attr(attr.name)?;
+        self.urls.map("a", "href", &value, Some(attr.at))
     }
 
     /// Embed components: `<Tweet id>`, `<YouTube id>`, `<Vimeo id>`, and any

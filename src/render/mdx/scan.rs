@@ -125,14 +125,18 @@ impl Pre<'_, '_> {
     /// reader sees instead. MDX shows a string literal (`{' '}`, the JSX
     /// idiom for a space) as its text, and a constant the post exports as
     /// its value; it runs anything else, which a feed cannot: that is dropped
-    /// with a warning. `{#id}` (a heading id) and an
-    /// unbalanced brace are not expressions here and stay text.
+    /// with a warning. `{#id}` (a heading id), a brace in a link's URL and
+    /// an unbalanced brace are not expressions here and stay text.
     fn expression(&mut self, i: usize) -> Option<(usize, String)> {
         let src = self.src;
-        if src[i + 1..].starts_with('#') {
+        if src[i + 1..].starts_with('#') || self.budget == 0 || in_link_destination(src, i) {
             return None;
         }
-        let end = jsx_tag::balanced(src.as_bytes(), i, src.len().min(i + TAG_LIMIT))?;
+        let Some(end) = jsx_tag::balanced(src.as_bytes(), i, src.len().min(i + TAG_LIMIT)) else {
+            // As for tags: failed scans are paid from the budget.
+            self.budget = self.budget.saturating_sub(TAG_LIMIT);
+            return None;
+        };
         let expr = &src[i + 1..end - 1];
         if let Some(value) = self.constants.get(expr.trim()) {
             return Some((end, escape_markdown(value)));
@@ -165,6 +169,16 @@ impl Pre<'_, '_> {
             }
         }
     }
+}
+
+/// Whether `src[i]` is inside `](…)` on its line: MDX reads a link's
+/// destination before any expression in it.
+fn in_link_destination(src: &str, i: usize) -> bool {
+    let line_start = src[..i].rfind('\n').map_or(0, |n| n + 1);
+    let before = &src[line_start..i];
+    before
+        .rfind("](")
+        .is_some_and(|k| !before[k + 2..].contains([')', ' ', '\t']))
 }
 
 /// A string from JavaScript as Markdown text: punctuation escaped, so that

@@ -35,6 +35,11 @@ impl Pre<'_, '_> {
             if line.trim() == "</code>" {
                 break end;
             }
+            // `$ last command</code>`: the last line and the end together.
+            if let Some(last) = line.trim_end().strip_suffix("</code>") {
+                lines.push(last.trim_start_matches([' ', '\t']));
+                break end;
+            }
             if line.trim().is_empty() {
                 // A blank line ends the element in MDX's reading: not ours.
                 return None;
