@@ -299,4 +299,18 @@ fn nesting_past_the_limit_keeps_the_text_and_says_so_where() {
         .collect();
     assert_eq!(w.len(), 1, "{:?}", r.warnings);
     assert_eq!(w[0].line, Some(5 + 64));
+    let divs = format!(
+        "{}Deep text.\n\n{}",
+        "<div>\n\n".repeat(70),
+        "</div>\n\n".repeat(70)
+    );
+    let r = render(&divs);
+    assert!(r.html.contains("<p>Deep text.</p>"), "{}", r.html);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.message.contains("nested more than 64") && w.line.is_some()),
+        "{:?}",
+        r.warnings
+    );
 }
