@@ -54,6 +54,9 @@ struct RawConfig {
     tags_file: Option<PathBuf>,
     #[serde(default)]
     authors_file: Option<PathBuf>,
+    /// Docusaurus's `static/` folder, served at the site root.
+    #[serde(default)]
+    static_dir: Option<PathBuf>,
     #[serde(default)]
     output: Option<PathBuf>,
     #[serde(default, deserialize_with = "values::formats")]
@@ -126,6 +129,10 @@ pub struct BlogConfig {
     pub git: Option<GitSource>,
     pub tags_file: Option<PathBuf>,
     pub authors_file: Option<PathBuf>,
+    /// `static_dir` as configured: absolute for a folder source, as written
+    /// (relative to the checkout root) for a git source. See
+    /// [`BlogConfig::static_folder`] for the default.
+    pub static_dir: Option<PathBuf>,
     pub output: PathBuf,
     pub formats: Vec<Format>,
     pub limit: usize,
@@ -161,6 +168,28 @@ impl BlogConfig {
     /// Absolute URL of a site-relative path.
     pub fn site_link(&self, path: &str) -> String {
         format!("{}{}", self.site_url, path)
+    }
+
+    /// The folder Docusaurus serves at the site root (`static/img/x.png` is
+    /// `{site_url}/img/x.png`): `static_dir`, else the `static/` folder beside
+    /// the blog folder when there is one. For a git source both stay inside
+    /// the checkout. Meaningful once the source is on disk.
+    pub fn static_folder(&self) -> Option<PathBuf> {
+        let site = self.source.parent()?;
+        let Some(git) = &self.git else {
+            return match &self.static_dir {
+                Some(dir) => Some(dir.clone()),
+                None => Some(site.join("static")).filter(|d| d.is_dir()),
+            };
+        };
+        let depth = git.path.components().count();
+        let root = self.source.ancestors().nth(depth)?;
+        let inside = |p: PathBuf| Some(normalize_path(&p)).filter(|p| p.starts_with(root));
+        match &self.static_dir {
+            Some(dir) => inside(root.join(dir)),
+            None if depth > 0 => inside(site.join("static")).filter(|d| d.is_dir()),
+            None => None,
+        }
     }
 }
 
@@ -240,6 +269,10 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
         Some(p) => resolve(&p),
         None => project.join("out").join(&name),
     };
+    let static_dir = match &git {
+        Some(_) => raw.static_dir,
+        None => raw.static_dir.map(|p| resolve(&p)),
+    };
     let subscribers = raw.subscribers.map(|s| s.with_text(Arc::from(text)));
     Ok(BlogConfig {
         file: path.to_path_buf(),
@@ -254,6 +287,7 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
         git,
         tags_file,
         authors_file,
+        static_dir,
         output,
         formats: raw
             .formats

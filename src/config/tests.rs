@@ -329,3 +329,39 @@ fn email_and_delivery_settings_are_read_with_paths_resolved() {
     assert_eq!(email.outbox, Path::new("/srv/feeds/mail"));
     assert_eq!(c.delivery.max_attempts, Some(3));
 }
+
+#[test]
+fn the_static_folder_is_the_one_beside_the_blog_or_the_one_configured_inside_a_checkout() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("blog")).unwrap();
+    let def = site.path().join("feeds.toml");
+    let text = "title = \"T\"\nsite_url = \"https://example.org\"\nsource = \"blog\"\n";
+    // No `static/` beside the blog: none.
+    assert_eq!(parse(text, &def).unwrap().static_folder(), None);
+    std::fs::create_dir_all(site.path().join("static")).unwrap();
+    assert_eq!(
+        parse(text, &def).unwrap().static_folder(),
+        Some(site.path().join("static"))
+    );
+    let explicit = format!("{text}static_dir = \"public/../assets\"\n");
+    assert_eq!(
+        parse(&explicit, &def).unwrap().static_folder(),
+        Some(site.path().join("assets"))
+    );
+    // A git source: relative to the checkout, and never outside it.
+    let git = "title = \"T\"\nsite_url = \"https://example.org\"\nsource = { git = \"https://example.org/r.git\", path = \"website/blog\" }\n";
+    let checkout = |toml: &str| {
+        let mut c = parse(toml, &def).unwrap();
+        c.source = site.path().join("website/blog");
+        c.static_folder()
+    };
+    assert_eq!(checkout(git), None, "no website/static");
+    assert_eq!(
+        checkout(&format!("{git}static_dir = \"static\"\n")),
+        Some(site.path().join("static"))
+    );
+    assert_eq!(
+        checkout(&format!("{git}static_dir = \"../../etc\"\n")),
+        None
+    );
+}

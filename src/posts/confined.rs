@@ -36,6 +36,9 @@ pub enum Refusal {
 #[derive(Debug, Clone, Default)]
 pub struct Roots {
     real: Vec<PathBuf>,
+    /// The site's `static/` folder: its files are served by the site itself,
+    /// so they are linked to, never read or copied.
+    static_dir: Option<PathBuf>,
 }
 
 impl Roots {
@@ -46,13 +49,24 @@ impl Roots {
                 .into_iter()
                 .filter_map(|d| fs::canonicalize(d.as_ref()).ok())
                 .collect(),
+            static_dir: None,
         }
     }
 
-    /// The roots of one blog: its folder (a static folder joins here once
-    /// the configuration has one).
+    /// The roots of one blog: its folder, and where its site's static
+    /// files are (see [`BlogConfig::static_folder`]).
     pub fn of_blog(config: &BlogConfig) -> Roots {
-        Roots::new([&config.source])
+        Roots::new([&config.source]).with_static_dir(config.static_folder())
+    }
+
+    pub fn with_static_dir(mut self, dir: Option<PathBuf>) -> Roots {
+        self.static_dir = dir;
+        self
+    }
+
+    /// The site's static folder, lexically normalised.
+    pub fn static_dir(&self) -> Option<&Path> {
+        self.static_dir.as_deref()
     }
 
     /// The real path of `path` when it lies inside a root (of any type).

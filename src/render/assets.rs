@@ -64,6 +64,11 @@ impl Assets {
         Ok(self.url_of(&name))
     }
 
+    /// The site's static folder (Docusaurus's `static/`), if known.
+    pub(crate) fn static_dir(&self) -> Option<&Path> {
+        self.roots.static_dir()
+    }
+
     /// `(file name, real source path)` pairs, sorted by name.
     pub fn files(&self) -> Vec<(String, PathBuf)> {
         self.lock()

@@ -131,4 +131,6 @@ pub fn post_summary(description: Option<&str>, body: &str) -> Option<String> {
 }
 
 #[cfg(test)]
+mod page_parity_tests;
+#[cfg(test)]
 mod tests;

@@ -91,8 +91,27 @@ fn plain_text(md: &str) -> String {
     let mut headings = String::new();
     let mut skip = 0usize;
     let mut in_heading = false;
+    // Items seen per open list: items after the first are set apart.
+    let mut items: Vec<usize> = Vec::new();
     for event in Parser::new_ext(md, OPTIONS) {
         match event {
+            Event::Start(Tag::List(_)) => items.push(0),
+            Event::End(TagEnd::List(_)) => {
+                items.pop();
+                // A list ends what it enumerates: the summary may stop here
+                // rather than before the list.
+                if items.is_empty() && skip == 0 {
+                    end_list(&mut text);
+                }
+            }
+            Event::Start(Tag::Item) if skip == 0 => {
+                if let Some(n) = items.last_mut() {
+                    if *n > 0 {
+                        separate_item(&mut text);
+                    }
+                    *n += 1;
+                }
+            }
             Event::Start(
                 Tag::CodeBlock(_) | Tag::Image { .. } | Tag::FootnoteDefinition(_) | Tag::HtmlBlock,
             ) => skip += 1,
@@ -125,6 +144,25 @@ fn plain_text(md: &str) -> String {
         text
     };
     chosen.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// "A; B" rather than "A B": list items run together read as one sentence.
+fn separate_item(text: &mut String) {
+    let kept = text.trim_end().len();
+    text.truncate(kept);
+    if !text.is_empty() && !text.ends_with(['.', ';', ':', '!', '?', ',', '…']) {
+        text.push(';');
+    }
+    text.push(' ');
+}
+
+fn end_list(text: &mut String) {
+    let kept = text.trim_end().len();
+    text.truncate(kept);
+    if !text.is_empty() && !text.ends_with(['.', '!', '?', '…', ':']) {
+        text.push('.');
+    }
+    text.push(' ');
 }
 
 /// Cuts `text` to at most `max` characters at a sentence end; without one,
@@ -229,7 +267,7 @@ mod tests {
             - one\n- two.\n\n<!-- truncate -->\n\nAfter the marker.\n";
         assert_eq!(
             summary(body).as_deref(),
-            Some("First para with a link and code. Tip text. one two.")
+            Some("First para with a link and code. Tip text. one; two.")
         );
     }
 

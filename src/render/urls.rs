@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use url::Url;
 
 use super::{Assets, Document, LinkResolver, Site};
@@ -20,6 +21,17 @@ pub(crate) const ALLOWED_SCHEMES: &[&str] = &[
     "http", "https", "mailto", "tel", "ftp", "ftps", "sftp", "irc", "ircs", "xmpp", "sms",
     "webcal", "geo", "magnet", "news",
 ];
+
+/// What a file name keeps unescaped in a URL path: RFC 3986's unreserved
+/// characters and the sub-delimiters Docusaurus leaves alone.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'@')
+    .remove(b'+')
+    .remove(b',');
 
 /// Rewrites the value of one URL attribute. `None` drops the attribute (or the
 /// link/image it belongs to). `at` is the byte offset of the value in the post
@@ -120,6 +132,17 @@ impl<'r> Resolver<'r> {
         }
         if value.starts_with('/') {
             // Docusaurus serves `/img/x.png` from `static/`, at the site root.
+            if embed && let Some(dir) = self.assets.static_dir() {
+                let split = value.find(['?', '#']).unwrap_or(value.len());
+                let file = normalize_path(&dir.join(percent_decode(&value[1..split])));
+                if file.starts_with(dir) && !is_local_file(&file) {
+                    self.warn(
+                        value,
+                        at,
+                        format!("image not found: {value} (looked for {})", file.display()),
+                    );
+                }
+            }
             return Some(format!("{}{value}", self.site.site_url));
         }
         // A repeated URL resolves (and is reported) once.
@@ -137,6 +160,9 @@ impl<'r> Resolver<'r> {
         let (path_part, suffix) = value.split_at(split);
         let fragment = suffix.find('#').map_or("", |i| &suffix[i..]);
         let file = normalize_path(&self.dir.join(percent_decode(path_part)));
+        if let Some(url) = self.static_url(&file, value, embed, at) {
+            return Some(format!("{url}{suffix}"));
+        }
         let is_post = file
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("mdx"));
@@ -163,6 +189,31 @@ impl<'r> Resolver<'r> {
             self.warn(value, at, msg);
         }
         self.page_url(value)
+    }
+
+    /// A path into the site's static folder (`../static/img/x.png`) is the
+    /// URL Docusaurus serves it at (`{site_url}/img/x.png`), whether or not
+    /// the file is there; a missing one is reported by its file name.
+    fn static_url(
+        &mut self,
+        file: &Path,
+        value: &str,
+        embed: bool,
+        at: Option<usize>,
+    ) -> Option<String> {
+        let dir = self.assets.static_dir()?;
+        let rel = file.strip_prefix(dir).ok()?;
+        let mut url = self.site.site_url.to_owned();
+        for part in rel.components() {
+            url.push('/');
+            let name = part.as_os_str().to_string_lossy();
+            url.extend(utf8_percent_encode(&name, PATH_SEGMENT));
+        }
+        if embed && !is_local_file(file) {
+            let msg = format!("image not found: {value} (looked for {})", file.display());
+            self.warn(value, at, msg);
+        }
+        Some(url)
     }
 
     fn page_url(&self, relative: &str) -> Option<String> {

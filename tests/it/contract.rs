@@ -198,12 +198,13 @@ fn an_undated_post_takes_the_date_of_its_first_commit() {
     assert_eq!(posts[0]["date"], "2021-04-05T06:07:08Z");
 }
 
-/// Only this contract and the corpus feed check need the shared corpus:
-/// every other test runs on data the repository holds (`tests/data/`,
-/// `examples/`), so that `cargo test` passes on a fresh clone.
+/// Only this contract, the corpus feed check and the MDX fidelity check
+/// need the shared corpus (and skip without it): every other test runs on
+/// data the repository holds (`tests/data/`, `examples/`), so that `cargo
+/// test` passes on a fresh clone.
 #[test]
 fn only_the_contract_tests_read_the_shared_corpus() {
-    let allowed = ["contract.rs", "feeds.rs", "helpers.rs"];
+    let allowed = ["contract.rs", "feeds.rs", "helpers.rs", "mdx_fidelity.rs"];
     let dir = repo_dir().join("tests/it");
     let mut readers: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()

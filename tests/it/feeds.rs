@@ -55,6 +55,8 @@ fn the_example_blog_gets_valid_feeds_for_the_blog_every_tag_and_every_author() {
     let entries = checked_entries(&blog.out(), FEEDS_URL);
 
     let newest_first = [
+        "/blog/2025/11/20/demodag",
+        "/blog/2025/10/2/gateway-release",
         "/blog/2025/08/14/meetup-recap",
         "/blog/2025/07/3/legacy-author",
         "/blog/custom/slug-override",
@@ -380,6 +382,10 @@ fn the_next_to_docusaurus_example_writes_its_feeds_under_feeds_blog_with_matchin
     let toml = site.path().join("next-to-docusaurus.toml");
     std::fs::copy(repo_dir().join("examples/next-to-docusaurus.toml"), &toml).unwrap();
     copy_dir(&repo_dir().join("examples/blog"), &site.path().join("blog"));
+    copy_dir(
+        &repo_dir().join("examples/static"),
+        &site.path().join("static"),
+    );
     let run = postbode_in(
         site.path(),
         &["--now", NOW, "build", toml.to_str().unwrap()],

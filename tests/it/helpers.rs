@@ -212,10 +212,15 @@ impl TestBlog {
         Some(blog)
     }
 
-    /// A copy of the bundled example blog.
+    /// A copy of the bundled example blog, with the site's `static/`
+    /// folder beside it as in a Docusaurus site.
     pub fn example() -> TestBlog {
         let blog = TestBlog::new("");
         copy_dir(&repo_dir().join("examples/blog"), &blog.blog());
+        copy_dir(
+            &repo_dir().join("examples/static"),
+            &blog.path().join("static"),
+        );
         blog
     }
 

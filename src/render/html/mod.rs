@@ -16,7 +16,8 @@ mod sanitize;
 use std::collections::HashSet;
 
 use pulldown_cmark::{
-    Alignment, CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, TextMergeStream,
+    Alignment, CodeBlockKind, CowStr, Event, LinkType, Options, Parser, Tag, TagEnd,
+    TextMergeStream,
 };
 
 use super::urls::UrlMap;
@@ -228,6 +229,21 @@ impl<'e> Renderer<'e, '_> {
             }
             Event::Start(Tag::CodeBlock(kind)) => {
                 self.in_code = true;
+                let kind = match kind {
+                    CodeBlockKind::Fenced(info) => {
+                        let (lang, title) = code_info(&info);
+                        if let Some(title) = title {
+                            // Docusaurus shows `title="x.js"` in a bar above
+                            // the code: a caption line here.
+                            let mut html = String::from("<p class=\"code-title\"><code>");
+                            crate::text::escape_html_into(&title, &mut html);
+                            html.push_str("</code></p>\n");
+                            self.push(Event::Html(html.into()));
+                        }
+                        CodeBlockKind::Fenced(lang.to_owned().into())
+                    }
+                    indented => indented,
+                };
                 self.push(Event::Start(Tag::CodeBlock(kind)));
             }
             Event::End(TagEnd::CodeBlock) => {
@@ -265,6 +281,28 @@ impl<'e> Renderer<'e, '_> {
         );
         plain || self.safe.is_some_and(|safe| safe.contains(h))
     }
+}
+
+/// A fence's info string (`js title="babel.config.js" {1,3}`): the
+/// language, which is the first word unless that is metadata, and the
+/// `title`, quoted or not.
+fn code_info(info: &str) -> (&str, Option<String>) {
+    let first = info.split_whitespace().next().unwrap_or("");
+    let lang = if first.contains(['=', '{']) {
+        ""
+    } else {
+        first
+    };
+    let title = info.find("title=").and_then(|i| {
+        let before_ok = i == 0 || info[..i].ends_with(char::is_whitespace);
+        let rest = &info[i + "title=".len()..];
+        let value = match rest.chars().next()? {
+            q @ ('"' | '\'') => rest[1..].split(q).next()?,
+            _ => rest.split_whitespace().next()?,
+        };
+        (before_ok && !value.trim().is_empty()).then(|| value.trim().to_owned())
+    });
+    (lang, title)
 }
 
 #[cfg(test)]

@@ -1,8 +1,13 @@
 //! What each tag becomes: JSX components (`<Blockquote>`, `<Link>`,
 //! `<Details>`, unknown ones) turn into plain HTML or vanish, HTML tags are
 //! written back without their JSX (`className`, `style={{...}}`, handlers),
-//! and an `<iframe>` becomes a link to what it embeds. Every URL goes
-//! through [`UrlMap`](crate::render::urls::UrlMap).
+//! and media become links (see `media`). A tab of `<Tabs>` gets its label as
+//! a bold line, as the tab bar shows it on the page. Every URL goes through
+//! [`UrlMap`](crate::render::urls::UrlMap).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use super::jsx_tag::{Static, Tag, Value, static_expr};
 use super::layout::TagPiece;
@@ -20,6 +25,10 @@ const BLOCK_TAGS: &[&str] = &[
     "legend", "li", "main", "menu", "nav", "ol", "p", "picture", "section", "source", "summary",
     "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "video",
 ];
+
+/// Components that only decorate (an icon beside a link): leaving them out
+/// loses nothing a reader needs, so it is not reported.
+const DECORATIVE: &[&str] = &["Icon", "Truncate", "TOCInline", "Emoji"];
 
 /// Attributes holding a URL, rewritten through [`UrlMap`](crate::render::urls::UrlMap).
 const URL_ATTRS: &[&str] = &["href", "src", "poster", "cite"];
@@ -63,6 +72,10 @@ impl Pre<'_, '_> {
         piece.block = block;
         if tag.closing {
             piece.html = self.close_element(tag.name).unwrap_or_default();
+            if piece.html.ends_with("</a>") {
+                self.anchors = self.anchors.saturating_sub(1);
+                self.after_anchor(&mut piece.html);
+            }
             return;
         }
         let (open, close) = match tag.name {
@@ -93,26 +106,92 @@ impl Pre<'_, '_> {
                     None => (String::new(), String::new()),
                 }
             }
-            _ => (String::new(), String::new()),
+            // Docusaurus shows `label`, else the label `<Tabs values>` gives
+            // the tab's value, else the value.
+            "TabItem" => match tag
+                .text_attr("label")
+                .or_else(|| {
+                    let value = tag.text_attr("value")?;
+                    Some(self.tab_labels.get(&value).cloned().unwrap_or(value))
+                })
+                .filter(|l| !l.trim().is_empty())
+            {
+                Some(label) => {
+                    let mut html = String::from("<p><strong>");
+                    escape_html_into(label.trim(), &mut html);
+                    html.push_str("</strong></p>");
+                    (html, String::new())
+                }
+                None => (String::new(), String::new()),
+            },
+            "Tabs" => {
+                if let Some(Value::Expr(values)) = tag.attr("values") {
+                    self.tab_labels.extend(tab_values(values));
+                }
+                (String::new(), String::new())
+            }
+            _ => return self.convert_unknown(tag, at, piece),
         };
         if tag.self_closing {
-            // `<Icon />` and friends vanish; a self-closing known component
-            // has no children to show either.
+            // A self-closing known component has no children to show.
             return;
         }
         piece.frame = self.push_element(tag.name, close, true, at);
         // Past the depth limit an opening tag is dropped with its end tag,
         // which keeps the nesting the sanitiser may see bounded.
         if piece.frame.is_some() {
+            if open.starts_with("<a ") {
+                self.anchors += 1;
+            }
             piece.html = open;
+        }
+    }
+
+    /// A component postbode does not know: an embed becomes a link to what
+    /// it shows; otherwise its children stay and, when it has none, the
+    /// operator is told what the reader misses.
+    fn convert_unknown(&mut self, tag: &Tag, at: usize, piece: &mut TagPiece) {
+        // `<Button href="/docs">Docs</Button>`: a link around its children.
+        if !tag.self_closing
+            && let Some(url) = self.component_link(tag)
+        {
+            piece.frame = self.push_element(tag.name, "</a>".to_owned(), true, at);
+            if piece.frame.is_some() {
+                piece.html = anchor_open(&url);
+                self.anchors += 1;
+            }
+            return;
+        }
+        if let Some(url) = self.embed_url(tag) {
+            let title = tag.text_attr("title").filter(|t| !t.trim().is_empty());
+            piece.html = self.media_link(&url, None, "", title.as_deref());
+            piece.block = true;
+            piece.out_name = tag.name.to_owned();
+        } else if tag.self_closing && !DECORATIVE.contains(&tag.name) {
+            self.warn(
+                at,
+                format!(
+                    "<{} /> is a component postbode cannot render; the feed leaves it out",
+                    tag.name
+                ),
+            );
+        }
+        if !tag.self_closing {
+            piece.frame = self.push_element(tag.name, String::new(), true, at);
         }
     }
 
     fn convert_html(&mut self, tag: &Tag, at: usize, piece: &mut TagPiece) {
         let name = tag.name.to_ascii_lowercase();
-        if name == "iframe" {
-            self.convert_iframe(tag, piece);
+        if self.convert_media_tag(tag, &name, at, piece) {
             return;
+        }
+        if name == "a" && !tag.self_closing {
+            self.anchors = if tag.closing {
+                self.anchors.saturating_sub(1)
+            } else {
+                self.anchors + 1
+            };
         }
         piece.trusted = false;
         piece.block = BLOCK_TAGS.contains(&name.as_str());
@@ -120,6 +199,9 @@ impl Pre<'_, '_> {
         if tag.closing {
             self.close_element(&name);
             piece.html = format!("</{name}>");
+            if name == "a" {
+                self.after_anchor(&mut piece.html);
+            }
         } else {
             piece.html = self.serialize(tag, &name);
             let opens = !tag.self_closing && !VOID_ELEMENTS.contains(&name.as_str());
@@ -128,28 +210,6 @@ impl Pre<'_, '_> {
             }
         }
         piece.out_name = name;
-    }
-
-    /// Feed readers do not run embeds (the sanitiser drops `<iframe>`), so
-    /// an embedded video or map becomes a link to it.
-    fn convert_iframe(&mut self, tag: &Tag, piece: &mut TagPiece) {
-        piece.block = true;
-        piece.out_name = "iframe".to_owned();
-        if tag.closing {
-            return;
-        }
-        let src = tag.attrs.iter().find(|a| a.name == "src");
-        let url = src.and_then(|a| {
-            let value = tag.text_attr("src")?;
-            self.urls.map("a", "href", &value, Some(a.at))
-        });
-        if let Some(url) = url {
-            let title = tag.text_attr("title").filter(|t| !t.trim().is_empty());
-            let mut html = anchor_open(&url);
-            escape_html_into(title.as_deref().unwrap_or(&url).trim(), &mut html);
-            html.push_str("</a>");
-            piece.html = html;
-        }
     }
 
     /// Writes an HTML tag back without its JSX: no expressions, no `style`,
@@ -208,8 +268,33 @@ impl Pre<'_, '_> {
     }
 }
 
+/// `values={[{label: 'npm', value: 'npm'}, …]}` (the older way to label
+/// tabs): value -> label, for entries written with string literals.
+fn tab_values(expr: &str) -> Vec<(String, String)> {
+    static ENTRY: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\{([^{}]*)\}").expect("valid regex"));
+    static FIELD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(label|value)\s*:\s*('[^']*'|"[^"]*"|`[^`$]*`)"#).expect("valid regex")
+    });
+    ENTRY
+        .captures_iter(expr)
+        .filter_map(|entry| {
+            let (mut label, mut value) = (None, None);
+            for f in FIELD.captures_iter(&entry[1]) {
+                let text = f[2][1..f[2].len() - 1].to_owned();
+                if &f[1] == "label" {
+                    label = Some(text);
+                } else {
+                    value = Some(text);
+                }
+            }
+            Some((value?, label?))
+        })
+        .collect()
+}
+
 /// `<a href="url">`, for a URL already checked by [`UrlMap`](crate::render::urls::UrlMap).
-fn anchor_open(url: &str) -> String {
+pub(super) fn anchor_open(url: &str) -> String {
     let mut html = String::from("<a href=\"");
     escape_html_into(url, &mut html);
     html.push_str("\">");

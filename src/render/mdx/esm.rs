@@ -12,7 +12,7 @@ pub(crate) fn statement_end(src: &str, mut pos: usize) -> usize {
     loop {
         let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
         let line = &src[pos..line_end];
-        if line.trim().is_empty() && quote.is_none() {
+        if line.trim().is_empty() && quote.is_none() && (depth <= 0 || !continues(&src[pos..])) {
             return pos;
         }
         scan_js(line.as_bytes(), &mut depth, &mut quote);
@@ -31,6 +31,37 @@ pub(crate) fn statement_end(src: &str, mut pos: usize) -> usize {
             return pos;
         }
     }
+}
+
+/// `export const name = 'text';` (or a number, or a template without
+/// `${}`): the name and the text `{name}` shows in the post.
+pub(crate) fn constant(statement: &str) -> Option<(&str, String)> {
+    let rest = statement.trim().strip_prefix("export")?.trim_start();
+    let rest = rest.strip_prefix("const ")?.trim_start();
+    let (name, value) = rest.split_once('=')?;
+    let name = name.trim();
+    let ident = name.starts_with(|c: char| c.is_alphabetic() || c == '_' || c == '$')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '$');
+    if !ident {
+        return None;
+    }
+    match super::jsx_tag::static_expr(value.trim().trim_end_matches(';'))? {
+        super::jsx_tag::Static::Text(t) => Some((name, t)),
+        super::jsx_tag::Static::Bool(_) => None,
+    }
+}
+
+/// Whether the code after a blank line inside an open bracket goes on: a
+/// function body with a blank line in it is indented, or closes the bracket.
+/// A statement left open by mistake then ends at the blank line, as in MDX.
+fn continues(rest: &str) -> bool {
+    let next = rest
+        .split('\n')
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    next.starts_with([' ', '\t', '}', ')', ']'])
 }
 
 /// MDX ESM: `import x from "y"`, `import "y"`, `import {a} from`,
@@ -130,6 +161,18 @@ mod tests {
     }
 
     #[test]
+    fn constant_exports_are_read_and_others_are_not() {
+        assert_eq!(
+            constant("export const version = '1.0.0';\n"),
+            Some(("version", "1.0.0".to_owned()))
+        );
+        assert_eq!(constant("export const n = 3"), Some(("n", "3".to_owned())));
+        assert_eq!(constant("export const f = () => 1;"), None);
+        assert_eq!(constant("export const a = `x${y}`;"), None);
+        assert_eq!(constant("export let v = 'x';"), None);
+    }
+
+    #[test]
     fn a_statement_ends_at_a_blank_line_or_where_it_is_complete() {
         let src = "import {\n  A,\n  B,\n} from 'z'\nText\n";
         assert_eq!(&src[statement_end(src, 0)..], "Text\n");
@@ -139,5 +182,9 @@ mod tests {
         assert_eq!(&src[statement_end(src, 0)..], "Text");
         let src = "import {";
         assert_eq!(statement_end(src, 0), src.len());
+        let src = "export const F = () => {\n  const a = 1;\n\n  return a;\n};\n\nText";
+        assert_eq!(&src[statement_end(src, 0)..], "\nText");
+        let src = "export const G = {\n\nText";
+        assert_eq!(&src[statement_end(src, 0)..], "\nText");
     }
 }

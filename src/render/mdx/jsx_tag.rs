@@ -80,23 +80,41 @@ pub(crate) fn static_expr(expr: &str) -> Option<Static> {
         return Some(Static::Text(e.to_owned()));
     }
     if let Some(lit) = string_literal(e) {
-        return Some(Static::Text(lit.to_owned()));
+        return Some(Static::Text(lit));
     }
     let inner = e
         .strip_prefix("require(")?
         .trim_end_matches(".default")
         .strip_suffix(')')?;
-    string_literal(inner.trim()).map(|s| Static::Text(s.to_owned()))
+    string_literal(inner.trim()).map(Static::Text)
 }
 
-fn string_literal(e: &str) -> Option<&str> {
+/// The value of a JavaScript string literal, or of a template literal
+/// without `${}`; simple escapes (`\'`, `\n`, `\\`) are undone.
+fn string_literal(e: &str) -> Option<String> {
     let q = e.chars().next()?;
     if !matches!(q, '"' | '\'' | '`') || e.len() < 2 || !e.ends_with(q) {
         return None;
     }
     let inner = &e[1..e.len() - 1];
-    let plain = !inner.contains(q) && !inner.contains('\\') && !inner.contains("${");
-    plain.then_some(inner)
+    if q == '`' && inner.contains("${") {
+        return None;
+    }
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                c @ ('\\' | '\'' | '"' | '`') => out.push(c),
+                _ => return None,
+            },
+            c if c == q => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
 }
 
 /// Parses a tag starting at `src[start] == '<'`. Gives up (returns `None`)
@@ -224,7 +242,7 @@ fn attr_value(src: &str, i: usize, stop: usize) -> Option<(Value<'_>, usize, usi
 
 /// End (exclusive) of the `{...}` starting at `b[i] == '{'`, skipping braces
 /// inside JavaScript strings.
-fn balanced(b: &[u8], mut i: usize, stop: usize) -> Option<usize> {
+pub(crate) fn balanced(b: &[u8], mut i: usize, stop: usize) -> Option<usize> {
     let mut depth = 0usize;
     while i < stop {
         match b[i] {

@@ -65,7 +65,12 @@ impl Pre<'_, '_> {
                     Piece::Text(_) => None,
                 })
                 .collect();
-            if tags.iter().any(|t| t.flow) {
+            // At the start of a block, MDX reads a line of tags as flow
+            // JSX, and what follows as Markdown again; CommonMark would take
+            // an `<img />` or `<small>` line there as the start of an HTML
+            // block that swallows the next lines raw.
+            let block_start = self.out.is_empty() || self.out.ends_with("\n\n");
+            if block_start || tags.iter().any(|t| t.flow) {
                 self.isolated_tags(tags, indent);
             } else {
                 self.out.push_str(indent);

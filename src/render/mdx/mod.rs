@@ -16,18 +16,21 @@
 //! The pass, one file each: `scan` finds tags and comments on a line,
 //! `elements` decides what each JSX component or HTML tag becomes, `layout`
 //! places them, `stack` tracks what is open, `directives` reads and writes
-//! admonitions and leaf directives, `esm` skips imports and exports, and
-//! `jsx_tag` parses one tag.
+//! admonitions and leaf directives, `esm` skips imports and exports,
+//! `media` turns video, audio and embeds into links, `transcript` keeps a
+//! `<code>` block's lines, and `jsx_tag` parses one tag.
 
 mod directives;
 mod elements;
 mod esm;
 mod jsx_tag;
 mod layout;
+mod media;
 mod scan;
 mod stack;
+mod transcript;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::code::Fence;
 use super::html;
@@ -73,6 +76,11 @@ pub(crate) fn preprocess(src: &str, urls: &mut dyn UrlMap, mode: Mode) -> Prepro
         budget: src.len().saturating_mul(2).saturating_add(1 << 20),
         warnings: Vec::new(),
         too_deep: false,
+        media: None,
+        anchors: 0,
+        pending_links: String::new(),
+        constants: HashMap::new(),
+        tab_labels: HashMap::new(),
     };
     pre.run();
     Preprocessed {
@@ -99,6 +107,28 @@ struct Pre<'s, 'u> {
     warnings: Vec<(usize, String)>,
     /// The nesting limit was reported (once per post is enough).
     too_deep: bool,
+    /// The `<video>`/`<audio>` whose `<source>`s are being read.
+    media: Option<MediaState>,
+    /// Open `<a>`/`<Link>` elements: an embed inside one gives its text,
+    /// not a link of its own (HTML forbids links in links).
+    anchors: usize,
+    /// Links to embeds found inside an open link, written after it closes.
+    pending_links: String,
+    /// `export const name = 'text'`: what `{name}` shows.
+    constants: HashMap<String, String>,
+    /// Tab value -> label, from `<Tabs values={[…]}>`.
+    tab_labels: HashMap<String, String>,
+}
+
+/// An open `<video>` or `<audio>`.
+#[derive(Debug)]
+struct MediaState {
+    /// Not yet shown: goes into the first source's link.
+    poster: Option<String>,
+    /// The link's image description.
+    label: String,
+    /// A link to the media has been written.
+    linked: bool,
 }
 
 impl Pre<'_, '_> {
@@ -122,6 +152,7 @@ impl Pre<'_, '_> {
             if let Some(fence) = self.fence {
                 if fence.closed_by(content) {
                     self.fence = None;
+                    self.esm_ok = true;
                 }
                 self.out.push_str(line);
                 self.out.push('\n');
@@ -148,7 +179,11 @@ impl Pre<'_, '_> {
                 && self.stack.is_empty()
                 && esm::is_statement_start(content)
             {
-                pos = esm::statement_end(src, pos);
+                let end = esm::statement_end(src, pos);
+                if let Some((name, value)) = esm::constant(&src[pos..end]) {
+                    self.constants.insert(name.to_owned(), value);
+                }
+                pos = end;
                 continue;
             }
             self.esm_ok = false;
@@ -160,7 +195,15 @@ impl Pre<'_, '_> {
                 pos = next;
                 continue;
             }
+            if content.starts_with("<code")
+                && let Some(end) = self.transcript(line_start + indent.len(), indent)
+            {
+                pos = end;
+                continue;
+            }
             pos = self.scan_line(line_start + indent.len(), indent);
+            // An ATX heading is one line: ESM may follow it.
+            self.esm_ok = is_atx_heading(content);
         }
         self.close_all();
     }
@@ -243,6 +286,12 @@ impl Pre<'_, '_> {
     fn render_inline(&mut self, md: &str) -> String {
         html::render_inline(md, &mut *self.urls)
     }
+}
+
+/// `# Title` .. `###### Title`.
+fn is_atx_heading(line: &str) -> bool {
+    let hashes = line.bytes().take_while(|&b| b == b'#').count();
+    (1..=6).contains(&hashes) && line[hashes..].starts_with([' ', '\t'])
 }
 
 /// `line` without up to `n` leading spaces or tabs.

@@ -16,7 +16,7 @@ impl Pre<'_, '_> {
         let b = src.as_bytes();
         let mut line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
         let physical = &src[start..line_end];
-        if !physical.contains('<') && !physical.contains("{/*") {
+        if !physical.contains(['<', '{']) {
             // The common case: plain Markdown.
             self.out.push_str(indent);
             self.out.push_str(physical);
@@ -71,6 +71,15 @@ impl Pre<'_, '_> {
                     i = self.skip_comment(i, "{/*", "*/}");
                     run = i;
                 }
+                b'{' => match self.expression(i) {
+                    Some((end, shown)) => {
+                        text.push_str(&src[run..i]);
+                        text.push_str(&shown);
+                        i = end;
+                        run = i;
+                    }
+                    None => i += 1,
+                },
                 b'<' if src[i..].starts_with("<!--") => {
                     text.push_str(&src[run..i]);
                     i = self.skip_comment(i, "<!--", "-->");
@@ -112,6 +121,42 @@ impl Pre<'_, '_> {
         (i + 1).min(src.len())
     }
 
+    /// A JSX expression in text at `src[i] == '{'`: its end and what a
+    /// reader sees instead. MDX shows a string literal (`{' '}`, the JSX
+    /// idiom for a space) as its text, and a constant the post exports as
+    /// its value; it runs anything else, which a feed cannot: that is dropped
+    /// with a warning. `{#id}` (a heading id), a brace in a link's URL and
+    /// an unbalanced brace are not expressions here and stay text.
+    fn expression(&mut self, i: usize) -> Option<(usize, String)> {
+        let src = self.src;
+        if src[i + 1..].starts_with('#') || self.budget == 0 || in_link_destination(src, i) {
+            return None;
+        }
+        let Some(end) = jsx_tag::balanced(src.as_bytes(), i, src.len().min(i + TAG_LIMIT)) else {
+            // As for tags: failed scans are paid from the budget.
+            self.budget = self.budget.saturating_sub(TAG_LIMIT);
+            return None;
+        };
+        let expr = &src[i + 1..end - 1];
+        if let Some(value) = self.constants.get(expr.trim()) {
+            return Some((end, escape_markdown(value)));
+        }
+        match jsx_tag::static_expr(expr) {
+            Some(jsx_tag::Static::Text(t)) => Some((end, escape_markdown(&t))),
+            // React renders `true`/`false` as nothing.
+            Some(jsx_tag::Static::Bool(_)) => Some((end, String::new())),
+            None if expr.trim().is_empty() => Some((end, String::new())),
+            None => {
+                let shown: String = expr.trim().chars().take(40).collect();
+                self.warn(
+                    i,
+                    format!("the JSX expression `{{{shown}}}` needs JavaScript to show; it is left out of the feed"),
+                );
+                Some((end, String::new()))
+            }
+        }
+    }
+
     /// Skips a comment starting at `i`; an unclosed one runs to the end, as
     /// an unclosed HTML comment does in CommonMark.
     fn skip_comment(&mut self, i: usize, open: &str, close: &str) -> usize {
@@ -124,4 +169,27 @@ impl Pre<'_, '_> {
             }
         }
     }
+}
+
+/// Whether `src[i]` is inside `](…)` on its line: MDX reads a link's
+/// destination before any expression in it.
+fn in_link_destination(src: &str, i: usize) -> bool {
+    let line_start = src[..i].rfind('\n').map_or(0, |n| n + 1);
+    let before = &src[line_start..i];
+    before
+        .rfind("](")
+        .is_some_and(|k| !before[k + 2..].contains([')', ' ', '\t']))
+}
+
+/// A string from JavaScript as Markdown text: punctuation escaped, so that
+/// `{"<b>"}` or `{'*'}` shows as written.
+fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_punctuation() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }

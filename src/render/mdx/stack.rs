@@ -120,6 +120,11 @@ impl Pre<'_, '_> {
                 FrameKind::Element { .. } => {}
             }
         }
+        // A link left open never wrote the embeds inside it.
+        let links = std::mem::take(&mut self.pending_links);
+        if self.mode == Mode::Render && !links.is_empty() {
+            self.isolated("", links.trim(), false);
+        }
     }
 
     pub(super) fn mark_flow(&mut self, id: Option<u32>) {

@@ -67,7 +67,7 @@ fn link_components_become_anchors_and_unknown_components_vanish() {
     let to = text("See <Link to=\"/y\">this</Link> now.");
     assert!(to.contains("See <a href=\"/y\">this</a> now."), "{to}");
     let tabs = text("<Tabs>\n<TabItem value=\"a\">\nInside\n</TabItem>\n</Tabs>\n");
-    assert_eq!(tabs.trim(), "Inside");
+    assert_eq!(tabs.trim(), "<p><strong>a</strong></p>\n\nInside");
 }
 
 #[test]
