@@ -261,3 +261,28 @@ async fn a_post_planned_by_two_runs_at_once_is_planned_once_and_notified() {
         .expect("a NOTIFY for the planned deliveries");
     assert_eq!(woke.as_deref(), Some(BLOG));
 }
+
+/// `sslmode` in the URL is the driver's to honour: `verify-full` against a
+/// test server (no TLS, or a certificate no public CA signed) is refused
+/// with an error that names the database, never silently sent in clear.
+#[tokio::test]
+async fn an_sslmode_in_the_url_is_honoured() {
+    if !available() {
+        return;
+    }
+    let (_db, url) = TestDatabase::create().await;
+    let with = |mode: &str| {
+        let sep = if url.expose().contains('?') { '&' } else { '?' };
+        crate::config::StateLocation::parse(&format!("{}{sep}sslmode={mode}", url.expose()))
+    };
+    let crate::config::StateLocation::Postgres(strict) = with("verify-full") else {
+        unreachable!()
+    };
+    let err = PgStore::open(&strict).await.unwrap_err().to_string();
+    assert!(err.contains("cannot open the state database"), "{err}");
+    assert!(err.contains("127.0.0.1"), "{err}");
+    let crate::config::StateLocation::Postgres(plain) = with("disable") else {
+        unreachable!()
+    };
+    PgStore::open(&plain).await.unwrap();
+}
