@@ -43,7 +43,7 @@ const BATCH: usize = 2500;
 /// Rows claimed at once where workers share the outbox (PostgreSQL): small
 /// enough that a burst is spread over every worker rather than taken whole
 /// by the first, large enough that claiming stays cheap.
-const SHARED_BATCH: usize = 250;
+const SHARED_BATCH: usize = 1000;
 /// How long a claim holds a row before another run may take it over, should
 /// this one stop renewing it (its machine gone without a word). Renewed every
 /// `RENEW_EVERY` while the batch is sent.
@@ -269,54 +269,94 @@ async fn claim_and_send(
     } else {
         BATCH
     };
-    loop {
-        if senders.halt.is_set() {
-            tracing::info!(blog = %config.name, "stopping: claiming no more deliveries");
-            return Ok(());
-        }
-        store.heartbeat(guard, opts.clock.now(), LEASE).await?;
-        let t0 = std::time::Instant::now();
-        // Due as of the run's `now` (a digest merged at `now` must not be
-        // split by a row that comes due later in the run), leased until
-        // LEASE from the clock's present: other workers judge the lease by
-        // their own present.
-        let lease = LEASE + (opts.clock.now() - now).to_std().unwrap_or_default();
-        let batch = store
-            .claim_due(&config.name, guard, now, lease, batch_size)
-            .await?;
-        tracing::debug!(elapsed = ?t0.elapsed(), n = batch.len(), "claimed");
-        // A closed queue means the recorder failed; `halt` says so above.
-        let _ = senders.queue.send(Record::Claimed(batch.len()));
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let mut tasks = JoinSet::new();
-        for claimed in batch {
-            send_one(config, now, opts, cx, &mut senders, &mut tasks, claimed).await;
-        }
-        tracing::debug!(elapsed = ?t0.elapsed(), "prepared");
-        // A task that panicked leaves its row `sending`; the next run takes
-        // it over.
-        let mut renew = tokio::time::interval(RENEW_EVERY);
-        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        renew.tick().await;
-        let mut lost = None;
+    let mut tasks = JoinSet::new();
+    let mut keeper = LeaseKeeper::new(store, guard, opts);
+    let claimed: Result<(), NotifyError> = async {
         loop {
+            if senders.halt.is_set() {
+                tracing::info!(blog = %config.name, "stopping: claiming no more deliveries");
+                return Ok(());
+            }
+            store.heartbeat(guard, opts.clock.now(), LEASE).await?;
+            let t0 = std::time::Instant::now();
+            // Due as of the run's `now` (a digest merged at `now` must not
+            // be split by a row that comes due later in the run), leased
+            // until LEASE from the clock's present: other workers judge the
+            // lease by their own present.
+            let lease = LEASE + (opts.clock.now() - now).to_std().unwrap_or_default();
+            let batch = store
+                .claim_due(&config.name, guard, now, lease, batch_size)
+                .await?;
+            tracing::debug!(elapsed = ?t0.elapsed(), n = batch.len(), "claimed");
+            // A closed queue means the recorder failed; `halt` says so above.
+            let _ = senders.queue.send(Record::Claimed(batch.len()));
+            if batch.is_empty() {
+                return Ok(());
+            }
+            for claimed in batch {
+                send_one(config, now, opts, cx, &mut senders, &mut tasks, claimed).await;
+            }
+            tracing::debug!(elapsed = ?t0.elapsed(), "prepared");
+            // The next batch is claimed while the tail of this one is on
+            // the wire, so the senders never wait for a claim.
+            keeper
+                .drain(&mut tasks, batch_size / 2, &senders.halt)
+                .await?;
+        }
+    }
+    .await;
+    // However the loop ended, what was started finishes and is recorded.
+    let drained = keeper.drain(&mut tasks, 0, &senders.halt).await;
+    claimed.and(drained.map_err(Into::into))
+}
+
+/// Keeps a run's leases alive while its sends are on the wire: every
+/// `RENEW_EVERY`, a heartbeat renews them.
+struct LeaseKeeper<'a> {
+    store: &'a Store,
+    guard: &'a RunGuard,
+    opts: &'a Options,
+    renew: tokio::time::Interval,
+    lost: Option<crate::state::StateError>,
+}
+
+impl<'a> LeaseKeeper<'a> {
+    fn new(store: &'a Store, guard: &'a RunGuard, opts: &'a Options) -> Self {
+        let mut renew =
+            tokio::time::interval_at(tokio::time::Instant::now() + RENEW_EVERY, RENEW_EVERY);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        LeaseKeeper {
+            store,
+            guard,
+            opts,
+            renew,
+            lost: None,
+        }
+    }
+
+    /// Waits until at most `left` sends are still running. A task that
+    /// panicked leaves its row `sending`; the next run takes it over. A
+    /// lost lock (or database) stops what has not started – what is on the
+    /// wire finishes and is recorded – and is the error returned.
+    async fn drain(
+        &mut self,
+        tasks: &mut JoinSet<()>,
+        left: usize,
+        halt: &Halt,
+    ) -> Result<(), crate::state::StateError> {
+        while tasks.len() > left {
             tokio::select! {
-                joined = tasks.join_next() => if joined.is_none() { break },
-                _ = renew.tick(), if lost.is_none() => {
-                    // A lost lock (or database) stops what has not started;
-                    // what is on the wire finishes and is recorded.
-                    if let Err(e) = store.heartbeat(guard, opts.clock.now(), LEASE).await {
-                        senders.halt.fail();
-                        lost = Some(e);
+                _ = tasks.join_next() => {}
+                _ = self.renew.tick(), if self.lost.is_none() => {
+                    let now = self.opts.clock.now();
+                    if let Err(e) = self.store.heartbeat(self.guard, now, LEASE).await {
+                        halt.fail();
+                        self.lost = Some(e);
                     }
                 }
             }
         }
-        if let Some(e) = lost {
-            return Err(e.into());
-        }
+        self.lost.take().map_or(Ok(()), Err)
     }
 }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, NaiveTime, TimeDelta, TimeZone, Utc};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::JoinSet;
 
 use super::{Clock, NotifyError, Options, Payload, Progress, ProgressHook, SendError};
 use super::{Summary, WouldSend};
@@ -266,6 +267,49 @@ const RECORD_RETRY_WAIT: Duration = Duration::from_millis(250);
 /// Outcomes taken from the queue at most per commit.
 const GROUP_MAX: usize = 4096;
 
+/// Writes one group, trying again a few times (a disk may get space back);
+/// the outcomes stay in memory meanwhile.
+async fn commit(store: &Store, blog: &str, settle: &[Settlement]) -> Result<(), NotifyError> {
+    let mut wait = RECORD_RETRY_WAIT;
+    let mut tries = 1;
+    loop {
+        match store.settle(settle).await {
+            Ok(()) => return Ok(()),
+            Err(e) if tries < RECORD_TRIES => {
+                tracing::warn!(blog, tries, "recording outcomes failed, trying again: {e}");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                tries += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Logs the sent deliveries of a group that could not be recorded, by id:
+/// a later run sends them again.
+fn log_unrecorded(blog: &str, settle: &[Settlement], e: Option<&NotifyError>) {
+    let sent: Vec<i64> = settle
+        .iter()
+        .filter(|s| matches!(s, Settlement::Sent { .. }))
+        .map(Settlement::id)
+        .collect();
+    if let Some(e) = e {
+        tracing::error!(
+            blog,
+            unrecorded = ?sent,
+            "cannot record what was sent, stopping: a later run sends these again: {e}"
+        );
+    }
+}
+
+/// A commit task's result; a panicked one is an error like any other.
+fn flatten(
+    joined: Result<Result<(), NotifyError>, tokio::task::JoinError>,
+) -> Result<(), NotifyError> {
+    joined.unwrap_or_else(|e| Err(NotifyError::Recorder(e.to_string())))
+}
+
 /// The writer task of a run: records each outcome as soon as it is known,
 /// with group commit: one transaction for everything that arrived while the
 /// previous one was being written. One transaction per message would cost
@@ -300,17 +344,24 @@ impl Recorder {
     /// failure to record, sets `halt` (before any send slot is given back,
     /// so nothing new goes out) and returns the error; the sent deliveries
     /// it could not record are logged by id.
+    ///
+    /// A server database (PostgreSQL) takes several groups at once, each in
+    /// its own transaction: a send slot is freed only once its outcome is
+    /// committed, so one commit at a time would bound the sending rate by
+    /// the server's latency. SQLite has one writer: one group at a time.
     pub async fn run(
         mut self,
         mut queue: UnboundedReceiver<Record>,
         halt: Halt,
     ) -> Result<Counts, NotifyError> {
+        let parallel = if self.store.shares_runs() { 4 } else { 1 };
+        let mut commits: JoinSet<Result<(), NotifyError>> = JoinSet::new();
+        let mut failed: Option<NotifyError> = None;
         let mut group = Vec::new();
-        while queue.recv_many(&mut group, GROUP_MAX).await > 0 {
+        while failed.is_none() && queue.recv_many(&mut group, GROUP_MAX).await > 0 {
             // Slots outlive the commit: see `Record::Done`.
             let mut slots = Vec::new();
             let mut settle = Vec::with_capacity(group.len());
-            let mut failed = None;
             for record in group.drain(..) {
                 match record {
                     Record::Claimed(n) => self.progress.total += n as u64,
@@ -319,7 +370,6 @@ impl Recorder {
                         outcome,
                         slot,
                     } => {
-                        self.progress.done += 1;
                         slots.extend(slot);
                         match self.settlement(&claimed, outcome).await {
                             Ok(s) => settle.push(s),
@@ -328,48 +378,43 @@ impl Recorder {
                     }
                 }
             }
-            let result = match failed {
-                Some(e) => Err(e),
-                None => self.commit(&settle).await,
-            };
-            if let Err(e) = result {
+            if failed.is_some() {
                 halt.fail();
-                let sent: Vec<i64> = settle
-                    .iter()
-                    .filter(|s| matches!(s, Settlement::Sent { .. }))
-                    .map(Settlement::id)
-                    .collect();
-                tracing::error!(
-                    blog = %self.blog,
-                    unrecorded = ?sent,
-                    "cannot record what was sent, stopping: a later run sends these again: {e}"
-                );
-                return Err(e);
+                log_unrecorded(&self.blog, &settle, failed.as_ref());
+                break;
             }
-            drop(slots);
+            while commits.len() >= parallel {
+                if let Some(Err(e)) = commits.join_next().await.map(flatten) {
+                    failed = failed.or(Some(e));
+                }
+            }
+            let (store, blog, halt) = (self.store.clone(), self.blog.clone(), halt.clone());
+            let done = settle.len() as u64;
+            commits.spawn(async move {
+                let result = commit(&store, &blog, &settle).await;
+                if result.is_err() {
+                    // Before the slots go: nothing new is sent.
+                    halt.fail();
+                    log_unrecorded(&blog, &settle, result.as_ref().err());
+                }
+                drop(slots);
+                result
+            });
+            // Counted once handed to a commit: the hook drives a progress
+            // bar, not a record.
+            self.progress.done += done;
             if let Some(hook) = &self.hook {
                 hook.report(self.progress);
             }
         }
-        Ok(self.counts)
-    }
-
-    /// Writes one group, trying again a few times (a disk may get space
-    /// back); the outcomes stay in memory meanwhile.
-    async fn commit(&self, settle: &[Settlement]) -> Result<(), NotifyError> {
-        let mut wait = RECORD_RETRY_WAIT;
-        let mut tries = 1;
-        loop {
-            match self.store.settle(settle).await {
-                Ok(()) => return Ok(()),
-                Err(e) if tries < RECORD_TRIES => {
-                    tracing::warn!(blog = %self.blog, tries, "recording outcomes failed, trying again: {e}");
-                    tokio::time::sleep(wait).await;
-                    wait *= 2;
-                    tries += 1;
-                }
-                Err(e) => return Err(e.into()),
+        while let Some(result) = commits.join_next().await.map(flatten) {
+            if let Err(e) = result {
+                failed = failed.or(Some(e));
             }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(self.counts),
         }
     }
 

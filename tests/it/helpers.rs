@@ -262,6 +262,15 @@ impl TestBlog {
         postbode_with_env(self.path(), &all, &env)
     }
 
+    /// The environment that points a process started by hand at this
+    /// blog's state (`POSTBODE_DATABASE_URL` on PostgreSQL; none for a file).
+    pub fn state_env(&self) -> Vec<(&'static str, String)> {
+        self.db
+            .iter()
+            .map(|db| ("POSTBODE_DATABASE_URL", db.url.clone()))
+            .collect()
+    }
+
     pub fn read_out(&self, rel: &str) -> String {
         std::fs::read_to_string(self.out().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
     }

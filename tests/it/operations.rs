@@ -11,6 +11,15 @@ use std::time::{Duration, Instant};
 use crate::helpers::*;
 use crate::receiver::Receiver;
 
+// Each of these runs twice: with an SQLite file and with PostgreSQL.
+crate::on_both_stores!([
+    history_lists_what_was_sent_newest_first_to_whom_by_id_over_which_channel_with_the_message_id,
+    status_shows_when_each_delivery_is_tried_next_and_when_a_digest_is_due,
+    after_retry_dead_a_row_reads_pending_with_its_earlier_attempts_and_the_error_from_before_the_retry,
+    retry_due_now_brings_a_backing_off_delivery_forward_and_says_clearly_what_it_cannot,
+    the_daemons_metrics_have_gauges_of_deliveries_by_status_and_disabled_subscribers_read_from_the_state,
+]);
+
 const EMAIL: &str = "[email]\nfrom = \"Blog <noreply@example.org>\"\noutbox = \"outbox\"\n";
 
 /// A blog with its state in `state.db`, one old post, and these extra
@@ -58,7 +67,6 @@ fn history(blog: &TestBlog, extra: &[&str]) -> Vec<serde_json::Value> {
         .clone()
 }
 
-#[test]
 fn history_lists_what_was_sent_newest_first_to_whom_by_id_over_which_channel_with_the_message_id() {
     let receiver = Receiver::start();
     let blog = blog_with(&format!(
@@ -141,7 +149,6 @@ fn history_lists_what_was_sent_newest_first_to_whom_by_id_over_which_channel_wit
     assert!(run.stderr.contains("2 deliveries sent"), "{}", run.stderr);
 }
 
-#[test]
 fn status_shows_when_each_delivery_is_tried_next_and_when_a_digest_is_due() {
     let receiver = Receiver::start();
     receiver.then("/hook", 503, &[]);
@@ -200,7 +207,6 @@ fn status_shows_when_each_delivery_is_tried_next_and_when_a_digest_is_due() {
     );
 }
 
-#[test]
 fn after_retry_dead_a_row_reads_pending_with_its_earlier_attempts_and_the_error_from_before_the_retry()
  {
     let receiver = Receiver::start();
@@ -257,7 +263,6 @@ fn after_retry_dead_a_row_reads_pending_with_its_earlier_attempts_and_the_error_
     assert_eq!(sent[0]["attempts"], 3, "{sent:?}");
 }
 
-#[test]
 fn retry_due_now_brings_a_backing_off_delivery_forward_and_says_clearly_what_it_cannot() {
     let receiver = Receiver::start();
     receiver.then("/hook", 503, &[("Retry-After", "3600")]);
@@ -363,7 +368,6 @@ fn metrics_with(port: u16, want: &[&str]) -> String {
     }
 }
 
-#[test]
 fn the_daemons_metrics_have_gauges_of_deliveries_by_status_and_disabled_subscribers_read_from_the_state()
  {
     let receiver = Receiver::start();
@@ -393,6 +397,7 @@ fn the_daemons_metrics_have_gauges_of_deliveries_by_status_and_disabled_subscrib
         .arg(format!("127.0.0.1:{port}"))
         .arg(blog.toml())
         .current_dir(blog.path())
+        .envs(blog.state_env())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

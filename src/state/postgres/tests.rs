@@ -14,9 +14,9 @@ use std::time::Duration;
 use sqlx::Connection as _;
 
 use super::*;
+use crate::state::tests::{BLOG, LEASE, TestStore, announcement, delivery, t0};
 use crate::state::{RunGuard, StateStore};
 use chrono::{DateTime, Utc};
-use crate::state::tests::{BLOG, LEASE, TestStore, announcement, delivery, t0};
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 

@@ -8,9 +8,9 @@ use std::time::Duration;
 use chrono::TimeDelta;
 
 use super::*;
+use crate::state::tests::{BLOG, LEASE, TestStore, minutes, t0, two_deliveries};
 use crate::state::{RunGuard, SeenPost, StateStore};
 use chrono::{DateTime, Utc};
-use crate::state::tests::{BLOG, LEASE, TestStore, minutes, t0, two_deliveries};
 
 /// No Linux pid gets this high (pid_max is at most 2^22).
 const DEAD_PID: i64 = 0x7fff_fff0;

@@ -45,14 +45,18 @@ CREATE TABLE deliveries (
     post_key          TEXT NOT NULL,
     subscriber        TEXT NOT NULL,
     channel           TEXT NOT NULL,
-    payload           TEXT NOT NULL CHECK (payload::jsonb IS NOT NULL),
+    -- JSON written by postbode alone; unlike SQLite's json_valid, a jsonb
+    -- cast would parse every payload of a large announcement again.
+    payload           TEXT NOT NULL,
     status            TEXT NOT NULL DEFAULT 'pending'
                       CHECK (status IN ('pending', 'sending', 'retrying', 'sent', 'dead')),
     attempts          BIGINT NOT NULL DEFAULT 0,
     previous_attempts BIGINT NOT NULL DEFAULT 0,
     hold_until        TIMESTAMPTZ,
     next_attempt_at   TIMESTAMPTZ,
-    lease_run         BIGINT REFERENCES runs (id),
+    -- The run holding the lease. No foreign key: every claim and renewal
+    -- would check it, and runs are never deleted.
+    lease_run         BIGINT,
     lease_until       TIMESTAMPTZ,
     last_error        TEXT,
     sent_at           TIMESTAMPTZ,
