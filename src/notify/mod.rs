@@ -192,7 +192,9 @@ pub async fn run(
                 outbox::plan_run(config, now, opts, Some(&store), &blog.posts, &subscribers)
                     .await?;
             summary = planned.summary;
-            store
+            // What this run added: on a shared outbox another worker may
+            // have planned the same deliveries a moment before.
+            summary.planned = store
                 .record(&config.name, now, &planned.seen, &planned.announcements)
                 .await?;
         }

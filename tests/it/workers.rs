@@ -423,14 +423,15 @@ fn idle_daemons_are_woken_by_planned_deliveries_and_send_a_share() {
     if !available() {
         return;
     }
-    const N: usize = 2000;
+    // Several batches (1,000 rows each on PostgreSQL) for three senders.
+    const N: usize = 6000;
     let receiver = Receiver::start();
     let db = TestDatabase::create();
     let blog = webhook_blog(&receiver, N, 4, &db);
     for i in 0..N {
         receiver.reply(
             &format!("/s{i}"),
-            Reply::status(200).delay(Duration::from_millis(2)),
+            Reply::status(200).delay(Duration::from_millis(1)),
         );
     }
     let daemons: Vec<Child> = (0..2)
