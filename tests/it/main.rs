@@ -17,6 +17,7 @@ mod feeds;
 mod fuzz_corpus;
 mod git_source;
 mod hardening;
+mod incremental;
 mod misconfig;
 mod notify;
 mod operations;
