@@ -28,8 +28,10 @@ pub struct BuildFiles {
     pub dir: PathBuf,
     /// File name of the manifest in `dir`.
     pub manifest: String,
-    /// File name of the build cache in `dir` (see `pipeline::cache`).
+    /// File names of the build cache and of the rendered posts it refers
+    /// to, in `dir` (see `pipeline::cache`).
     pub cache: String,
+    pub pack: String,
     pub lock: PathBuf,
 }
 
@@ -51,6 +53,7 @@ impl BuildFiles {
             lock: dir.join(format!("{stem}.lock")),
             manifest: format!("{stem}.json"),
             cache: format!("{stem}.cache"),
+            pack: format!("{stem}.pack"),
             dir,
         }
     }

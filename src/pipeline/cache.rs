@@ -49,6 +49,9 @@ pub struct RenderRecord {
     pub warnings: Vec<Diagnostic>,
     /// `(public name, real path)` of each file it published under `assets/`.
     pub assets: Vec<(String, PathBuf)>,
+    /// Where its content is in the [`Pack`].
+    #[serde(default)]
+    pub at: Option<(u64, u64)>,
 }
 
 impl BuildCache {
@@ -129,4 +132,148 @@ pub fn files_digest(stamps: &Stamps) -> String {
         h.update(stamp.mtime_ns.to_le_bytes());
     }
     hex::encode(h.finalize())
+}
+
+/// The rendered content of posts, appended to one file beside the cache
+/// and found by the `(offset, length)` in each [`RenderRecord`]: a rebuild
+/// that serialises a feed again takes the unchanged posts' HTML from here
+/// rather than reading and rendering their files. Each entry is checked
+/// against the record's digest when read, so a damaged file only costs a
+/// render. When more than half of it is dead, it is written anew.
+pub struct Pack {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+/// What a pack entry holds.
+pub struct Content {
+    pub html: String,
+    pub summary: Option<String>,
+    pub image_url: Option<String>,
+}
+
+impl Pack {
+    /// The pack at `path`; with `fresh`, an empty one (nothing refers to
+    /// the old entries).
+    pub fn open(path: PathBuf, fresh: bool) -> Pack {
+        if fresh {
+            let _ = std::fs::remove_file(&path);
+        }
+        let file = std::fs::File::open(&path).ok();
+        Pack { path, file }
+    }
+
+    pub fn get(&self, at: (u64, u64)) -> Option<Content> {
+        use std::os::unix::fs::FileExt;
+        let file = self.file.as_ref()?;
+        let mut bytes = vec![0; usize::try_from(at.1).ok()?];
+        file.read_exact_at(&mut bytes, at.0).ok()?;
+        decode(&bytes)
+    }
+
+    /// Appends the entries and returns where each went; `None` (and a
+    /// warning in the log) when the pack cannot be written.
+    pub fn append(&self, entries: &[&Content]) -> Option<Vec<(u64, u64)>> {
+        let appended = (|| -> std::io::Result<Vec<(u64, u64)>> {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
+            let mut offset = file.metadata()?.len();
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            let mut at = Vec::with_capacity(entries.len());
+            for entry in entries {
+                let bytes = encode(entry);
+                std::io::Write::write_all(&mut out, &bytes)?;
+                at.push((offset, bytes.len() as u64));
+                offset += bytes.len() as u64;
+            }
+            std::io::Write::flush(&mut out)?;
+            Ok(at)
+        })();
+        appended
+            .map_err(|e| tracing::warn!(path = %self.path.display(), error = %e, "cannot keep rendered posts"))
+            .ok()
+    }
+
+    /// Rewrites the pack with only the entries `records` refer to, when
+    /// they are less than half of it.
+    pub fn compact(self, records: &mut HashMap<String, RenderRecord>) {
+        let live: u64 = records.values().filter_map(|r| r.at).map(|at| at.1).sum();
+        let size = std::fs::metadata(&self.path).map_or(0, |m| m.len());
+        if size <= 2 * live + (1 << 20) {
+            return;
+        }
+        let mut records: Vec<&mut RenderRecord> =
+            records.values_mut().filter(|r| r.at.is_some()).collect();
+        records.sort_by_key(|r| r.at);
+        let Some(dir) = self.path.parent() else { return };
+        let rewritten = (|| -> std::io::Result<()> {
+            use std::os::unix::fs::FileExt;
+            let old = std::fs::File::open(&self.path)?;
+            let temp = tempfile::NamedTempFile::new_in(dir)?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, temp);
+            let mut offset = 0;
+            let mut moved = Vec::with_capacity(records.len());
+            for record in &records {
+                let Some((from, len)) = record.at else { continue };
+                let mut bytes = vec![0; usize::try_from(len).unwrap_or(0)];
+                old.read_exact_at(&mut bytes, from)?;
+                std::io::Write::write_all(&mut out, &bytes)?;
+                moved.push((offset, len));
+                offset += len;
+            }
+            let temp = out.into_inner().map_err(|e| e.into_error())?;
+            temp.persist(&self.path).map_err(|e| e.error)?;
+            for (record, at) in records.iter_mut().zip(moved) {
+                record.at = Some(at);
+            }
+            Ok(())
+        })();
+        if let Err(e) = rewritten {
+            // The old pack and the records still agree.
+            tracing::warn!(path = %self.path.display(), error = %e, "cannot compact rendered posts");
+        }
+    }
+}
+
+/// `html`, `summary`, `image_url`, each as a flag byte (present or not)
+/// and a little-endian `u64` length before the UTF-8 bytes.
+fn encode(c: &Content) -> Vec<u8> {
+    let parts = [Some(c.html.as_str()), c.summary.as_deref(), c.image_url.as_deref()];
+    let mut out = Vec::with_capacity(c.html.len() + 64);
+    for part in parts {
+        match part {
+            Some(text) => {
+                out.push(1);
+                out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+                out.extend_from_slice(text.as_bytes());
+            }
+            None => out.push(0),
+        }
+    }
+    out
+}
+
+fn decode(mut bytes: &[u8]) -> Option<Content> {
+    let mut part = || -> Option<Option<String>> {
+        let (&flag, rest) = bytes.split_first()?;
+        if flag == 0 {
+            bytes = rest;
+            return Some(None);
+        }
+        let (len, rest) = rest.split_at_checked(8)?;
+        let len = usize::try_from(u64::from_le_bytes(len.try_into().ok()?)).ok()?;
+        let (text, rest) = rest.split_at_checked(len)?;
+        bytes = rest;
+        Some(Some(String::from_utf8(text.to_vec()).ok()?))
+    };
+    let html = part()??;
+    let summary = part()?;
+    let image_url = part()?;
+    Some(Content {
+        html,
+        summary,
+        image_url,
+    })
 }

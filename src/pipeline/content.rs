@@ -64,23 +64,23 @@ pub struct Rendered {
 impl Rendered {
     /// A digest of what feeds show of this post's content.
     pub fn digest(&self) -> String {
-        let mut h = Sha256::new();
-        for part in [
-            Some(self.html.as_str()),
-            self.summary.as_deref(),
-            self.image_url.as_deref(),
-        ] {
-            match part {
-                Some(text) => {
-                    h.update([1]);
-                    h.update((text.len() as u64).to_le_bytes());
-                    h.update(text);
-                }
-                None => h.update([0]),
-            }
-        }
-        hex::encode(h.finalize())
+        content_digest(&self.html, self.summary.as_deref(), self.image_url.as_deref())
     }
+}
+
+pub fn content_digest(html: &str, summary: Option<&str>, image_url: Option<&str>) -> String {
+    let mut h = Sha256::new();
+    for part in [Some(html), summary, image_url] {
+        match part {
+            Some(text) => {
+                h.update([1]);
+                h.update((text.len() as u64).to_le_bytes());
+                h.update(text);
+            }
+            None => h.update([0]),
+        }
+    }
+    hex::encode(h.finalize())
 }
 
 impl<'a> Renderer<'a> {

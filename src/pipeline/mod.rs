@@ -150,6 +150,8 @@ fn write(
         stamps: &stamps,
     };
     let (blog, post_cache) = posts::load_cached(config, Some(reuse));
+    let pack_path = build_files.dir.join(&build_files.pack);
+    let pack = cache::Pack::open(pack_path, cache.renders.is_empty());
     cache.posts = post_cache;
     cache.posts.context = cache.context.clone();
     let published = blog.posts.iter().filter(|p| p.is_published(now)).count();
@@ -171,6 +173,7 @@ fn write(
         &written_before,
         &mut cache,
         &stamps,
+        &pack,
     )
     .map_err(write_error)?;
     diag::sort(&mut problems);
@@ -190,6 +193,7 @@ fn write(
         .map_err(write_error)?;
     manifest::remove_legacy(&config.output).map_err(write_error)?;
     // After the feeds it describes, so it never claims a file not written.
+    pack.compact(&mut cache.renders);
     cache.write(&cache_path);
     tracing::info!(blog = %config.name, files_written = written.count, "build finished");
     Ok(BuildReport {

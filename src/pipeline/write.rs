@@ -17,8 +17,8 @@ use crate::feeds::{self, Channel, Format, Item, OutputDir};
 use crate::model::Post;
 use crate::posts::cache::Stamps;
 
-use super::cache::{self, BuildCache, RenderRecord};
-use super::content::{Rendered, Renderer};
+use super::cache::{self, BuildCache, Content, Pack, RenderRecord};
+use super::content::{Rendered, Renderer, content_digest};
 
 /// What [`write_feeds`] wrote.
 pub struct Written {
@@ -42,6 +42,7 @@ pub fn write_feeds(
     written_before: &BTreeSet<String>,
     cache: &mut BuildCache,
     stamps: &Stamps,
+    pack: &Pack,
 ) -> std::io::Result<Written> {
     let published: Vec<&Post> = posts.iter().filter(|p| p.is_published(now)).collect();
     let plans = plan_channels(config, &published, problems);
@@ -116,11 +117,20 @@ pub fn write_feeds(
         .collect();
     missing.sort_by(|a, b| a.source.cmp(&b.source));
     missing.dedup_by(|a, b| a.source == b.source);
-    let again: Vec<(&str, Rendered)> = missing
+    // Their content is in the pack, unless it is damaged or gone.
+    let unpacked: Vec<(&str, Option<Rendered>)> = missing
         .par_iter()
-        .map(|p| (p.source.as_str(), renderer.render(p)))
+        .map(|p| (p.source.as_str(), unpack(pack, still[p.source.as_str()])))
         .collect();
-    rendered.extend(again);
+    let mut fresh: BTreeSet<&str> = rendered.keys().copied().collect();
+    for (src, content) in unpacked {
+        let content = content.unwrap_or_else(|| {
+            fresh.insert(src);
+            let p = missing.iter().find(|p| p.source == src).copied();
+            renderer.render(p.expect("a missing post is one of the shown posts"))
+        });
+        rendered.insert(src, content);
+    }
 
     let channels = channels(config, &plans, &rendered);
     let bytes: Vec<(bool, usize)> = stale
@@ -160,6 +170,7 @@ pub fn write_feeds(
                 output: r.digest(),
                 warnings: r.warnings.clone(),
                 assets: r.assets.clone(),
+                at: None,
             }),
             _ => None,
         };
@@ -179,6 +190,7 @@ pub fn write_feeds(
                         output: String::new(),
                         warnings: r.warnings.clone(),
                         assets: r.assets.clone(),
+                        at: None,
                     },
                 );
             }
@@ -210,6 +222,29 @@ pub fn write_feeds(
     }
     // A record without a file hash was only there for this build.
     renders.retain(|_, r| !r.file_hash.is_empty());
+    let new: Vec<&str> = fresh
+        .into_iter()
+        .filter(|src| renders.contains_key(*src))
+        .collect();
+    let contents: Vec<Content> = new
+        .iter()
+        .map(|src| {
+            let r = &rendered[src];
+            Content {
+                html: r.html.clone(),
+                summary: r.summary.clone(),
+                image_url: r.image_url.clone(),
+            }
+        })
+        .collect();
+    let refs: Vec<&Content> = contents.iter().collect();
+    if let Some(at) = pack.append(&refs) {
+        for (src, at) in new.iter().zip(at) {
+            if let Some(record) = renders.get_mut(*src) {
+                record.at = Some(at);
+            }
+        }
+    }
     cache.renders = renders;
     cache.feeds = feeds;
     tracing::debug!(
@@ -222,6 +257,21 @@ pub fn write_feeds(
         count,
         changed,
         files: keep,
+    })
+}
+
+/// A post's content as the record's pack entry holds it, if that is there
+/// and is what the record says.
+fn unpack(pack: &Pack, record: &RenderRecord) -> Option<Rendered> {
+    let c = pack.get(record.at?)?;
+    let digest = content_digest(&c.html, c.summary.as_deref(), c.image_url.as_deref());
+    (digest == record.output).then(|| Rendered {
+        html: c.html,
+        summary: c.summary,
+        image_url: c.image_url,
+        warnings: record.warnings.clone(),
+        links: record.links.clone(),
+        assets: record.assets.clone(),
     })
 }
 
