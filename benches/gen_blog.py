@@ -113,6 +113,7 @@ class Post:
         self.footnotes: list[str] = []
         self.wants_footnotes = self.r.random() < 0.06
         self.images: list[str] = []
+        self.title, self.authors, self.tags = "", [], []
 
     # --- inline text -------------------------------------------------------
 
@@ -270,6 +271,7 @@ class Post:
         if r.random() < 0.15:
             title += r.choice([f": {w.phrase(1, 4, False)}", "?", f" & {w.phrase(1, 2, False)}",
                                f" (deel {r.randint(2, 4)})", f" met `{w.slug_words(1)[0]}`"])
+        self.title = title
         head = [f"# {title}"]
         if r.random() < 0.3:
             head.append(self.image())
@@ -322,6 +324,7 @@ class Post:
         lines = ["---"]
         n_authors = 2 if r.random() < 0.13 else 1
         authors = r.sample(g.author_keys, n_authors)
+        self.authors = authors
         style = r.random()
         if n_authors == 1 and style < 0.3:
             lines.append(f"authors: {authors[0]}")
@@ -343,9 +346,11 @@ class Post:
     def tags_yaml(self) -> list[str]:
         r, g = self.r, self.g
         if r.random() < 0.01:
+            self.tags = []
             return ["tags: []"]
         k = max(1, min(14, round(r.gauss(4.7, 2.2))))
         tags: list[str] = []
+        self.tags = tags
         while len(tags) < k:
             t = r.choices(g.tag_keys, cum_weights=g.tag_cum, k=1)[0]
             if t not in tags:
@@ -486,6 +491,69 @@ def png(rng: random.Random, target: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b"")
 
 
+HUGO_CONFIG = f"""baseURL = "{SITE_URL}/"
+title = "Bench blog"
+languageCode = "nl"
+disableKinds = ["sitemap", "robotsTXT", "404", "section", "taxonomy"]
+ignoreErrors = ["error-disable-taxonomy"]
+[taxonomies]
+tag = "tags"
+author = "authors"
+[outputs]
+home = ["RSS"]
+term = ["RSS"]
+[services.rss]
+limit = 20
+"""
+
+# Hugo's own RSS template, with the full content in <description>.
+HUGO_RSS = """{{- printf "<?xml version=\\"1.0\\" encoding=\\"utf-8\\" standalone=\\"yes\\"?>" | safeHTML }}
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">
+  <channel>
+    <title>{{ .Title }} – {{ .Site.Title }}</title>
+    <link>{{ .Permalink }}</link>
+    <description>{{ .Title }}</description>
+    <language>{{ site.LanguageCode }}</language>
+    {{ with .OutputFormats.Get "RSS" }}{{ printf "<atom:link href=%q rel=\\"self\\" type=%q />" .Permalink .MediaType | safeHTML }}{{ end }}
+    {{- $pages := .Pages }}{{ if .IsHome }}{{ $pages = site.RegularPages }}{{ end }}
+    {{- range first 20 $pages }}
+    <item>
+      <title>{{ .Title }}</title>
+      <link>{{ .Permalink }}</link>
+      <pubDate>{{ .Date.Format "Mon, 02 Jan 2006 15:04:05 -0700" | safeHTML }}</pubDate>
+      <guid>{{ .Permalink }}</guid>
+      <description>{{ .Content | html }}</description>
+    </item>
+    {{- end }}
+  </channel>
+</rss>
+"""
+
+
+def hugo_site(hugo: str) -> None:
+    """A Hugo site that writes RSS for the home page, each tag and each
+    author (20 items, full content) and nothing else: the work postbode does
+    for one of its three formats."""
+    os.makedirs(os.path.join(hugo, "layouts", "_default"))
+    os.makedirs(os.path.join(hugo, "content", "posts"))
+    with open(os.path.join(hugo, "hugo.toml"), "w", encoding="utf-8") as f:
+        f.write(HUGO_CONFIG)
+    with open(os.path.join(hugo, "layouts", "_default", "rss.xml"), "w", encoding="utf-8") as f:
+        f.write(HUGO_RSS)
+
+
+def hugo_post(hugo: str, rel: str, day: dt.date, post: "Post", text: str) -> None:
+    """The post with JSON front matter Hugo reads, rendered into lists but
+    not written as a page of its own."""
+    body = text.split("\n---\n", 1)[1]
+    fm = {"title": post.title, "date": day.isoformat(), "tags": post.tags,
+          "authors": post.authors, "_build": {"render": "link"}}
+    path = os.path.join(hugo, "content", "posts", rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(json.dumps(fm, ensure_ascii=False) + "\n" + body)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out_dir", metavar="OUT_DIR")
@@ -495,6 +563,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--authors", type=int, default=DEFAULT_AUTHORS, metavar="A",
                     help=f"authors in authors.yml (default {DEFAULT_AUTHORS})")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--hugo", action="store_true",
+                    help="also write OUT_DIR/hugo: the same posts as a Hugo site that writes RSS only")
     ap.add_argument("--force", action="store_true", help="replace an existing blog in OUT_DIR")
     args = ap.parse_args(argv)
     if args.posts < 1:
@@ -511,6 +581,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(blog)
     os.makedirs(blog)
 
+    hugo = os.path.join(out, "hugo") if args.hugo else None
+    if hugo:
+        shutil.rmtree(hugo, ignore_errors=True)
+        hugo_site(hugo)
     g = Generator(args.seed, args.authors, args.tags)
     with open(os.path.join(blog, "authors.yml"), "w", encoding="utf-8") as f:
         f.write(g.authors_yaml())
@@ -552,6 +626,8 @@ def main(argv: list[str] | None = None) -> int:
             n_images += 1
             image_bytes += len(data)
         written.append(rel)
+        if hugo:
+            hugo_post(hugo, rel, day, post, text)
 
     with open(os.path.join(out, "bench.toml"), "w", encoding="utf-8") as f:
         f.write(

@@ -3,7 +3,7 @@
 //! holds, and the problems it reported. An unchanged blog is then not read
 //! again: the next build repeats the problems and stops.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -171,17 +171,30 @@ pub fn fingerprint(config: &BlogConfig) -> std::io::Result<(String, Stamps)> {
         }
     }
     files.sort();
-    let mut stamps = Stamps::with_capacity(files.len());
+    let mut stamps = HashMap::with_capacity(files.len());
+    let mut others = Sha256::new();
     for (f, stamp) in files {
-        hasher.update(f.as_os_str().as_encoded_bytes());
+        let name = f.as_os_str().as_encoded_bytes();
+        hasher.update(name);
+        let post = matches!(f.extension().and_then(|e| e.to_str()), Some("md" | "mdx"));
+        if !post {
+            others.update(name);
+            others.update([0]);
+        }
         if let Some(stamp) = stamp {
-            hasher.update(stamp.len.to_le_bytes());
-            hasher.update(stamp.mtime_ns.to_le_bytes());
-            stamps.insert(f, stamp);
+            let mut bytes = [0; 24];
+            bytes[..8].copy_from_slice(&stamp.len.to_le_bytes());
+            bytes[8..].copy_from_slice(&stamp.mtime_ns.to_le_bytes());
+            hasher.update(bytes);
+            if !post {
+                others.update(bytes);
+            }
+            stamps.insert(f.into_os_string(), stamp);
         }
         hasher.update([0]);
     }
-    Ok((hex::encode(hasher.finalize()), stamps))
+    let others = hex::encode(others.finalize());
+    Ok((hex::encode(hasher.finalize()), Stamps::new(stamps, others)))
 }
 
 fn read(path: &Path) -> Option<Manifest> {

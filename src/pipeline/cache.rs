@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
-use crate::posts::cache::{PostCache, Stamp, Stamps};
+use crate::posts::cache::{PostCache, Stamp};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct BuildCache {
@@ -112,28 +112,6 @@ pub fn context(config: &BlogConfig) -> String {
     hex::encode(h.finalize())
 }
 
-/// A digest of the stamps of the blog's files other than posts.
-pub fn files_digest(stamps: &Stamps) -> String {
-    let mut files: Vec<(&PathBuf, &Stamp)> = stamps
-        .iter()
-        .filter(|(path, _)| {
-            !matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("md" | "mdx")
-            )
-        })
-        .collect();
-    files.sort();
-    let mut h = Sha256::new();
-    for (path, stamp) in files {
-        h.update(path.as_os_str().as_encoded_bytes());
-        h.update([0]);
-        h.update(stamp.len.to_le_bytes());
-        h.update(stamp.mtime_ns.to_le_bytes());
-    }
-    hex::encode(h.finalize())
-}
-
 /// The rendered content of posts, appended to one file beside the cache
 /// and found by the `(offset, length)` in each [`RenderRecord`]: a rebuild
 /// that serialises a feed again takes the unchanged posts' HTML from here
@@ -144,6 +122,9 @@ pub struct Pack {
     path: PathBuf,
     file: Option<std::fs::File>,
 }
+
+/// What a pack entry holds, borrowed: HTML, summary, image URL.
+pub type Parts<'a> = (&'a str, Option<&'a str>, Option<&'a str>);
 
 /// What a pack entry holds.
 pub struct Content {
@@ -173,7 +154,7 @@ impl Pack {
 
     /// Appends the entries and returns where each went; `None` (and a
     /// warning in the log) when the pack cannot be written.
-    pub fn append(&self, entries: &[&Content]) -> Option<Vec<(u64, u64)>> {
+    pub fn append(&self, entries: &[Parts]) -> Option<Vec<(u64, u64)>> {
         let appended = (|| -> std::io::Result<Vec<(u64, u64)>> {
             let file = std::fs::OpenOptions::new()
                 .create(true)
@@ -239,9 +220,9 @@ impl Pack {
 
 /// `html`, `summary`, `image_url`, each as a flag byte (present or not)
 /// and a little-endian `u64` length before the UTF-8 bytes.
-fn encode(c: &Content) -> Vec<u8> {
-    let parts = [Some(c.html.as_str()), c.summary.as_deref(), c.image_url.as_deref()];
-    let mut out = Vec::with_capacity(c.html.len() + 64);
+fn encode(&(html, summary, image_url): &Parts) -> Vec<u8> {
+    let parts = [Some(html), summary, image_url];
+    let mut out = Vec::with_capacity(html.len() + 64);
     for part in parts {
         match part {
             Some(text) => {

@@ -108,6 +108,8 @@ fn write(
     now: DateTime<Utc>,
     opts: BuildOptions,
 ) -> Result<BuildReport, BuildError> {
+    let clock = std::time::Instant::now();
+    let phase = |name: &str| tracing::debug!(phase = name, ms = clock.elapsed().as_millis(), "build");
     let (inputs, stamps) = manifest::fingerprint(config).map_err(|source| BuildError::Read {
         path: config.source.clone(),
         source,
@@ -138,6 +140,7 @@ fn write(
         });
     }
 
+    phase("fingerprint");
     let context = cache::context(config);
     let cache_path = build_files.dir.join(&build_files.cache);
     let mut cache = if opts.force {
@@ -145,11 +148,13 @@ fn write(
     } else {
         BuildCache::read(&cache_path, &context)
     };
+    phase("cache read");
     let reuse = posts::Reuse {
         cache: &cache.posts,
         stamps: &stamps,
     };
     let (blog, post_cache) = posts::load_cached(config, Some(reuse));
+    phase("posts loaded");
     let pack_path = build_files.dir.join(&build_files.pack);
     let pack = cache::Pack::open(pack_path, cache.renders.is_empty());
     cache.posts = post_cache;
@@ -187,6 +192,7 @@ fn write(
         published,
         files: written.files,
     };
+    phase("feeds written");
     let bytes = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     OutputDir::new(&build_files.dir)
         .write_if_changed(&build_files.manifest, &bytes)
@@ -195,6 +201,7 @@ fn write(
     // After the feeds it describes, so it never claims a file not written.
     pack.compact(&mut cache.renders);
     cache.write(&cache_path);
+    phase("cache written");
     tracing::info!(blog = %config.name, files_written = written.count, "build finished");
     Ok(BuildReport {
         problems: manifest.problems,

@@ -15,9 +15,9 @@ use crate::diag::Diagnostic;
 use crate::feeds::channels::{ChannelPlan, plan_channels};
 use crate::feeds::{self, Channel, Format, Item, OutputDir};
 use crate::model::Post;
-use crate::posts::cache::Stamps;
+use crate::posts::cache::{Stamps, post_digest};
 
-use super::cache::{self, BuildCache, Content, Pack, RenderRecord};
+use super::cache::{BuildCache, Pack, Parts, RenderRecord};
 use super::content::{Rendered, Renderer, content_digest};
 
 /// What [`write_feeds`] wrote.
@@ -44,8 +44,11 @@ pub fn write_feeds(
     stamps: &Stamps,
     pack: &Pack,
 ) -> std::io::Result<Written> {
+    let clock = std::time::Instant::now();
+    let phase = |name: &str| tracing::debug!(phase = name, ms = clock.elapsed().as_millis(), "write");
     let published: Vec<&Post> = posts.iter().filter(|p| p.is_published(now)).collect();
     let plans = plan_channels(config, &published, problems);
+    phase("planned");
 
     let mut shown: Vec<&Post> = plans.iter().flat_map(|p| p.posts.iter().copied()).collect();
     shown.sort_by(|a, b| a.source.cmp(&b.source));
@@ -53,14 +56,15 @@ pub fn write_feeds(
 
     // A post whose inputs are as its record says renders as it did then.
     let renderer = Renderer::new(config, posts);
-    let files_digest = cache::files_digest(stamps);
-    let file_hash = |p: &Post| cache.posts.files.get(&p.source).map(|f| f.hash.as_str());
+    let files_digest = &stamps.others;
+    let file_hash = |p: &Post| cache.posts.files.get(&p.source).map(|f| f.meta.hash.as_str());
+    let mut old = std::mem::take(&mut cache.renders);
     let still: HashMap<&str, &RenderRecord> = shown
         .iter()
         .filter_map(|p| {
-            let record = cache.renders.get(&p.source)?;
+            let record = old.get(&p.source)?;
             let holds = file_hash(p) == Some(record.file_hash.as_str())
-                && record.files_digest == files_digest
+                && record.files_digest == *files_digest
                 && (record.links.iter()).all(|(path, url)| renderer.index.url_for(path) == *url);
             holds.then_some((p.source.as_str(), record))
         })
@@ -70,6 +74,7 @@ pub fn write_feeds(
         .filter(|p| !still.contains_key(p.source.as_str()))
         .map(|p| (p.source.as_str(), renderer.render(p)))
         .collect();
+    phase("rendered changed posts");
     let outputs: HashMap<&str, String> = shown
         .par_iter()
         .map(|p| {
@@ -78,10 +83,15 @@ pub fn write_feeds(
                 Some(record) => record.output.clone(),
                 None => rendered[src].digest(),
             };
-            (src, item_digest(p, &output))
+            let post = match cache.posts.files.get(src) {
+                Some(file) => file.meta.digest.clone(),
+                None => post_digest(p),
+            };
+            (src, item_digest(&post, &output))
         })
         .collect();
 
+    phase("item digests");
     // The feed files whose inputs changed, or that are not there as written.
     let out = OutputDir::new(&config.output);
     let jobs: Vec<(String, usize, Format, String)> = plans
@@ -108,6 +118,7 @@ pub fn write_feeds(
         })
         .collect();
 
+    phase("stale feeds found");
     // Posts those feeds show that were not rendered yet.
     let needed: BTreeSet<usize> = stale.iter().map(|(_, i, _, _)| *i).collect();
     let mut missing: Vec<&Post> = needed
@@ -132,6 +143,7 @@ pub fn write_feeds(
         rendered.insert(src, content);
     }
 
+    phase("content unpacked");
     let channels = channels(config, &plans, &rendered);
     let bytes: Vec<(bool, usize)> = stale
         .par_iter()
@@ -147,6 +159,7 @@ pub fn write_feeds(
         .filter(|(_, (w, _))| *w)
         .map(|((rel, _, _, _), _)| format!("{}/{rel}", config.feeds_url))
         .collect();
+    phase("feeds serialised");
     let mut feeds: HashMap<String, (String, u64)> = HashMap::with_capacity(jobs.len());
     for (rel, _, _, digest) in &jobs {
         if let Some(kept) = cache.feeds.remove(rel).filter(|(d, _)| d == digest) {
@@ -158,11 +171,13 @@ pub fn write_feeds(
     }
 
     // What the next build may reuse, and the warnings and assets of all.
+    let clean: BTreeSet<&str> = still.into_keys().collect();
     let mut renders = HashMap::with_capacity(shown.len());
     for p in &shown {
         let src = p.source.as_str();
-        let record = match (still.get(src), rendered.get(src), file_hash(p)) {
-            (Some(record), _, _) => Some((*record).clone()),
+        let kept = clean.contains(src).then(|| old.remove(src)).flatten();
+        let record = match (kept, rendered.get(src), file_hash(p)) {
+            (Some(record), _, _) => Some(record),
             (None, Some(r), Some(hash)) => Some(RenderRecord {
                 file_hash: hash.to_owned(),
                 files_digest: files_digest.clone(),
@@ -205,11 +220,24 @@ pub fn write_feeds(
         .flat_map(|r| r.assets.iter().map(|(name, real)| (name, real)))
         .collect();
     let mut keep: BTreeSet<String> = jobs.iter().map(|(rel, _, _, _)| rel.clone()).collect();
-    for (name, from) in assets {
-        let rel = format!("assets/{name}");
-        count += usize::from(out.copy_if_missing(&rel, from)?);
-        keep.insert(rel);
-    }
+    let assets: Vec<(String, &std::path::PathBuf)> = assets
+        .into_iter()
+        .map(|(name, from)| (format!("assets/{name}"), from))
+        .collect();
+    let copied: Vec<bool> = assets
+        .par_iter()
+        .map(|(rel, from)| {
+            // Names carry a hash of the content: one the last build wrote
+            // and that is still there is this file.
+            if written_before.contains(rel) && config.output.join(rel).is_file() {
+                return Ok(false);
+            }
+            out.copy_if_missing(rel, from)
+        })
+        .collect::<std::io::Result<_>>()?;
+    count += copied.iter().filter(|c| **c).count();
+    keep.extend(assets.into_iter().map(|(rel, _)| rel));
+    phase("assets copied");
     let refs: Vec<&Channel> = channels.iter().collect();
     let opml = feeds::render_opml(&config.title, &refs, &config.formats);
     count += usize::from(out.write_if_changed("feeds.opml", &opml)?);
@@ -226,19 +254,14 @@ pub fn write_feeds(
         .into_iter()
         .filter(|src| renders.contains_key(*src))
         .collect();
-    let contents: Vec<Content> = new
+    let contents: Vec<Parts> = new
         .iter()
         .map(|src| {
             let r = &rendered[src];
-            Content {
-                html: r.html.clone(),
-                summary: r.summary.clone(),
-                image_url: r.image_url.clone(),
-            }
+            (r.html.as_str(), r.summary.as_deref(), r.image_url.as_deref())
         })
         .collect();
-    let refs: Vec<&Content> = contents.iter().collect();
-    if let Some(at) = pack.append(&refs) {
+    if let Some(at) = pack.append(&contents) {
         for (src, at) in new.iter().zip(at) {
             if let Some(record) = renders.get_mut(*src) {
                 record.at = Some(at);
@@ -247,6 +270,7 @@ pub fn write_feeds(
     }
     cache.renders = renders;
     cache.feeds = feeds;
+    phase("pack appended");
     tracing::debug!(
         rendered = rendered.len(),
         serialised = stale.len(),
@@ -326,11 +350,11 @@ fn item<'a>(config: &BlogConfig, p: &'a Post, rendered: &'a HashMap<&str, Render
     }
 }
 
-/// A digest of everything a feed item shows: the post (every field, by
-/// its `Debug` form) and its rendered content.
-fn item_digest(post: &Post, output: &str) -> String {
+/// A digest of everything a feed item shows: the post's fields and its
+/// rendered content.
+fn item_digest(post: &str, output: &str) -> String {
     let mut h = Sha256::new();
-    h.update(format!("{post:?}"));
+    h.update(post);
     h.update([0]);
     h.update(output);
     hex::encode(h.finalize())

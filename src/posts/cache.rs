@@ -11,6 +11,7 @@
 //! time, and posts with errors, are never cached.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -41,8 +42,24 @@ impl Stamp {
     }
 }
 
-/// The stamp of every file in the blog folder, by the path the walk gave it.
-pub type Stamps = HashMap<PathBuf, Stamp>;
+/// The stamp of every file in the blog folder, by the path the walk gave
+/// it (compared as bytes: hashing a `Path` by its components costs more).
+#[derive(Debug, Default)]
+pub struct Stamps {
+    by_path: HashMap<OsString, Stamp>,
+    /// A digest of the stamps of the files that are not posts (images).
+    pub others: String,
+}
+
+impl Stamps {
+    pub fn new(by_path: HashMap<OsString, Stamp>, others: String) -> Stamps {
+        Stamps { by_path, others }
+    }
+
+    pub fn get(&self, path: &Path) -> Option<&Stamp> {
+        self.by_path.get(path.as_os_str())
+    }
+}
 
 /// Parsed posts by their path relative to the blog folder.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -50,23 +67,39 @@ pub struct PostCache {
     /// A digest of what every entry depends on besides its own file; the
     /// caller decides it and drops the cache when it differs.
     pub context: String,
+    /// Each tag and author once (a tag's description would otherwise be
+    /// kept with each of its posts); posts refer to them by index.
+    tags: Vec<StoredTag>,
+    authors: Vec<StoredAuthor>,
     pub files: HashMap<String, CachedFile>,
+    #[serde(skip)]
+    tag_ids: HashMap<StoredTag, u32>,
+    #[serde(skip)]
+    author_ids: HashMap<StoredAuthor, u32>,
 }
 
 /// One post file as the last build read it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CachedFile {
+    pub meta: FileMeta,
+    post: StoredPost,
+}
+
+/// What is known of a post file besides the post.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileMeta {
     pub stamp: Stamp,
     /// SHA-256 of the file's bytes, hex: what the render cache is keyed by.
     pub hash: String,
     /// The local front matter `image` the loader checked, with its stamp
     /// then (`None`: not in the blog folder).
     pub image: Option<(PathBuf, Option<Stamp>)>,
-    pub post: StoredPost,
+    /// [`post_digest`] of the post.
+    pub digest: String,
     pub problems: Vec<Diagnostic>,
 }
 
-impl CachedFile {
+impl FileMeta {
     /// Whether this entry still holds for `path` given the stamps of now.
     pub fn holds(&self, path: &Path, stamps: &Stamps) -> bool {
         stamps.get(path) == Some(&self.stamp)
@@ -75,6 +108,74 @@ impl CachedFile {
                 .as_ref()
                 .is_none_or(|(image, then)| stamps.get(image) == then.as_ref())
     }
+}
+
+impl PostCache {
+    /// The post of an entry; `None` if the entry refers to a tag or author
+    /// this cache does not have (a damaged file).
+    pub fn post(&self, file: &CachedFile) -> Option<Post> {
+        let p = &file.post;
+        let tags = p.tags.iter().map(|i| self.tags.get(*i as usize).map(Tag::from));
+        let authors = (p.authors.iter()).map(|i| self.authors.get(*i as usize).map(Author::from));
+        Some(Post {
+            source: p.source.clone(),
+            permalink: p.permalink.clone(),
+            url: p.url.clone(),
+            date: p.date,
+            title: p.title.clone(),
+            description: p.description.clone(),
+            tags: tags.collect::<Option<_>>()?,
+            authors: authors.collect::<Option<_>>()?,
+            draft: p.draft,
+            unlisted: p.unlisted,
+            image: p.image.clone(),
+            body_line: p.body_line,
+        })
+    }
+
+    pub fn insert(&mut self, post: &Post, meta: FileMeta) {
+        let tags = post.tags.iter().map(|t| {
+            let next = self.tags.len() as u32;
+            let stored = StoredTag::from(t);
+            *self.tag_ids.entry(stored.clone()).or_insert_with(|| {
+                self.tags.push(stored);
+                next
+            })
+        });
+        let tags = tags.collect();
+        let authors = post.authors.iter().map(|a| {
+            let next = self.authors.len() as u32;
+            let stored = StoredAuthor::from(a);
+            *self.author_ids.entry(stored.clone()).or_insert_with(|| {
+                self.authors.push(stored);
+                next
+            })
+        });
+        let authors = authors.collect();
+        let stored = StoredPost {
+            source: post.source.clone(),
+            permalink: post.permalink.clone(),
+            url: post.url.clone(),
+            date: post.date,
+            title: post.title.clone(),
+            description: post.description.clone(),
+            tags,
+            authors,
+            draft: post.draft,
+            unlisted: post.unlisted,
+            image: post.image.clone(),
+            body_line: post.body_line,
+        };
+        let file = CachedFile { meta, post: stored };
+        self.files.insert(post.source.clone(), file);
+    }
+}
+
+/// A digest of every field of a post (by its `Debug` form): what feeds
+/// may show of it besides its rendered content.
+pub fn post_digest(post: &Post) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(format!("{post:?}")))
 }
 
 /// The local file a front matter `image` names, as the loader resolves it.
@@ -90,25 +191,25 @@ pub fn local_image(post_path: &Path, image: Option<&str>) -> Option<PathBuf> {
     Some(crate::paths::normalize_path(&post_path.parent()?.join(relative)))
 }
 
-/// [`Post`] with every field kept: the model's own serde form leaves out
-/// what feeds and notifications do not show.
+/// [`Post`] with every field kept (the model's own serde form leaves out
+/// what feeds and notifications do not show), tags and authors by index.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredPost {
+struct StoredPost {
     source: String,
     permalink: String,
     url: String,
     date: DateTime<Utc>,
     title: String,
     description: Option<String>,
-    tags: Vec<StoredTag>,
-    authors: Vec<StoredAuthor>,
+    tags: Vec<u32>,
+    authors: Vec<u32>,
     draft: bool,
     unlisted: bool,
     image: Option<String>,
     body_line: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 struct StoredTag {
     key: String,
     label: String,
@@ -117,7 +218,7 @@ struct StoredTag {
     inline: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 struct StoredAuthor {
     key: Option<String>,
     name: Option<String>,
@@ -128,84 +229,54 @@ struct StoredAuthor {
     page: Option<String>,
 }
 
-impl From<&Post> for StoredPost {
-    fn from(p: &Post) -> Self {
-        StoredPost {
-            source: p.source.clone(),
-            permalink: p.permalink.clone(),
-            url: p.url.clone(),
-            date: p.date,
-            title: p.title.clone(),
-            description: p.description.clone(),
-            tags: p
-                .tags
-                .iter()
-                .map(|t| StoredTag {
-                    key: t.key.clone(),
-                    label: t.label.clone(),
-                    permalink: t.permalink.clone(),
-                    description: t.description.clone(),
-                    inline: t.inline,
-                })
-                .collect(),
-            authors: p
-                .authors
-                .iter()
-                .map(|a| StoredAuthor {
-                    key: a.key.clone(),
-                    name: a.name.clone(),
-                    title: a.title.clone(),
-                    url: a.url.clone(),
-                    email: a.email.clone(),
-                    image_url: a.image_url.clone(),
-                    page: a.page.clone(),
-                })
-                .collect(),
-            draft: p.draft,
-            unlisted: p.unlisted,
-            image: p.image.clone(),
-            body_line: p.body_line,
+impl From<&Tag> for StoredTag {
+    fn from(t: &Tag) -> Self {
+        StoredTag {
+            key: t.key.clone(),
+            label: t.label.clone(),
+            permalink: t.permalink.clone(),
+            description: t.description.clone(),
+            inline: t.inline,
         }
     }
 }
 
-impl From<StoredPost> for Post {
-    fn from(p: StoredPost) -> Self {
-        Post {
-            source: p.source,
-            permalink: p.permalink,
-            url: p.url,
-            date: p.date,
-            title: p.title,
-            description: p.description,
-            tags: p
-                .tags
-                .into_iter()
-                .map(|t| Tag {
-                    key: t.key,
-                    label: t.label,
-                    permalink: t.permalink,
-                    description: t.description,
-                    inline: t.inline,
-                })
-                .collect(),
-            authors: p
-                .authors
-                .into_iter()
-                .map(|a| Author {
-                    key: a.key,
-                    name: a.name,
-                    title: a.title,
-                    url: a.url,
-                    email: a.email,
-                    image_url: a.image_url,
-                    page: a.page,
-                })
-                .collect(),
-            draft: p.draft,
-            unlisted: p.unlisted,
-            image: p.image,
-            body_line: p.body_line,
+impl From<&StoredTag> for Tag {
+    fn from(t: &StoredTag) -> Self {
+        Tag {
+            key: t.key.clone(),
+            label: t.label.clone(),
+            permalink: t.permalink.clone(),
+            description: t.description.clone(),
+            inline: t.inline,
+        }
+    }
+}
+
+impl From<&Author> for StoredAuthor {
+    fn from(a: &Author) -> Self {
+        StoredAuthor {
+            key: a.key.clone(),
+            name: a.name.clone(),
+            title: a.title.clone(),
+            url: a.url.clone(),
+            email: a.email.clone(),
+            image_url: a.image_url.clone(),
+            page: a.page.clone(),
+        }
+    }
+}
+
+impl From<&StoredAuthor> for Author {
+    fn from(a: &StoredAuthor) -> Self {
+        Author {
+            key: a.key.clone(),
+            name: a.name.clone(),
+            title: a.title.clone(),
+            url: a.url.clone(),
+            email: a.email.clone(),
+            image_url: a.image_url.clone(),
+            page: a.page.clone(),
         }
     }
 }
@@ -244,8 +315,25 @@ mod tests {
             image: Some("./img/a.png".into()),
             body_line: 7,
         };
-        let json = serde_json::to_string(&StoredPost::from(&post)).unwrap();
-        let back: Post = serde_json::from_str::<StoredPost>(&json).unwrap().into();
+        let meta = FileMeta {
+            stamp: Stamp {
+                len: 1,
+                mtime_ns: 2,
+            },
+            hash: "h".into(),
+            image: None,
+            digest: post_digest(&post),
+            problems: Vec::new(),
+        };
+        let mut cache = PostCache::default();
+        cache.insert(&post, meta.clone());
+        let mut second = post.clone();
+        second.source = "2025/01/b.md".into();
+        cache.insert(&second, meta);
+        let json = serde_json::to_string(&cache).unwrap();
+        assert_eq!(json.matches("about APIs").count(), 1, "{json}");
+        let back: PostCache = serde_json::from_str(&json).unwrap();
+        let back = back.post(&back.files["2025/01/a.md"]).unwrap();
         assert_eq!(format!("{back:?}"), format!("{post:?}"));
     }
 

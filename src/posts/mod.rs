@@ -22,7 +22,7 @@ use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
 use crate::model::Post;
 use authors::AuthorsFile;
-use cache::{CachedFile, PostCache, Stamps};
+use cache::{FileMeta, PostCache, Stamps};
 use sha2::{Digest, Sha256};
 use confined::{Refusal, Roots};
 use discover::PostFile;
@@ -97,28 +97,28 @@ pub fn load_cached(config: &BlogConfig, reuse: Option<Reuse>) -> (Blog, PostCach
         authors_route: config.blog_route("/authors"),
     };
     let files = discover::post_files(&config.source, &cx.roots, &mut problems);
-    let results: Vec<(Option<Post>, Vec<Diagnostic>, Option<CachedFile>)> = files
+    let results: Vec<(Option<Post>, Vec<Diagnostic>, Option<FileMeta>)> = files
         .par_iter()
         .map(|f| {
             let reused = reuse.as_ref().and_then(|r| {
                 let entry = r.cache.files.get(&f.relative)?;
-                entry.holds(&f.path, r.stamps).then_some(entry)
+                let post = entry.meta.holds(&f.path, r.stamps).then(|| r.cache.post(entry));
+                Some((post??, entry))
             });
-            if let Some(entry) = reused {
-                let post = Post::from(entry.post.clone());
-                return (Some(post), entry.problems.clone(), Some(entry.clone()));
+            if let Some((post, entry)) = reused {
+                return (Some(post), entry.meta.problems.clone(), Some(entry.meta.clone()));
             }
             let (post, diags, read) = read_post(&cx, f);
             let stamps = reuse.as_ref().map(|r| r.stamps);
             let entry = match (&post, read, stamps.and_then(|s| s.get(&f.path))) {
-                (Some(p), Read::Stable(hash), Some(stamp)) => Some(CachedFile {
+                (Some(p), Read::Stable(hash), Some(stamp)) => Some(FileMeta {
                     stamp: *stamp,
                     hash,
                     image: cache::local_image(&f.path, p.image.as_deref()).map(|i| {
                         let then = stamps.and_then(|s| s.get(&i)).copied();
                         (i, then)
                     }),
-                    post: p.into(),
+                    digest: cache::post_digest(p),
                     problems: diags.clone(),
                 }),
                 _ => None,
@@ -130,8 +130,8 @@ pub fn load_cached(config: &BlogConfig, reuse: Option<Reuse>) -> (Blog, PostCach
     let mut next = PostCache::default();
     for (post, mut diags, entry) in results {
         problems.append(&mut diags);
-        if let (Some(p), Some(e)) = (&post, entry) {
-            next.files.insert(p.source.clone(), e);
+        if let (Some(p), Some(meta)) = (&post, entry) {
+            next.insert(p, meta);
         }
         posts.extend(post);
     }
