@@ -120,7 +120,7 @@ pub fn context(config: &BlogConfig) -> String {
 /// render. When more than half of it is dead, it is written anew.
 pub struct Pack {
     path: PathBuf,
-    file: Option<std::fs::File>,
+    file: std::fs::File,
 }
 
 /// What a pack entry holds, borrowed: HTML, summary, image URL.
@@ -136,45 +136,42 @@ pub struct Content {
 impl Pack {
     /// The pack at `path`; with `fresh`, an empty one (nothing refers to
     /// the old entries).
-    pub fn open(path: PathBuf, fresh: bool) -> Pack {
+    pub fn open(path: PathBuf, fresh: bool) -> std::io::Result<Pack> {
         if fresh {
-            let _ = std::fs::remove_file(&path);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
-        let file = std::fs::File::open(&path).ok();
-        Pack { path, file }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)?;
+        Ok(Pack { path, file })
     }
 
     pub fn get(&self, at: (u64, u64)) -> Option<Content> {
         use std::os::unix::fs::FileExt;
-        let file = self.file.as_ref()?;
         let mut bytes = vec![0; usize::try_from(at.1).ok()?];
-        file.read_exact_at(&mut bytes, at.0).ok()?;
+        self.file.read_exact_at(&mut bytes, at.0).ok()?;
         decode(&bytes)
     }
 
-    /// Appends the entries and returns where each went; `None` (and a
-    /// warning in the log) when the pack cannot be written.
-    pub fn append(&self, entries: &[Parts]) -> Option<Vec<(u64, u64)>> {
-        let appended = (|| -> std::io::Result<Vec<(u64, u64)>> {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)?;
-            let mut offset = file.metadata()?.len();
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-            let mut at = Vec::with_capacity(entries.len());
-            for entry in entries {
-                let bytes = encode(entry);
-                std::io::Write::write_all(&mut out, &bytes)?;
-                at.push((offset, bytes.len() as u64));
-                offset += bytes.len() as u64;
-            }
-            std::io::Write::flush(&mut out)?;
-            Ok(at)
-        })();
-        appended
-            .map_err(|e| tracing::warn!(path = %self.path.display(), error = %e, "cannot keep rendered posts"))
-            .ok()
+    /// Appends the entries and returns where each went. One build at a
+    /// time appends (the build lock).
+    pub fn append(&self, entries: &[Parts]) -> std::io::Result<Vec<(u64, u64)>> {
+        let mut offset = self.file.metadata()?.len();
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, &self.file);
+        let mut at = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let bytes = encode(entry);
+            std::io::Write::write_all(&mut out, &bytes)?;
+            at.push((offset, bytes.len() as u64));
+            offset += bytes.len() as u64;
+        }
+        std::io::Write::flush(&mut out)?;
+        Ok(at)
     }
 
     /// Rewrites the pack with only the entries `records` refer to, when

@@ -156,7 +156,7 @@ fn write(
     let (blog, post_cache) = posts::load_cached(config, Some(reuse));
     phase("posts loaded");
     let pack_path = build_files.dir.join(&build_files.pack);
-    let pack = cache::Pack::open(pack_path, cache.renders.is_empty());
+    let pack = cache::Pack::open(pack_path, cache.renders.is_empty()).map_err(write_error)?;
     cache.posts = post_cache;
     cache.posts.context = cache.context.clone();
     let published = blog.posts.iter().filter(|p| p.is_published(now)).count();

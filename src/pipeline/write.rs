@@ -18,6 +18,11 @@ use crate::model::Post;
 use crate::posts::cache::{Stamps, post_digest};
 
 use super::cache::{BuildCache, Pack, Parts, RenderRecord};
+
+/// Posts rendered between two writes to the pack.
+const RENDER_BATCH: usize = 512;
+/// Channels serialised with one set of contents in memory.
+const CHANNEL_BATCH: usize = 64;
 use super::content::{Rendered, Renderer, content_digest};
 
 /// What [`write_feeds`] wrote.
@@ -58,36 +63,51 @@ pub fn write_feeds(
     let renderer = Renderer::new(config, posts);
     let files_digest = &stamps.others;
     let file_hash = |p: &Post| cache.posts.files.get(&p.source).map(|f| f.meta.hash.as_str());
-    let mut old = std::mem::take(&mut cache.renders);
-    let still: HashMap<&str, &RenderRecord> = shown
+    let mut records = std::mem::take(&mut cache.renders);
+    let dirty: Vec<&Post> = shown
         .iter()
-        .filter_map(|p| {
-            let record = old.get(&p.source)?;
-            let holds = file_hash(p) == Some(record.file_hash.as_str())
-                && record.files_digest == *files_digest
-                && (record.links.iter()).all(|(path, url)| renderer.index.url_for(path) == *url);
-            holds.then_some((p.source.as_str(), record))
+        .filter(|p| {
+            let holds = records.get(&p.source).is_some_and(|record| {
+                file_hash(p) == Some(record.file_hash.as_str())
+                    && record.files_digest == *files_digest
+                    && (record.links.iter()).all(|(path, url)| renderer.index.url_for(path) == *url)
+            });
+            !holds
         })
+        .copied()
         .collect();
-    let mut rendered: HashMap<&str, Rendered> = shown
-        .par_iter()
-        .filter(|p| !still.contains_key(p.source.as_str()))
-        .map(|p| (p.source.as_str(), renderer.render(p)))
-        .collect();
+    // The others are rendered a batch at a time, straight into the pack:
+    // memory holds one batch of HTML, not the blog's.
+    for batch in dirty.chunks(RENDER_BATCH) {
+        let done: Vec<Rendered> = batch.par_iter().map(|p| renderer.render(p)).collect();
+        let parts: Vec<Parts> = (done.iter())
+            .map(|r| (r.html.as_str(), r.summary.as_deref(), r.image_url.as_deref()))
+            .collect();
+        let at = pack.append(&parts)?;
+        for ((p, r), at) in batch.iter().zip(done).zip(at) {
+            let record = RenderRecord {
+                // Empty for a post that is not cached: dropped at the end.
+                file_hash: file_hash(p).unwrap_or_default().to_owned(),
+                files_digest: files_digest.clone(),
+                output: r.digest(),
+                links: r.links,
+                warnings: r.warnings,
+                assets: r.assets,
+                at: Some(at),
+            };
+            records.insert(p.source.clone(), record);
+        }
+    }
     phase("rendered changed posts");
     let outputs: HashMap<&str, String> = shown
         .par_iter()
         .map(|p| {
             let src = p.source.as_str();
-            let output = match still.get(src) {
-                Some(record) => record.output.clone(),
-                None => rendered[src].digest(),
-            };
             let post = match cache.posts.files.get(src) {
                 Some(file) => file.meta.digest.clone(),
                 None => post_digest(p),
             };
-            (src, item_digest(&post, &output))
+            (src, item_digest(&post, &records[src].output))
         })
         .collect();
 
@@ -117,45 +137,40 @@ pub fn write_feeds(
                 }))
         })
         .collect();
-
     phase("stale feeds found");
-    // Posts those feeds show that were not rendered yet.
-    let needed: BTreeSet<usize> = stale.iter().map(|(_, i, _, _)| *i).collect();
-    let mut missing: Vec<&Post> = needed
-        .iter()
-        .flat_map(|i| plans[*i].posts.iter().copied())
-        .filter(|p| !rendered.contains_key(p.source.as_str()))
-        .collect();
-    missing.sort_by(|a, b| a.source.cmp(&b.source));
-    missing.dedup_by(|a, b| a.source == b.source);
-    // Their content is in the pack, unless it is damaged or gone.
-    let unpacked: Vec<(&str, Option<Rendered>)> = missing
-        .par_iter()
-        .map(|p| (p.source.as_str(), unpack(pack, still[p.source.as_str()])))
-        .collect();
-    let mut fresh: BTreeSet<&str> = rendered.keys().copied().collect();
-    for (src, content) in unpacked {
-        let content = content.unwrap_or_else(|| {
-            fresh.insert(src);
-            let p = missing.iter().find(|p| p.source == src).copied();
-            renderer.render(p.expect("a missing post is one of the shown posts"))
-        });
-        rendered.insert(src, content);
-    }
 
-    phase("content unpacked");
-    let channels = channels(config, &plans, &rendered);
-    let bytes: Vec<(bool, usize)> = stale
-        .par_iter()
-        .map(|(rel, i, f, _)| {
-            let bytes = feeds::render(&channels[*i], *f);
-            Ok((out.write_if_changed(rel, &bytes)?, bytes.len()))
-        })
-        .collect::<std::io::Result<_>>()?;
-    let mut count = bytes.iter().filter(|(w, _)| *w).count();
+    // Serialised a batch of channels at a time, with their posts' content
+    // taken from the pack (rendered again if it is damaged or gone).
+    let mut sizes: Vec<(bool, usize)> = Vec::with_capacity(stale.len());
+    for batch in stale.chunk_by(|a, b| a.1 / CHANNEL_BATCH == b.1 / CHANNEL_BATCH) {
+        let mut wanted: Vec<&Post> = batch
+            .iter()
+            .flat_map(|(_, i, _, _)| plans[*i].posts.iter().copied())
+            .collect();
+        wanted.sort_by(|a, b| a.source.cmp(&b.source));
+        wanted.dedup_by(|a, b| a.source == b.source);
+        let contents: HashMap<&str, Rendered> = wanted
+            .par_iter()
+            .map(|p| {
+                let record = &records[&p.source];
+                let content = unpack(pack, record).unwrap_or_else(|| renderer.render(p));
+                (p.source.as_str(), content)
+            })
+            .collect();
+        let written: Vec<(bool, usize)> = batch
+            .par_iter()
+            .map(|(rel, i, f, _)| {
+                let channel = channel(config, &plans[*i], &contents);
+                let bytes = feeds::render(&channel, *f);
+                Ok((out.write_if_changed(rel, &bytes)?, bytes.len()))
+            })
+            .collect::<std::io::Result<_>>()?;
+        sizes.extend(written);
+    }
+    let mut count = sizes.iter().filter(|(w, _)| *w).count();
     let changed: Vec<String> = stale
         .iter()
-        .zip(&bytes)
+        .zip(&sizes)
         .filter(|(_, (w, _))| *w)
         .map(|((rel, _, _, _), _)| format!("{}/{rel}", config.feeds_url))
         .collect();
@@ -166,52 +181,16 @@ pub fn write_feeds(
             feeds.insert(rel.clone(), kept);
         }
     }
-    for ((rel, _, _, digest), (_, len)) in stale.iter().zip(&bytes) {
+    for ((rel, _, _, digest), (_, len)) in stale.iter().zip(&sizes) {
         feeds.insert(rel.clone(), (digest.clone(), *len as u64));
     }
 
-    // What the next build may reuse, and the warnings and assets of all.
-    let clean: BTreeSet<&str> = still.into_keys().collect();
-    let mut renders = HashMap::with_capacity(shown.len());
-    for p in &shown {
-        let src = p.source.as_str();
-        let kept = clean.contains(src).then(|| old.remove(src)).flatten();
-        let record = match (kept, rendered.get(src), file_hash(p)) {
-            (Some(record), _, _) => Some(record),
-            (None, Some(r), Some(hash)) => Some(RenderRecord {
-                file_hash: hash.to_owned(),
-                files_digest: files_digest.clone(),
-                links: r.links.clone(),
-                output: r.digest(),
-                warnings: r.warnings.clone(),
-                assets: r.assets.clone(),
-                at: None,
-            }),
-            _ => None,
-        };
-        match (record, rendered.get(src)) {
-            (Some(record), _) => {
-                renders.insert(p.source.clone(), record);
-            }
-            (None, Some(r)) => {
-                // Not cacheable (its date is not in its file): its
-                // assets and warnings count all the same.
-                renders.insert(
-                    p.source.clone(),
-                    RenderRecord {
-                        file_hash: String::new(),
-                        files_digest: String::new(),
-                        links: Vec::new(),
-                        output: String::new(),
-                        warnings: r.warnings.clone(),
-                        assets: r.assets.clone(),
-                        at: None,
-                    },
-                );
-            }
-            (None, None) => {}
-        }
-    }
+    // The records of the posts shown: warnings and assets of all, and
+    // what the next build may reuse.
+    let mut renders: HashMap<String, RenderRecord> = shown
+        .iter()
+        .filter_map(|p| Some((p.source.clone(), records.remove(&p.source)?)))
+        .collect();
     for record in renders.values() {
         problems.extend(record.warnings.iter().cloned());
     }
@@ -238,6 +217,8 @@ pub fn write_feeds(
     count += copied.iter().filter(|c| **c).count();
     keep.extend(assets.into_iter().map(|(rel, _)| rel));
     phase("assets copied");
+    let none = HashMap::new();
+    let channels: Vec<Channel> = plans.iter().map(|p| channel(config, p, &none)).collect();
     let refs: Vec<&Channel> = channels.iter().collect();
     let opml = feeds::render_opml(&config.title, &refs, &config.formats);
     count += usize::from(out.write_if_changed("feeds.opml", &opml)?);
@@ -250,29 +231,11 @@ pub fn write_feeds(
     }
     // A record without a file hash was only there for this build.
     renders.retain(|_, r| !r.file_hash.is_empty());
-    let new: Vec<&str> = fresh
-        .into_iter()
-        .filter(|src| renders.contains_key(*src))
-        .collect();
-    let contents: Vec<Parts> = new
-        .iter()
-        .map(|src| {
-            let r = &rendered[src];
-            (r.html.as_str(), r.summary.as_deref(), r.image_url.as_deref())
-        })
-        .collect();
-    if let Some(at) = pack.append(&contents) {
-        for (src, at) in new.iter().zip(at) {
-            if let Some(record) = renders.get_mut(*src) {
-                record.at = Some(at);
-            }
-        }
-    }
     cache.renders = renders;
     cache.feeds = feeds;
-    phase("pack appended");
+    phase("index written");
     tracing::debug!(
-        rendered = rendered.len(),
+        rendered = dirty.len(),
         serialised = stale.len(),
         feeds = jobs.len(),
         "feeds written"
@@ -299,35 +262,30 @@ fn unpack(pack: &Pack, record: &RenderRecord) -> Option<Rendered> {
     })
 }
 
-/// The channels to serialise and list. A post not in `rendered` has empty
-/// content: only feeds that need no serialising show such posts, and the
-/// OPML and index pages do not show content.
-fn channels<'a>(
+/// One channel to serialise or list. A post not in `contents` has no
+/// content: the OPML and index pages do not show any.
+fn channel<'a>(
     config: &BlogConfig,
-    plans: &[ChannelPlan<'a>],
-    rendered: &'a HashMap<&str, Rendered>,
-) -> Vec<Channel<'a>> {
-    let generator = format!("postbode {}", env!("CARGO_PKG_VERSION"));
-    plans
-        .iter()
-        .map(|plan| Channel {
-            kind: plan.kind,
-            title: plan.title.clone(),
-            description: plan.description.clone(),
-            page_url: plan.page_url.clone(),
-            feed_base_url: if plan.dir.is_empty() {
-                config.feeds_url.clone()
-            } else {
-                format!("{}/{}", config.feeds_url, plan.dir)
-            },
-            dir: plan.dir.clone(),
-            language: config.language.clone(),
-            generator: generator.clone(),
-            fallback_author: config.title.clone(),
-            hub: config.websub_hub.clone(),
-            items: plan.posts.iter().map(|p| item(config, p, rendered)).collect(),
-        })
-        .collect()
+    plan: &ChannelPlan<'a>,
+    contents: &'a HashMap<&str, Rendered>,
+) -> Channel<'a> {
+    Channel {
+        kind: plan.kind,
+        title: plan.title.clone(),
+        description: plan.description.clone(),
+        page_url: plan.page_url.clone(),
+        feed_base_url: if plan.dir.is_empty() {
+            config.feeds_url.clone()
+        } else {
+            format!("{}/{}", config.feeds_url, plan.dir)
+        },
+        dir: plan.dir.clone(),
+        language: config.language.clone(),
+        generator: format!("postbode {}", env!("CARGO_PKG_VERSION")),
+        fallback_author: config.title.clone(),
+        hub: config.websub_hub.clone(),
+        items: plan.posts.iter().map(|p| item(config, p, contents)).collect(),
+    }
 }
 
 fn item<'a>(config: &BlogConfig, p: &'a Post, rendered: &'a HashMap<&str, Rendered>) -> Item<'a> {

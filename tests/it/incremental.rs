@@ -161,3 +161,34 @@ fn posts_whose_size_and_time_did_not_change_are_not_read_again() {
     let forced = build(&blog, &["--force"]);
     assert!(atom(&forced).contains("Tekst VAN"));
 }
+
+#[test]
+fn a_damaged_build_cache_costs_time_not_correctness() {
+    let blog = blog();
+    build(&blog, &[]);
+    let internal = blog.path().join("postbode-build");
+    for entry in std::fs::read_dir(&internal).unwrap() {
+        let path = entry.unwrap().path();
+        // Every entry now reads as other bytes than its record says.
+        if path.extension().is_some_and(|e| e == "pack") {
+            let len = std::fs::metadata(&path).unwrap().len() as usize;
+            std::fs::write(&path, vec![b'x'; len]).unwrap();
+        }
+    }
+    let text = std::fs::read_to_string(blog.blog().join("2025/10/3-linker.md")).unwrap();
+    edit(&blog, "2025/10/3-linker.md", &text.replace("Zie", "Bekijk"));
+    let after = build(&blog, &[]);
+    assert!(atom(&after).contains("Bekijk"));
+    assert_same(&after, &full_build(&blog));
+
+    let cache = std::fs::read_dir(&internal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "cache"))
+        .expect("a build cache beside the manifest");
+    std::fs::write(&cache, "{ not json").unwrap();
+    edit(&blog, "2025/10/3-linker.md", &text.replace("Zie", "Lees"));
+    let again = build(&blog, &[]);
+    assert!(atom(&again).contains("Lees"));
+    assert_same(&again, &full_build(&blog));
+}
