@@ -74,12 +74,14 @@ ensure_blog() {
     echo "$stamp" >"$dir/.stamp"
 }
 
-# Runs a command under GNU time; prints "<seconds> <KB>"; exits on failure.
+# Runs a command under GNU time; prints "<seconds> <KB> <CPU seconds>";
+# exits on failure. CPU time (user + system) is what to compare on a
+# machine shared with other work, where wall time also measures the others.
 timed() {
     local label=$1 tfile log status=0
     shift
     tfile=$(mktemp) log=$(mktemp)
-    /usr/bin/time -f "%e s %M KB" -o "$tfile" "$@" >"$log" 2>&1 || status=$?
+    /usr/bin/time -f "%e s %M KB %U %S" -o "$tfile" "$@" >"$log" 2>&1 || status=$?
     # postbode exits 1 for problems in posts; the generated blogs have none.
     if [ "$status" -ne 0 ]; then
         say "$label failed (exit $status); its last output:"
@@ -87,7 +89,7 @@ timed() {
         rm -f "$tfile" "$log"
         exit 1
     fi
-    awk '/ s .* KB$/ { print $1, $3 }' "$tfile"
+    awk '/ s .* KB / { print $1, $3, $5 + $6 }' "$tfile"
     rm -f "$tfile" "$log"
 }
 
@@ -110,20 +112,20 @@ for shape in "${SHAPES[@]}"; do
     newest=$(find "$dir/blog" -name '*.md' | sort | tail -n 1)
     cp -p "$newest" "$dir/.edited-post"
     build=("$BIN" --now "$NOW" build "$dir/bench.toml")
-    full_s=() full_kb=() same_s=() edit_s=() edit_kb=() hugo_s=()
+    full_s=() full_kb=() full_cpu=() same_s=() edit_s=() edit_kb=() edit_cpu=() hugo_s=() hugo_cpu=()
     for rep in $(seq 1 "$REPS"); do
         rm -rf "$dir/out"
-        read -r s kb <<<"$(timed "$shape full" "${build[@]}" --force)"
-        full_s+=("$s") full_kb+=("$kb")
-        read -r s _ <<<"$(timed "$shape unchanged" "${build[@]}")"
+        read -r s kb cpu <<<"$(timed "$shape full" "${build[@]}" --force)"
+        full_s+=("$s") full_kb+=("$kb") full_cpu+=("$cpu")
+        read -r s _ _ <<<"$(timed "$shape unchanged" "${build[@]}")"
         same_s+=("$s")
         printf '\nEdited by benches/run.sh, run %s.\n' "$rep" >>"$newest"
-        read -r s kb <<<"$(timed "$shape edit" "${build[@]}")"
-        edit_s+=("$s") edit_kb+=("$kb")
+        read -r s kb cpu <<<"$(timed "$shape edit" "${build[@]}")"
+        edit_s+=("$s") edit_kb+=("$kb") edit_cpu+=("$cpu")
         if [ -n "$HUGO" ]; then
             rm -rf "$dir/hugo-out"
-            read -r s _ <<<"$(timed "$shape hugo" "$HUGO" --quiet -s "$dir/hugo" -d "$dir/hugo-out")"
-            hugo_s+=("$s")
+            read -r s _ cpu <<<"$(timed "$shape hugo" "$HUGO" --quiet -s "$dir/hugo" -d "$dir/hugo-out")"
+            hugo_s+=("$s") hugo_cpu+=("$cpu")
         fi
         say "$shape rep $rep: full ${full_s[-1]} s, unchanged ${same_s[-1]} s, edit ${edit_s[-1]} s${HUGO:+, hugo ${hugo_s[-1]:-} s}"
     done
@@ -133,15 +135,17 @@ for shape in "${SHAPES[@]}"; do
     f=$(median "${full_s[@]}") fk=$(largest "${full_kb[@]}")
     e=$(median "${edit_s[@]}") ek=$(largest "${edit_kb[@]}")
     u=$(median "${same_s[@]}")
+    fc=$(median "${full_cpu[@]}") ec=$(median "${edit_cpu[@]}")
     ratio="-"
     if [ -n "$HUGO" ]; then
-        h=$(median "${hugo_s[@]}")
-        ratio=$(awk -v a="$f" -v b="$h" 'BEGIN { printf "%.2f (hugo %s s)", a / b, b }')
+        h=$(median "${hugo_s[@]}") hc=$(median "${hugo_cpu[@]}")
+        ratio=$(awk -v a="$f" -v b="$h" -v c="$fc" -v d="$hc" \
+            'BEGIN { printf "%.2f wall, %.2f CPU (hugo %s s, %s s CPU)", a / b, c / d, b, d }')
     fi
-    rows+=("$(printf '%-6s %6s %4s %5s | full %5s s %s, %4s MB %s | edit %5s s %s, %4s MB | unchanged %5s s %s | %s files, %.0f MB | postbode/hugo %s' \
+    rows+=("$(printf '%-6s %6s %4s %5s | full %5s s %s (CPU %s s), %4s MB %s | edit %5s s %s (CPU %s s), %4s MB | unchanged %5s s %s | %s files, %.0f MB | postbode/hugo %s' \
         "$shape" "$posts" "$tags" "$authors" \
-        "$f" "$(check "$f" "$t_full")" "$(mb "$fk")" "$(check "$(mb "$fk")" "$t_mb")" \
-        "$e" "$(check "$e" "$t_edit")" "$(mb "$ek")" \
+        "$f" "$(check "$f" "$t_full")" "$fc" "$(mb "$fk")" "$(check "$(mb "$fk")" "$t_mb")" \
+        "$e" "$(check "$e" "$t_edit")" "$ec" "$(mb "$ek")" \
         "$u" "$(check "$u" "$t_same")" \
         "$files" "$(awk -v b="$bytes" 'BEGIN { print b / 1e6 }')" "$ratio")")
 done

@@ -76,11 +76,13 @@ impl BuildCache {
     /// Written atomically; a failure only costs the next build its speed.
     pub fn write(&self, path: &Path) {
         let Some(dir) = path.parent() else { return };
-        let written = serde_json::to_vec(self).map_err(std::io::Error::other).and_then(|bytes| {
-            let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-            std::io::Write::write_all(&mut temp, &bytes)?;
-            temp.persist(path).map_err(|e| e.error).map(drop)
-        });
+        let written = serde_json::to_vec(self)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| {
+                let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+                std::io::Write::write_all(&mut temp, &bytes)?;
+                temp.persist(path).map_err(|e| e.error).map(drop)
+            });
         if let Err(e) = written {
             tracing::warn!(path = %path.display(), error = %e, "cannot keep the build cache");
         }
@@ -185,7 +187,9 @@ impl Pack {
         let mut records: Vec<&mut RenderRecord> =
             records.values_mut().filter(|r| r.at.is_some()).collect();
         records.sort_by_key(|r| r.at);
-        let Some(dir) = self.path.parent() else { return };
+        let Some(dir) = self.path.parent() else {
+            return;
+        };
         let rewritten = (|| -> std::io::Result<()> {
             use std::os::unix::fs::FileExt;
             let old = std::fs::File::open(&self.path)?;
@@ -194,7 +198,9 @@ impl Pack {
             let mut offset = 0;
             let mut moved = Vec::with_capacity(records.len());
             for record in &records {
-                let Some((from, len)) = record.at else { continue };
+                let Some((from, len)) = record.at else {
+                    continue;
+                };
                 let mut bytes = vec![0; usize::try_from(len).unwrap_or(0)];
                 old.read_exact_at(&mut bytes, from)?;
                 std::io::Write::write_all(&mut out, &bytes)?;

@@ -64,7 +64,11 @@ pub struct Rendered {
 impl Rendered {
     /// A digest of what feeds show of this post's content.
     pub fn digest(&self) -> String {
-        content_digest(&self.html, self.summary.as_deref(), self.image_url.as_deref())
+        content_digest(
+            &self.html,
+            self.summary.as_deref(),
+            self.image_url.as_deref(),
+        )
     }
 }
 

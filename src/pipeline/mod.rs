@@ -8,7 +8,6 @@ mod cache;
 mod content;
 mod write;
 
-
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -109,7 +108,8 @@ fn write(
     opts: BuildOptions,
 ) -> Result<BuildReport, BuildError> {
     let clock = std::time::Instant::now();
-    let phase = |name: &str| tracing::debug!(phase = name, ms = clock.elapsed().as_millis(), "build");
+    let phase =
+        |name: &str| tracing::debug!(phase = name, ms = clock.elapsed().as_millis(), "build");
     let (inputs, stamps) = manifest::fingerprint(config).map_err(|source| BuildError::Read {
         path: config.source.clone(),
         source,
@@ -170,17 +170,14 @@ fn write(
     }
     let written_before = previous.map(|m| m.files).unwrap_or_default();
     let mut problems = blog.problems;
-    let written = write::write_feeds(
-        config,
-        &blog.posts,
-        now,
-        &mut problems,
-        &written_before,
-        &mut cache,
-        &stamps,
-        &pack,
-    )
-    .map_err(write_error)?;
+    let last = write::Last {
+        written_before: &written_before,
+        cache: &mut cache,
+        stamps: &stamps,
+        pack: &pack,
+    };
+    let written =
+        write::write_feeds(config, &blog.posts, now, &mut problems, last).map_err(write_error)?;
     diag::sort(&mut problems);
     let (valid_from, valid_until) = manifest::validity(&blog.posts, now);
     let manifest = Manifest {

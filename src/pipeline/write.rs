@@ -35,6 +35,15 @@ pub struct Written {
     pub files: BTreeSet<String>,
 }
 
+/// What the last build left, and the stamps of the blog's files now.
+pub struct Last<'a> {
+    /// Every file the last build wrote or kept.
+    pub written_before: &'a BTreeSet<String>,
+    pub cache: &'a mut BuildCache,
+    pub stamps: &'a Stamps,
+    pub pack: &'a Pack,
+}
+
 /// Writes every feed file whose bytes change (unchanged ones are left
 /// alone) and removes the files of `written_before` no longer written.
 /// `cache` comes in as the last build left it and goes out as the next
@@ -44,13 +53,17 @@ pub fn write_feeds(
     posts: &[Post],
     now: chrono::DateTime<chrono::Utc>,
     problems: &mut Vec<Diagnostic>,
-    written_before: &BTreeSet<String>,
-    cache: &mut BuildCache,
-    stamps: &Stamps,
-    pack: &Pack,
+    last: Last,
 ) -> std::io::Result<Written> {
+    let Last {
+        written_before,
+        cache,
+        stamps,
+        pack,
+    } = last;
     let clock = std::time::Instant::now();
-    let phase = |name: &str| tracing::debug!(phase = name, ms = clock.elapsed().as_millis(), "write");
+    let phase =
+        |name: &str| tracing::debug!(phase = name, ms = clock.elapsed().as_millis(), "write");
     let published: Vec<&Post> = posts.iter().filter(|p| p.is_published(now)).collect();
     let plans = plan_channels(config, &published, problems);
     phase("planned");
@@ -62,7 +75,13 @@ pub fn write_feeds(
     // A post whose inputs are as its record says renders as it did then.
     let renderer = Renderer::new(config, posts);
     let files_digest = &stamps.others;
-    let file_hash = |p: &Post| cache.posts.files.get(&p.source).map(|f| f.meta.hash.as_str());
+    let file_hash = |p: &Post| {
+        cache
+            .posts
+            .files
+            .get(&p.source)
+            .map(|f| f.meta.hash.as_str())
+    };
     let mut records = std::mem::take(&mut cache.renders);
     let dirty: Vec<&Post> = shown
         .iter()
@@ -81,7 +100,13 @@ pub fn write_feeds(
     for batch in dirty.chunks(RENDER_BATCH) {
         let done: Vec<Rendered> = batch.par_iter().map(|p| renderer.render(p)).collect();
         let parts: Vec<Parts> = (done.iter())
-            .map(|r| (r.html.as_str(), r.summary.as_deref(), r.image_url.as_deref()))
+            .map(|r| {
+                (
+                    r.html.as_str(),
+                    r.summary.as_deref(),
+                    r.image_url.as_deref(),
+                )
+            })
             .collect();
         let at = pack.append(&parts)?;
         for ((p, r), at) in batch.iter().zip(done).zip(at) {
@@ -284,7 +309,11 @@ fn channel<'a>(
         generator: format!("postbode {}", env!("CARGO_PKG_VERSION")),
         fallback_author: config.title.clone(),
         hub: config.websub_hub.clone(),
-        items: plan.posts.iter().map(|p| item(config, p, contents)).collect(),
+        items: plan
+            .posts
+            .iter()
+            .map(|p| item(config, p, contents))
+            .collect(),
     }
 }
 

@@ -115,7 +115,10 @@ impl PostCache {
     /// this cache does not have (a damaged file).
     pub fn post(&self, file: &CachedFile) -> Option<Post> {
         let p = &file.post;
-        let tags = p.tags.iter().map(|i| self.tags.get(*i as usize).map(Tag::from));
+        let tags = p
+            .tags
+            .iter()
+            .map(|i| self.tags.get(*i as usize).map(Tag::from));
         let authors = (p.authors.iter()).map(|i| self.authors.get(*i as usize).map(Author::from));
         Some(Post {
             source: p.source.clone(),
@@ -188,7 +191,9 @@ pub fn local_image(post_path: &Path, image: Option<&str>) -> Option<PathBuf> {
         return None;
     }
     let relative = image.split(['?', '#']).next().unwrap_or(image);
-    Some(crate::paths::normalize_path(&post_path.parent()?.join(relative)))
+    Some(crate::paths::normalize_path(
+        &post_path.parent()?.join(relative),
+    ))
 }
 
 /// [`Post`] with every field kept (the model's own serde form leaves out

@@ -23,10 +23,10 @@ use crate::diag::Diagnostic;
 use crate::model::Post;
 use authors::AuthorsFile;
 use cache::{FileMeta, PostCache, Stamps};
-use sha2::{Digest, Sha256};
 use confined::{Refusal, Roots};
 use discover::PostFile;
 use frontmatter::FrontMatter;
+use sha2::{Digest, Sha256};
 use tags::TagsFile;
 
 /// Posts larger than this are refused: nobody writes a 10 MB blog post, and
@@ -102,11 +102,18 @@ pub fn load_cached(config: &BlogConfig, reuse: Option<Reuse>) -> (Blog, PostCach
         .map(|f| {
             let reused = reuse.as_ref().and_then(|r| {
                 let entry = r.cache.files.get(&f.relative)?;
-                let post = entry.meta.holds(&f.path, r.stamps).then(|| r.cache.post(entry));
+                let post = entry
+                    .meta
+                    .holds(&f.path, r.stamps)
+                    .then(|| r.cache.post(entry));
                 Some((post??, entry))
             });
             if let Some((post, entry)) = reused {
-                return (Some(post), entry.meta.problems.clone(), Some(entry.meta.clone()));
+                return (
+                    Some(post),
+                    entry.meta.problems.clone(),
+                    Some(entry.meta.clone()),
+                );
             }
             let (post, diags, read) = read_post(&cx, f);
             let stamps = reuse.as_ref().map(|r| r.stamps);

@@ -156,7 +156,10 @@ fn posts_whose_size_and_time_did_not_change_are_not_read_again() {
     edit(&blog, "2025/10/3-linker.md", &other.replace("Zie", "Kijk"));
     let after = build(&blog, &[]);
     assert!(atom(&after).contains("Kijk"));
-    assert!(atom(&after).contains("Tekst van"), "the unchanged post was read again");
+    assert!(
+        atom(&after).contains("Tekst van"),
+        "the unchanged post was read again"
+    );
     // --force reads everything.
     let forced = build(&blog, &["--force"]);
     assert!(atom(&forced).contains("Tekst VAN"));
