@@ -108,7 +108,9 @@ pub fn context(config: &BlogConfig) -> String {
     {
         h.update(file.as_os_str().as_encoded_bytes());
         h.update([0]);
-        h.update(std::fs::read(file).unwrap_or_default());
+        // Only a regular file: a named pipe would block the build for ever
+        // (the loader reports it).
+        h.update(crate::posts::confined::read_regular(file).unwrap_or_default());
         h.update([0]);
     }
     hex::encode(h.finalize())

@@ -137,24 +137,12 @@ impl PostCache {
     }
 
     pub fn insert(&mut self, post: &Post, meta: FileMeta) {
-        let tags = post.tags.iter().map(|t| {
-            let next = self.tags.len() as u32;
-            let stored = StoredTag::from(t);
-            *self.tag_ids.entry(stored.clone()).or_insert_with(|| {
-                self.tags.push(stored);
-                next
-            })
-        });
-        let tags = tags.collect();
-        let authors = post.authors.iter().map(|a| {
-            let next = self.authors.len() as u32;
-            let stored = StoredAuthor::from(a);
-            *self.author_ids.entry(stored.clone()).or_insert_with(|| {
-                self.authors.push(stored);
-                next
-            })
-        });
-        let authors = authors.collect();
+        let tags = (post.tags.iter())
+            .map(|t| intern(&mut self.tags, &mut self.tag_ids, t.into()))
+            .collect();
+        let authors = (post.authors.iter())
+            .map(|a| intern(&mut self.authors, &mut self.author_ids, a.into()))
+            .collect();
         let stored = StoredPost {
             source: post.source.clone(),
             permalink: post.permalink.clone(),
@@ -174,6 +162,19 @@ impl PostCache {
     }
 }
 
+/// The index of `value` in `table`, added when new.
+fn intern<T: Clone + Eq + std::hash::Hash>(
+    table: &mut Vec<T>,
+    ids: &mut HashMap<T, u32>,
+    value: T,
+) -> u32 {
+    let next = table.len() as u32;
+    *ids.entry(value.clone()).or_insert_with(|| {
+        table.push(value);
+        next
+    })
+}
+
 /// A digest of every field of a post (by its `Debug` form): what feeds
 /// may show of it besides its rendered content.
 pub fn post_digest(post: &Post) -> String {
@@ -181,7 +182,9 @@ pub fn post_digest(post: &Post) -> String {
     hex::encode(Sha256::digest(format!("{post:?}")))
 }
 
-/// The local file a front matter `image` names, as the loader resolves it.
+/// The local file a front matter `image` names, as the loader resolves it
+/// (joined, not normalised: `..` after a link is the file system's to
+/// resolve).
 pub fn local_image(post_path: &Path, image: Option<&str>) -> Option<PathBuf> {
     let image = image?.trim();
     let has_scheme = image
@@ -191,9 +194,7 @@ pub fn local_image(post_path: &Path, image: Option<&str>) -> Option<PathBuf> {
         return None;
     }
     let relative = image.split(['?', '#']).next().unwrap_or(image);
-    Some(crate::paths::normalize_path(
-        &post_path.parent()?.join(relative),
-    ))
+    Some(post_path.parent()?.join(relative))
 }
 
 /// [`Post`] with every field kept (the model's own serde form leaves out
@@ -346,7 +347,7 @@ mod tests {
     fn only_relative_front_matter_images_are_local_files() {
         let post = Path::new("/b/2025/a.md");
         assert_eq!(
-            local_image(post, Some("./img/a.png?x")),
+            local_image(post, Some("img/a.png?x")),
             Some(PathBuf::from("/b/2025/img/a.png"))
         );
         for not_local in ["/img/a.png", "https://x/a.png", "#top", "", "data:x"] {

@@ -122,6 +122,8 @@ pub fn load_cached(config: &BlogConfig, reuse: Option<Reuse>) -> (Blog, PostCach
                     stamp: *stamp,
                     hash,
                     image: cache::local_image(&f.path, p.image.as_deref()).map(|i| {
+                        // As the walk names it, to compare stamps.
+                        let i = crate::paths::normalize_path(&i);
                         let then = stamps.and_then(|s| s.get(&i)).copied();
                         (i, then)
                     }),
@@ -373,15 +375,7 @@ fn parse_post(
 /// Why the front matter `image`, when it names a local file, will not be
 /// published (the renderer then silently leaves it out).
 fn refused_local_image(cx: &Context, post: &Path, image: &str) -> Option<Refusal> {
-    let image = image.trim();
-    let has_scheme = image
-        .split_once(':')
-        .is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains('/'));
-    if image.is_empty() || image.starts_with(['/', '#']) || has_scheme {
-        return None;
-    }
-    let relative = image.split(['?', '#']).next().unwrap_or(image);
-    let file = post.parent()?.join(relative);
+    let file = cache::local_image(post, Some(image))?;
     if std::fs::metadata(&file).is_ok_and(|m| m.is_dir()) {
         return None;
     }
