@@ -125,7 +125,7 @@ fn write(
         && previous.still_fresh(&inputs, now)
         // A published folder emptied meanwhile (a site build that cleans
         // its output) must be written again, though no post changed.
-        && previous.files.iter().all(|f| config.output.join(f).is_file())
+        && previous.files.par_iter().all(|f| config.output.join(f).is_file())
     {
         tracing::info!(blog = %config.name, "nothing changed since the last build");
         return Ok(BuildReport {
