@@ -155,8 +155,6 @@ fn write(
     };
     let (blog, post_cache) = posts::load_cached(config, Some(reuse));
     phase("posts loaded");
-    let pack_path = build_files.dir.join(&build_files.pack);
-    let pack = cache::Pack::open(pack_path, cache.renders.is_empty()).map_err(write_error)?;
     cache.posts = post_cache;
     cache.posts.context = cache.context.clone();
     let published = blog.posts.iter().filter(|p| p.is_published(now)).count();
@@ -168,6 +166,8 @@ fn write(
             after: published,
         });
     }
+    let pack_path = build_files.dir.join(&build_files.pack);
+    let pack = cache::Pack::open(pack_path, cache.renders.is_empty()).map_err(write_error)?;
     let written_before = previous.map(|m| m.files).unwrap_or_default();
     let mut problems = blog.problems;
     let last = write::Last {
