@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """Generates a synthetic Docusaurus blog for postbode's benchmarks.
 
-    gen_blog.py OUT_DIR --posts N [--seed S] [--force]
+    gen_blog.py OUT_DIR --posts N [--tags T] [--authors A] [--seed S] [--force]
 
 The blog is shaped like the real developer.overheid.nl blog that postbode is
 tested against (70 posts of 8.7 KB on average, 4.7 tags and 1.1 authors per
 post, a description on half of them, 26 authors, ~150 tags), but every word
 is made up from random syllables, so no real text is copied and any size can
-be made. The same seed gives byte-identical output.
+be made. The same seed gives byte-identical output. `--tags` and `--authors`
+shape a large multi-author blog instead (e.g. 150 tags and 500 authors: 651
+channels), with one author per post drawn uniformly and tags Zipf-weighted.
 
 OUT_DIR gets:
   blog/YYYY/MM/D-slug.md   posts (day zero-padded or not), images in YYYY/MM/img/
-  blog/authors.yml         26 authors
-  tags.yml                 150 tags (beside the blog folder, as on the real site)
+  blog/authors.yml         26 authors (--authors)
+  tags.yml                 150 tags (--tags; beside the blog folder, as on the real site)
   bench.toml               a postbode feed definition pointing at the above
 
 Every post is dated between 2010-01-01 and 2029-12-31, so all of them are
@@ -42,7 +44,7 @@ SITE_URL = "https://bench.example.org"
 LOGNORMAL_MEAN_BYTES = 8800
 SIZE_SIGMA = 0.55
 MIN_POST_BYTES, MAX_POST_BYTES = 1200, 24000
-N_AUTHORS, N_TAGS = 26, 150
+DEFAULT_AUTHORS, DEFAULT_TAGS = 26, 150
 FIRST_DAY, LAST_DAY = dt.date(2010, 1, 1), dt.date(2029, 12, 31)
 
 ONSETS = ["b", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w",
@@ -111,6 +113,7 @@ class Post:
         self.footnotes: list[str] = []
         self.wants_footnotes = self.r.random() < 0.06
         self.images: list[str] = []
+        self.title, self.authors, self.tags = "", [], []
 
     # --- inline text -------------------------------------------------------
 
@@ -268,6 +271,7 @@ class Post:
         if r.random() < 0.15:
             title += r.choice([f": {w.phrase(1, 4, False)}", "?", f" & {w.phrase(1, 2, False)}",
                                f" (deel {r.randint(2, 4)})", f" met `{w.slug_words(1)[0]}`"])
+        self.title = title
         head = [f"# {title}"]
         if r.random() < 0.3:
             head.append(self.image())
@@ -320,6 +324,7 @@ class Post:
         lines = ["---"]
         n_authors = 2 if r.random() < 0.13 else 1
         authors = r.sample(g.author_keys, n_authors)
+        self.authors = authors
         style = r.random()
         if n_authors == 1 and style < 0.3:
             lines.append(f"authors: {authors[0]}")
@@ -341,9 +346,11 @@ class Post:
     def tags_yaml(self) -> list[str]:
         r, g = self.r, self.g
         if r.random() < 0.01:
+            self.tags = []
             return ["tags: []"]
         k = max(1, min(14, round(r.gauss(4.7, 2.2))))
         tags: list[str] = []
+        self.tags = tags
         while len(tags) < k:
             t = r.choices(g.tag_keys, cum_weights=g.tag_cum, k=1)[0]
             if t not in tags:
@@ -374,7 +381,8 @@ class Post:
 
 
 class Generator:
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, n_authors: int = DEFAULT_AUTHORS, n_tags: int = DEFAULT_TAGS):
+        self.n_authors, self.n_tags = n_authors, n_tags
         self.rng = random.Random(seed)
         self.words = Words(self.rng)
         self.imports: dict[str, str] = {}
@@ -385,7 +393,7 @@ class Generator:
     def authors_yaml(self) -> str:
         r, w = self.rng, self.words
         out = []
-        while len(self.author_keys) < N_AUTHORS:
+        while len(self.author_keys) < self.n_authors:
             first, last = w.slug_words(1)[0], w.slug_words(1)[0]
             if r.random() < 0.3:
                 last = f"van-{last}" if r.random() < 0.5 else f"de-{last}"
@@ -416,7 +424,7 @@ class Generator:
         out = []
         specials = [("c-plus-plus", "C++"), ("data-en-privacy", "Data & privacy"),
                     ("bench.example.org", "bench.example.org"), ("q-en-a", "Q&A"), ("ai", "AI")]
-        while len(self.tag_keys) < N_TAGS:
+        while len(self.tag_keys) < self.n_tags:
             if specials and r.random() < 0.05:
                 key, label = specials.pop(0)
             else:
@@ -483,15 +491,86 @@ def png(rng: random.Random, target: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b"")
 
 
+HUGO_CONFIG = f"""baseURL = "{SITE_URL}/"
+title = "Bench blog"
+languageCode = "nl"
+disableKinds = ["sitemap", "robotsTXT", "404", "section", "taxonomy"]
+ignoreErrors = ["error-disable-taxonomy"]
+[taxonomies]
+tag = "tags"
+author = "authors"
+[outputs]
+home = ["RSS"]
+term = ["RSS"]
+[services.rss]
+limit = 20
+"""
+
+# Hugo's own RSS template, with the full content in <description>.
+HUGO_RSS = """{{- printf "<?xml version=\\"1.0\\" encoding=\\"utf-8\\" standalone=\\"yes\\"?>" | safeHTML }}
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">
+  <channel>
+    <title>{{ .Title }} – {{ .Site.Title }}</title>
+    <link>{{ .Permalink }}</link>
+    <description>{{ .Title }}</description>
+    <language>{{ site.LanguageCode }}</language>
+    {{ with .OutputFormats.Get "RSS" }}{{ printf "<atom:link href=%q rel=\\"self\\" type=%q />" .Permalink .MediaType | safeHTML }}{{ end }}
+    {{- $pages := .Pages }}{{ if .IsHome }}{{ $pages = site.RegularPages }}{{ end }}
+    {{- range first 20 $pages }}
+    <item>
+      <title>{{ .Title }}</title>
+      <link>{{ .Permalink }}</link>
+      <pubDate>{{ .Date.Format "Mon, 02 Jan 2006 15:04:05 -0700" | safeHTML }}</pubDate>
+      <guid>{{ .Permalink }}</guid>
+      <description>{{ .Content | html }}</description>
+    </item>
+    {{- end }}
+  </channel>
+</rss>
+"""
+
+
+def hugo_site(hugo: str) -> None:
+    """A Hugo site that writes RSS for the home page, each tag and each
+    author (20 items, full content) and nothing else: the work postbode does
+    for one of its three formats."""
+    os.makedirs(os.path.join(hugo, "layouts", "_default"))
+    os.makedirs(os.path.join(hugo, "content", "posts"))
+    with open(os.path.join(hugo, "hugo.toml"), "w", encoding="utf-8") as f:
+        f.write(HUGO_CONFIG)
+    with open(os.path.join(hugo, "layouts", "_default", "rss.xml"), "w", encoding="utf-8") as f:
+        f.write(HUGO_RSS)
+
+
+def hugo_post(hugo: str, rel: str, day: dt.date, post: "Post", text: str) -> None:
+    """The post with JSON front matter Hugo reads, rendered into lists but
+    not written as a page of its own."""
+    body = text.split("\n---\n", 1)[1]
+    fm = {"title": post.title, "date": day.isoformat(), "tags": post.tags,
+          "authors": post.authors, "_build": {"render": "link"}}
+    path = os.path.join(hugo, "content", "posts", rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(json.dumps(fm, ensure_ascii=False) + "\n" + body)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out_dir", metavar="OUT_DIR")
     ap.add_argument("--posts", type=int, required=True, metavar="N")
+    ap.add_argument("--tags", type=int, default=DEFAULT_TAGS, metavar="T",
+                    help=f"tags in tags.yml (default {DEFAULT_TAGS})")
+    ap.add_argument("--authors", type=int, default=DEFAULT_AUTHORS, metavar="A",
+                    help=f"authors in authors.yml (default {DEFAULT_AUTHORS})")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--hugo", action="store_true",
+                    help="also write OUT_DIR/hugo: the same posts as a Hugo site that writes RSS only")
     ap.add_argument("--force", action="store_true", help="replace an existing blog in OUT_DIR")
     args = ap.parse_args(argv)
     if args.posts < 1:
         ap.error("--posts must be at least 1")
+    if args.tags < 15 or args.authors < 2:
+        ap.error("--tags must be at least 15 and --authors at least 2")
 
     out = args.out_dir
     blog = os.path.join(out, "blog")
@@ -502,7 +581,11 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(blog)
     os.makedirs(blog)
 
-    g = Generator(args.seed)
+    hugo = os.path.join(out, "hugo") if args.hugo else None
+    if hugo:
+        shutil.rmtree(hugo, ignore_errors=True)
+        hugo_site(hugo)
+    g = Generator(args.seed, args.authors, args.tags)
     with open(os.path.join(blog, "authors.yml"), "w", encoding="utf-8") as f:
         f.write(g.authors_yaml())
     with open(os.path.join(out, "tags.yml"), "w", encoding="utf-8") as f:
@@ -543,11 +626,13 @@ def main(argv: list[str] | None = None) -> int:
             n_images += 1
             image_bytes += len(data)
         written.append(rel)
+        if hugo:
+            hugo_post(hugo, rel, day, post, text)
 
     with open(os.path.join(out, "bench.toml"), "w", encoding="utf-8") as f:
         f.write(
             "# Generated by benches/gen_blog.py: a synthetic blog for postbode's benchmarks.\n"
-            f"# {args.posts} posts, seed {args.seed}. Relative paths are relative to this file.\n"
+            f"# {args.posts} posts, {args.tags} tags, {args.authors} authors, seed {args.seed}. Relative paths are relative to this file.\n"
             f'title = "Bench blog ({args.posts} posts)"\n'
             'description = "Synthetic posts for benchmarking postbode"\n'
             f'site_url = "{SITE_URL}"\n'
@@ -558,7 +643,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"gen_blog: {out}: {args.posts} posts, {total_bytes / 1e6:.1f} MB Markdown "
           f"(mean {total_bytes / args.posts / 1000:.2f} KB), {n_images} images "
-          f"({image_bytes / 1e6:.1f} MB), {N_AUTHORS} authors, {N_TAGS} tags")
+          f"({image_bytes / 1e6:.1f} MB), {args.authors} authors, {args.tags} tags")
     return 0
 
 

@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Benchmarks postbode's `build` on synthetic blogs as whole processes.
 #
-#   benches/run.sh            # 1,000 and 10,000 posts
-#   benches/run.sh 500 2000   # other sizes
+#   benches/run.sh                 # the three shapes: bench, many, large
+#   benches/run.sh bench many      # some of them
 #
-# Builds the release binary, generates each blog once with benches/gen_blog.py
-# (cached in bench-data/<n>/, regenerated when gen_blog.py changes), then for
-# each size runs, REPS times (default 3): a full build into an empty output
-# folder, and an unchanged rebuild right after it. Each run is timed by GNU
-# time (wall seconds, peak RSS). Prints the median wall time, the largest peak
-# RSS and the targets. Exits non-zero if a build fails; missed targets only
-# fail the run with BENCH_STRICT=1. See benches/README.md.
+# Shapes (generated once by benches/gen_blog.py into bench-data/<shape>/,
+# again when gen_blog.py changes):
+#   bench  10,000 posts, 150 tags,    26 authors  (the developer.overheid.nl shape)
+#   many   10,000 posts, 150 tags,   500 authors  (651 channels)
+#   large  50,000 posts, 300 tags, 2,000 authors
+#
+# For each shape, REPS times (default 3): a full build into an empty output
+# folder (`--force`, so no cache is used), an unchanged rebuild, and a
+# rebuild after one post of the last month was edited (its tags' and its
+# author's feeds change, and the blog feed when it shows it). When `hugo` is installed, the same posts
+# are built by Hugo writing RSS only (home, tags, authors; 20 items, full
+# content) and the ratio postbode/Hugo of the full builds is printed. Each
+# run is timed by GNU time (wall seconds, peak RSS); the table shows medians
+# and the largest peak RSS. Missed targets fail the run only with
+# BENCH_STRICT=1 (exit 3). See benches/README.md.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -20,14 +28,16 @@ SEED=${SEED:-1}
 NOW=2030-01-01T00:00:00Z
 # POSTBODE_BIN=path skips `cargo build` and times that binary instead.
 BIN=${POSTBODE_BIN:-$ROOT/target/release/postbode}
-SIZES=("$@")
-[ ${#SIZES[@]} -gt 0 ] || SIZES=(1000 10000)
+DATA=${BENCH_DATA:-$ROOT/bench-data}
+SHAPES=("$@")
+[ ${#SHAPES[@]} -gt 0 ] || SHAPES=(bench many large)
 
-# Targets, checked for the 10,000-post blog.
-TARGET_POSTS=10000
-TARGET_FULL_S=1.0
-TARGET_FULL_MB=150
-TARGET_UNCHANGED_S=0.1
+# shape -> "posts tags authors | full s, full MB, edit s, unchanged s"
+declare -A SHAPE=(
+    [bench]="10000 150 26 0.7 100 0.15 0.1"
+    [many]="10000 150 500 1.0 150 0.2 0.1"
+    [large]="50000 300 2000 5 250 0.5 0.4"
+)
 
 say() { printf 'run.sh: %s\n' "$*" >&2; }
 
@@ -40,6 +50,8 @@ if [ ! -x /usr/bin/time ]; then
         || { say "could not install GNU time"; exit 2; }
 fi
 command -v python3 >/dev/null || { say "python3 is needed for benches/gen_blog.py"; exit 2; }
+HUGO=$(command -v hugo || true)
+[ -n "$HUGO" ] || say "hugo is not installed (apt-get install hugo): no comparison with Hugo"
 
 if [ -z "${POSTBODE_BIN:-}" ]; then
     say "cargo build --release"
@@ -47,97 +59,103 @@ if [ -z "${POSTBODE_BIN:-}" ]; then
 fi
 [ -x "$BIN" ] || { say "$BIN was not built"; exit 2; }
 
-# Generates bench-data/<n> unless it is there from the same generator and seed.
+# Generates $DATA/<shape> unless it is there from the same generator and seed.
 ensure_blog() {
-    local n=$1 dir=$ROOT/bench-data/$1 stamp
-    stamp="$(sha256sum benches/gen_blog.py | cut -d' ' -f1) posts=$n seed=$SEED"
+    local shape=$1 posts=$2 tags=$3 authors=$4 dir=$DATA/$1 stamp
+    stamp="$(sha256sum benches/gen_blog.py | cut -d' ' -f1) $posts $tags $authors seed=$SEED"
     if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$stamp" ] && [ -f "$dir/bench.toml" ]; then
         return
     fi
-    say "generating $n posts in bench-data/$n"
+    say "generating $shape ($posts posts, $tags tags, $authors authors) in $dir"
     rm -rf "$dir"
     mkdir -p "$dir"
-    python3 benches/gen_blog.py "$dir" --posts "$n" --seed "$SEED" >&2
+    python3 benches/gen_blog.py "$dir" --posts "$posts" --tags "$tags" --authors "$authors" \
+        --seed "$SEED" --hugo >&2
     echo "$stamp" >"$dir/.stamp"
 }
 
-# Runs one build under GNU time; prints "<seconds> <KB>"; exits on failure.
-timed_build() {
-    local n=$1 label=$2 dir=$ROOT/bench-data/$1 tfile log status=0
+# Runs a command under GNU time; prints "<seconds> <KB> <CPU seconds>";
+# exits on failure. CPU time (user + system) is what to compare on a
+# machine shared with other work, where wall time also measures the others.
+timed() {
+    local label=$1 tfile log status=0
+    shift
     tfile=$(mktemp) log=$(mktemp)
-    /usr/bin/time -f "%e s %M KB" -o "$tfile" \
-        "$BIN" --now "$NOW" build "$dir/bench.toml" >"$log" 2>&1 || status=$?
+    /usr/bin/time -f "%e s %M KB %U %S" -o "$tfile" "$@" >"$log" 2>&1 || status=$?
+    # postbode exits 1 for problems in posts; the generated blogs have none.
     if [ "$status" -ne 0 ]; then
-        say "$n posts, $label build failed (exit $status); its last output:"
+        say "$label failed (exit $status); its last output:"
         tail -n 20 "$log" >&2
-        grep -v '^Command exited' "$tfile" >&2 || true
         rm -f "$tfile" "$log"
         exit 1
     fi
-    # "Command exited with non-zero status" lines only appear on failure.
-    awk '/ s .* KB$/ { print $1, $3 }' "$tfile"
+    awk '/ s .* KB / { print $1, $3, $5 + $6 }' "$tfile"
     rm -f "$tfile" "$log"
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 largest() { printf '%s\n' "$@" | sort -g | tail -n 1; }
-verdict() { # value limit -> ok / MISSED
-    awk -v v="$1" -v l="$2" 'BEGIN { print (v < l) ? "ok" : "MISSED" }'
+mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+check() { # value limit -> ok / MISSED
+    if awk -v v="$1" -v l="$2" 'BEGIN { exit !(v <= l) }'; then echo ok; else echo MISSED; fi
 }
 
 missed=0
 rows=()
-outputs=()
-for n in "${SIZES[@]}"; do
-    ensure_blog "$n"
-    dir=$ROOT/bench-data/$n
-    full_s=() full_kb=() same_s=() same_kb=()
+for shape in "${SHAPES[@]}"; do
+    [ -n "${SHAPE[$shape]:-}" ] || { say "unknown shape $shape (bench, many, large)"; exit 2; }
+    read -r posts tags authors t_full t_mb t_edit t_same <<<"${SHAPE[$shape]}"
+    ensure_blog "$shape" "$posts" "$tags" "$authors"
+    dir=$DATA/$shape
+    # A post of the last month: in the blog feed or not, it is in its tags'
+    # and its author's feeds. Restored after the runs.
+    newest=$(find "$dir/blog" -name '*.md' | sort | tail -n 1)
+    cp -p "$newest" "$dir/.edited-post"
+    build=("$BIN" --now "$NOW" build "$dir/bench.toml")
+    full_s=() full_kb=() full_cpu=() same_s=() edit_s=() edit_kb=() edit_cpu=() hugo_s=() hugo_cpu=()
     for rep in $(seq 1 "$REPS"); do
         rm -rf "$dir/out"
-        # A failed build exits the script through set -e on the assignment.
-        res=$(timed_build "$n" full)
-        read -r s kb <<<"$res"
-        full_s+=("$s") full_kb+=("$kb")
-        say "$n posts, rep $rep: full build $s s, $kb KB"
-        res=$(timed_build "$n" unchanged)
-        read -r s kb <<<"$res"
-        same_s+=("$s") same_kb+=("$kb")
-        say "$n posts, rep $rep: unchanged rebuild $s s, $kb KB"
+        read -r s kb cpu <<<"$(timed "$shape full" "${build[@]}" --force)"
+        full_s+=("$s") full_kb+=("$kb") full_cpu+=("$cpu")
+        read -r s _ _ <<<"$(timed "$shape unchanged" "${build[@]}")"
+        same_s+=("$s")
+        printf '\nEdited by benches/run.sh, run %s.\n' "$rep" >>"$newest"
+        read -r s kb cpu <<<"$(timed "$shape edit" "${build[@]}")"
+        edit_s+=("$s") edit_kb+=("$kb") edit_cpu+=("$cpu")
+        if [ -n "$HUGO" ]; then
+            rm -rf "$dir/hugo-out"
+            read -r s _ cpu <<<"$(timed "$shape hugo" "$HUGO" --quiet -s "$dir/hugo" -d "$dir/hugo-out")"
+            hugo_s+=("$s") hugo_cpu+=("$cpu")
+        fi
+        say "$shape rep $rep: full ${full_s[-1]} s, unchanged ${same_s[-1]} s, edit ${edit_s[-1]} s${HUGO:+, hugo ${hugo_s[-1]:-} s}"
     done
+    cp -p "$dir/.edited-post" "$newest"
     files=$(find "$dir/out" -type f | wc -l)
     bytes=$(du -sb "$dir/out" | cut -f1)
-    outputs+=("$(printf '%6s posts: %s output files, %.1f MB' "$n" "$files" "$(awk -v b="$bytes" 'BEGIN { print b / 1e6 }')")")
-
-    for kind in full unchanged; do
-        if [ "$kind" = full ]; then
-            s=$(median "${full_s[@]}") kb=$(largest "${full_kb[@]}")
-        else
-            s=$(median "${same_s[@]}") kb=$(largest "${same_kb[@]}")
-        fi
-        mb=$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')
-        target="" mark=""
-        if [ "$n" -eq "$TARGET_POSTS" ]; then
-            if [ "$kind" = full ]; then
-                target="< $TARGET_FULL_S s, < $TARGET_FULL_MB MB"
-                a=$(verdict "$s" "$TARGET_FULL_S") b=$(verdict "$mb" "$TARGET_FULL_MB")
-                [ "$a" = ok ] && [ "$b" = ok ] && mark=ok || mark=MISSED
-            else
-                target="< $TARGET_UNCHANGED_S s"
-                mark=$(verdict "$s" "$TARGET_UNCHANGED_S")
-            fi
-            [ "$mark" = ok ] || missed=1
-        fi
-        rows+=("$(printf '%6s  %-10s  %8s s  %9s MB  %-20s %s' "$n" "$kind" "$s" "$mb" "$target" "$mark")")
-    done
+    f=$(median "${full_s[@]}") fk=$(largest "${full_kb[@]}")
+    e=$(median "${edit_s[@]}") ek=$(largest "${edit_kb[@]}")
+    u=$(median "${same_s[@]}")
+    fc=$(median "${full_cpu[@]}") ec=$(median "${edit_cpu[@]}")
+    ratio="-"
+    if [ -n "$HUGO" ]; then
+        h=$(median "${hugo_s[@]}") hc=$(median "${hugo_cpu[@]}")
+        ratio=$(awk -v a="$f" -v b="$h" -v c="$fc" -v d="$hc" \
+            'BEGIN { printf "%.2f wall, %.2f CPU (hugo %s s, %s s CPU)", a / b, c / d, b, d }')
+    fi
+    rows+=("$(printf '%-6s %6s %4s %5s | full %5s s %s (CPU %s s), %4s MB %s | edit %5s s %s (CPU %s s), %4s MB | unchanged %5s s %s | %s files, %.0f MB | postbode/hugo %s' \
+        "$shape" "$posts" "$tags" "$authors" \
+        "$f" "$(check "$f" "$t_full")" "$fc" "$(mb "$fk")" "$(check "$(mb "$fk")" "$t_mb")" \
+        "$e" "$(check "$e" "$t_edit")" "$ec" "$(mb "$ek")" \
+        "$u" "$(check "$u" "$t_same")" \
+        "$files" "$(awk -v b="$bytes" 'BEGIN { print b / 1e6 }')" "$ratio")")
 done
 
 echo
-echo "postbode $(git describe --always --dirty 2>/dev/null || echo '?'), $(nproc) CPUs, median of $REPS runs, largest peak RSS"
-printf '%6s  %-10s  %10s  %12s  %s\n' posts build wall "max RSS" target
+echo "postbode $(git describe --always --dirty 2>/dev/null || echo '?'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), median of $REPS runs, largest peak RSS"
+echo "shape   posts tags authors"
 for row in "${rows[@]}"; do echo "$row"; done
-echo
-for line in "${outputs[@]}"; do echo "$line"; done
 
+printf '%s\n' "${rows[@]}" | grep -q MISSED && missed=1
 if [ "$missed" -ne 0 ]; then
     say "some targets were missed"
     [ "${BENCH_STRICT:-0}" = 1 ] && exit 3

@@ -3,7 +3,7 @@
 //! holds, and the problems it reported. An unchanged blog is then not read
 //! again: the next build repeats the problems and stops.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
 use crate::model::Post;
+use crate::posts::cache::{Stamp, Stamps};
 use crate::posts::confined::Roots;
 
 /// Where earlier versions kept the manifest and the lock: in the published
@@ -27,6 +28,10 @@ pub struct BuildFiles {
     pub dir: PathBuf,
     /// File name of the manifest in `dir`.
     pub manifest: String,
+    /// File names of the build cache and of the rendered posts it refers
+    /// to, in `dir` (see `pipeline::cache`).
+    pub cache: String,
+    pub pack: String,
     pub lock: PathBuf,
 }
 
@@ -53,6 +58,8 @@ impl BuildFiles {
         BuildFiles {
             lock: dir.join(format!("{stem}.lock")),
             manifest: format!("{stem}.json"),
+            cache: format!("{stem}.cache"),
+            pack: format!("{stem}.pack"),
             dir,
         }
     }
@@ -136,15 +143,17 @@ pub fn validity(
 
 /// A digest of everything a build reads: the feed definition, and name, size
 /// and modification time of every file in the blog folder and its tags and
-/// authors files. Stat-only, so an unchanged rebuild reads no post.
-pub fn fingerprint(config: &BlogConfig) -> std::io::Result<String> {
+/// authors files. Stat-only, so an unchanged rebuild reads no post. Also
+/// returns the stamp of every file, taken before the build reads any: what
+/// the caches of a rebuild check their entries against.
+pub fn fingerprint(config: &BlogConfig) -> std::io::Result<(String, Stamps)> {
     let mut hasher = Sha256::new();
     hasher.update(std::fs::read(&config.file)?);
-    let mut files: Vec<PathBuf> = config
+    let mut files: Vec<(PathBuf, Option<Stamp>)> = config
         .tags_file
         .iter()
         .chain(config.authors_file.iter())
-        .cloned()
+        .map(|f| (f.clone(), std::fs::metadata(f).ok().map(|m| Stamp::of(&m))))
         .collect();
     // Links are followed only while they stay inside the blog folder, as
     // the loader does: a link to `/proc` or a large folder elsewhere is
@@ -156,7 +165,11 @@ pub fn fingerprint(config: &BlogConfig) -> std::io::Result<String> {
         .filter_entry(|e| !e.path_is_symlink() || roots.locate(e.path()).is_ok());
     for entry in walk {
         match entry {
-            Ok(e) if e.file_type().is_file() => files.push(e.into_path()),
+            // With links followed, the walk's metadata is the target's.
+            Ok(e) if e.file_type().is_file() => {
+                let stamp = e.metadata().ok().map(|m| Stamp::of(&m));
+                files.push((e.into_path(), stamp));
+            }
             Ok(_) => {}
             // Unreadable entries are reported by the real read; here they
             // only make the fingerprint differ.
@@ -164,18 +177,30 @@ pub fn fingerprint(config: &BlogConfig) -> std::io::Result<String> {
         }
     }
     files.sort();
-    for f in files {
-        hasher.update(f.as_os_str().as_encoded_bytes());
-        if let Ok(m) = std::fs::metadata(&f) {
-            hasher.update(m.len().to_le_bytes());
-            if let Ok(t) = m.modified() {
-                let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-                hasher.update(d.as_nanos().to_le_bytes());
+    let mut stamps = HashMap::with_capacity(files.len());
+    let mut others = Sha256::new();
+    for (f, stamp) in files {
+        let name = f.as_os_str().as_encoded_bytes();
+        hasher.update(name);
+        let post = matches!(f.extension().and_then(|e| e.to_str()), Some("md" | "mdx"));
+        if !post {
+            others.update(name);
+            others.update([0]);
+        }
+        if let Some(stamp) = stamp {
+            let mut bytes = [0; 24];
+            bytes[..8].copy_from_slice(&stamp.len.to_le_bytes());
+            bytes[8..].copy_from_slice(&stamp.mtime_ns.to_le_bytes());
+            hasher.update(bytes);
+            if !post {
+                others.update(bytes);
             }
+            stamps.insert(f.into_os_string(), stamp);
         }
         hasher.update([0]);
     }
-    Ok(hex::encode(hasher.finalize()))
+    let others = hex::encode(others.finalize());
+    Ok((hex::encode(hasher.finalize()), Stamps::new(stamps, others)))
 }
 
 fn read(path: &Path) -> Option<Manifest> {
@@ -201,10 +226,10 @@ mod tests {
         )
         .unwrap();
         let config = crate::config::load(&toml).unwrap();
-        let before = fingerprint(&config).unwrap();
+        let before = fingerprint(&config).unwrap().0;
         std::fs::write(elsewhere.join("2025-01-02-b.md"), "b").unwrap();
-        assert_eq!(fingerprint(&config).unwrap(), before);
+        assert_eq!(fingerprint(&config).unwrap().0, before);
         std::fs::write(blog.join("2025-01-02-b.md"), "b").unwrap();
-        assert_ne!(fingerprint(&config).unwrap(), before);
+        assert_ne!(fingerprint(&config).unwrap().0, before);
     }
 }

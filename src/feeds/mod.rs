@@ -99,12 +99,7 @@ impl Channel<'_> {
     /// `/` separators: the key for [`OutputDir::write_if_changed`] and the
     /// `keep` set of [`OutputDir::remove_stale`].
     pub fn rel_path(&self, format: Format) -> String {
-        let dir = self.dir.trim_matches('/');
-        if dir.is_empty() {
-            format.file_name().to_owned()
-        } else {
-            format!("{dir}/{}", format.file_name())
-        }
+        feed_path(&self.dir, format)
     }
 
     /// The date of the newest item. Feeds never carry the build time, so a
@@ -125,6 +120,17 @@ impl Channel<'_> {
             .iter()
             .map(|item| item.content_html.len() + item.content_html.len() / 8 + 2048)
             .sum::<usize>()
+    }
+}
+
+/// Where the feed in `format` of the channel in folder `dir` goes,
+/// relative to the output root, with `/` separators.
+pub fn feed_path(dir: &str, format: Format) -> String {
+    let dir = dir.trim_matches('/');
+    if dir.is_empty() {
+        format.file_name().to_owned()
+    } else {
+        format!("{dir}/{}", format.file_name())
     }
 }
 

@@ -1,9 +1,14 @@
 //! Renders the posts a build shows: MDX to HTML with links between posts
 //! resolved to their pages, images copied under `assets/`, the summary and
-//! the post's image URL. Each post is rendered once for all its feeds.
+//! the post's image URL. Each post is rendered once for all its feeds, and
+//! says what it depended on (links to other posts) and published (assets),
+//! so that a rebuild can tell whether rendering it again would change it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
 
 use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
@@ -13,20 +18,36 @@ use crate::render::{self, Assets, Document, LinkResolver, Site};
 
 /// Resolves links between post files to the target's URL, the way
 /// Docusaurus turns `[x](./other.md)` into a link to the other post's page.
-struct PostIndex {
+pub struct PostIndex {
     urls: HashMap<PathBuf, String>,
 }
 
-impl LinkResolver for PostIndex {
-    fn url_for_file(&self, abs_path: &Path) -> Option<String> {
+impl PostIndex {
+    pub fn url_for(&self, abs_path: &Path) -> Option<String> {
         self.urls.get(&render::normalize_path(abs_path)).cloned()
+    }
+}
+
+/// The index, noting every question one post's rendering asks of it.
+struct Recording<'a> {
+    index: &'a PostIndex,
+    asked: Mutex<Vec<(PathBuf, Option<String>)>>,
+}
+
+impl LinkResolver for Recording<'_> {
+    fn url_for_file(&self, abs_path: &Path) -> Option<String> {
+        let url = self.index.url_for(abs_path);
+        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+        asked.push((abs_path.to_path_buf(), url.clone()));
+        url
     }
 }
 
 pub struct Renderer<'a> {
     config: &'a BlogConfig,
-    index: PostIndex,
-    pub assets: Assets,
+    pub index: PostIndex,
+    assets_url: String,
+    roots: posts::confined::Roots,
 }
 
 pub struct Rendered {
@@ -34,6 +55,36 @@ pub struct Rendered {
     pub summary: Option<String>,
     pub image_url: Option<String>,
     pub warnings: Vec<Diagnostic>,
+    /// Links to post files the body has, with the URL each resolved to.
+    pub links: Vec<(PathBuf, Option<String>)>,
+    /// `(public name, real path)` of the files it publishes under `assets/`.
+    pub assets: Vec<(String, PathBuf)>,
+}
+
+impl Rendered {
+    /// A digest of what feeds show of this post's content.
+    pub fn digest(&self) -> String {
+        content_digest(
+            &self.html,
+            self.summary.as_deref(),
+            self.image_url.as_deref(),
+        )
+    }
+}
+
+pub fn content_digest(html: &str, summary: Option<&str>, image_url: Option<&str>) -> String {
+    let mut h = Sha256::new();
+    for part in [Some(html), summary, image_url] {
+        match part {
+            Some(text) => {
+                h.update([1]);
+                h.update((text.len() as u64).to_le_bytes());
+                h.update(text);
+            }
+            None => h.update([0]),
+        }
+    }
+    hex::encode(h.finalize())
 }
 
 impl<'a> Renderer<'a> {
@@ -47,11 +98,11 @@ impl<'a> Renderer<'a> {
                 )
             })
             .collect();
-        let assets_url = format!("{}/assets", config.feeds_url);
         Renderer {
             config,
             index: PostIndex { urls },
-            assets: Assets::new(&assets_url, posts::confined::Roots::of_blog(config)),
+            assets_url: format!("{}/assets", config.feeds_url),
+            roots: posts::confined::Roots::of_blog(config),
         }
     }
 
@@ -75,18 +126,27 @@ impl<'a> Renderer<'a> {
             body: &body,
             body_line: post.body_line,
         };
-        let rendered = render::render_html(&source, &site, &self.index, &self.assets);
+        // An asset registry per post, so each post says which files it
+        // publishes (a file shared by several posts is hashed by each).
+        let assets = Assets::new(&self.assets_url, self.roots.clone());
+        let links = Recording {
+            index: &self.index,
+            asked: Mutex::new(Vec::new()),
+        };
+        let rendered = render::render_html(&source, &site, &links, &assets);
         let summary = render::post_summary(post.description.as_deref(), &body);
         let image_url = post
             .image
             .as_deref()
-            .and_then(|i| render::resolve_image_url(i, &source, &site, &self.assets));
+            .and_then(|i| render::resolve_image_url(i, &source, &site, &assets));
         warnings.extend(rendered.warnings);
         Rendered {
             html: rendered.html,
             summary,
             image_url,
             warnings,
+            links: links.asked.into_inner().unwrap_or_else(|e| e.into_inner()),
+            assets: assets.files(),
         }
     }
 }

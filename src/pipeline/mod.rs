@@ -4,9 +4,10 @@
 //! it. An unchanged blog is not read again: a manifest in the output folder
 //! remembers the inputs of the last build. Returns reports; prints nothing.
 
+mod cache;
 mod content;
+mod write;
 
-use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -14,13 +15,13 @@ use rayon::prelude::*;
 
 use crate::config::BlogConfig;
 use crate::diag::{self, Diagnostic, Outcome};
-use crate::feeds::channels::plan_channels;
 use crate::feeds::manifest::{self, BuildFiles, Manifest};
-use crate::feeds::{self, Channel, Format, Item, OutputDir};
+use crate::feeds::{self, OutputDir};
 use crate::model::Post;
 use crate::posts;
 
-use content::{Rendered, Renderer};
+use cache::BuildCache;
+use content::Renderer;
 
 /// What one build did.
 #[derive(Debug, Clone, Default)]
@@ -106,7 +107,10 @@ fn write(
     now: DateTime<Utc>,
     opts: BuildOptions,
 ) -> Result<BuildReport, BuildError> {
-    let inputs = manifest::fingerprint(config).map_err(|source| BuildError::Read {
+    let clock = std::time::Instant::now();
+    let phase =
+        |name: &str| tracing::debug!(phase = name, ms = clock.elapsed().as_millis(), "build");
+    let (inputs, stamps) = manifest::fingerprint(config).map_err(|source| BuildError::Read {
         path: config.source.clone(),
         source,
     })?;
@@ -121,7 +125,7 @@ fn write(
         && previous.still_fresh(&inputs, now)
         // A published folder emptied meanwhile (a site build that cleans
         // its output) must be written again, though no post changed.
-        && previous.files.iter().all(|f| config.output.join(f).is_file())
+        && previous.files.par_iter().all(|f| config.output.join(f).is_file())
     {
         tracing::info!(blog = %config.name, "nothing changed since the last build");
         return Ok(BuildReport {
@@ -136,7 +140,23 @@ fn write(
         });
     }
 
-    let blog = posts::load(config);
+    phase("fingerprint");
+    let context = cache::context(config);
+    let cache_path = build_files.dir.join(&build_files.cache);
+    let mut cache = if opts.force {
+        BuildCache::empty(context)
+    } else {
+        BuildCache::read(&cache_path, &context)
+    };
+    phase("cache read");
+    let reuse = posts::Reuse {
+        cache: &cache.posts,
+        stamps: &stamps,
+    };
+    let (blog, post_cache) = posts::load_cached(config, Some(reuse));
+    phase("posts loaded");
+    cache.posts = post_cache;
+    cache.posts.context = cache.context.clone();
     let published = blog.posts.iter().filter(|p| p.is_published(now)).count();
     let before = previous.as_ref().map_or(0, |m| m.published);
     if !opts.allow_shrink && shrinks(before, published) {
@@ -146,10 +166,18 @@ fn write(
             after: published,
         });
     }
+    let pack_path = build_files.dir.join(&build_files.pack);
+    let pack = cache::Pack::open(pack_path, cache.renders.is_empty()).map_err(write_error)?;
     let written_before = previous.map(|m| m.files).unwrap_or_default();
     let mut problems = blog.problems;
-    let written = write_feeds(config, &blog.posts, now, &mut problems, &written_before)
-        .map_err(write_error)?;
+    let last = write::Last {
+        written_before: &written_before,
+        cache: &mut cache,
+        stamps: &stamps,
+        pack: &pack,
+    };
+    let written =
+        write::write_feeds(config, &blog.posts, now, &mut problems, last).map_err(write_error)?;
     diag::sort(&mut problems);
     let (valid_from, valid_until) = manifest::validity(&blog.posts, now);
     let manifest = Manifest {
@@ -161,11 +189,16 @@ fn write(
         published,
         files: written.files,
     };
+    phase("feeds written");
     let bytes = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     OutputDir::new(&build_files.dir)
         .write_if_changed(&build_files.manifest, &bytes)
         .map_err(write_error)?;
     manifest::remove_legacy(&config.output).map_err(write_error)?;
+    // After the feeds it describes, so it never claims a file not written.
+    pack.compact(&mut cache.renders);
+    cache.write(&cache_path);
+    phase("cache written");
     tracing::info!(blog = %config.name, files_written = written.count, "build finished");
     Ok(BuildReport {
         problems: manifest.problems,
@@ -182,16 +215,6 @@ fn shrinks(before: usize, after: usize) -> bool {
     before > 0 && after * 2 < before
 }
 
-/// What [`write_feeds`] wrote.
-struct Written {
-    /// Files whose bytes changed.
-    count: usize,
-    /// Public URLs of the feed files among them.
-    changed: Vec<String>,
-    /// Every file the build wrote or kept.
-    files: BTreeSet<String>,
-}
-
 /// Renders the content of every published post, to report its problems
 /// (a missing image, a broken link) without writing anything.
 pub fn check_content(config: &BlogConfig, posts: &[Post], now: DateTime<Utc>) -> Vec<Diagnostic> {
@@ -201,113 +224,4 @@ pub fn check_content(config: &BlogConfig, posts: &[Post], now: DateTime<Utc>) ->
         .par_iter()
         .flat_map_iter(|p| renderer.render(p).warnings)
         .collect()
-}
-
-/// Writes every feed file whose bytes change (unchanged ones are left
-/// alone) and removes the files of `written_before` no longer written.
-fn write_feeds(
-    config: &BlogConfig,
-    posts: &[Post],
-    now: DateTime<Utc>,
-    problems: &mut Vec<Diagnostic>,
-    written_before: &BTreeSet<String>,
-) -> std::io::Result<Written> {
-    let published: Vec<&Post> = posts.iter().filter(|p| p.is_published(now)).collect();
-    let plans = plan_channels(config, &published, problems);
-
-    // Render each shown post once, for all the feeds that show it.
-    let mut shown: Vec<&Post> = plans.iter().flat_map(|p| p.posts.iter().copied()).collect();
-    shown.sort_by(|a, b| a.source.cmp(&b.source));
-    shown.dedup_by(|a, b| a.source == b.source);
-    let renderer = Renderer::new(config, posts);
-    let rendered: HashMap<&str, Rendered> = shown
-        .par_iter()
-        .map(|p| (p.source.as_str(), renderer.render(p)))
-        .collect();
-    for r in rendered.values() {
-        problems.extend(r.warnings.iter().cloned());
-    }
-    let generator = format!("postbode {}", env!("CARGO_PKG_VERSION"));
-    let channels: Vec<Channel> = plans
-        .into_iter()
-        .map(|plan| Channel {
-            kind: plan.kind,
-            title: plan.title,
-            description: plan.description,
-            page_url: plan.page_url,
-            feed_base_url: if plan.dir.is_empty() {
-                config.feeds_url.clone()
-            } else {
-                format!("{}/{}", config.feeds_url, plan.dir)
-            },
-            dir: plan.dir,
-            language: config.language.clone(),
-            generator: generator.clone(),
-            fallback_author: config.title.clone(),
-            hub: config.websub_hub.clone(),
-            items: plan
-                .posts
-                .iter()
-                .map(|p| {
-                    let r = &rendered[p.source.as_str()];
-                    Item {
-                        post: p,
-                        content_html: &r.html,
-                        summary: r.summary.as_deref(),
-                        image_url: r.image_url.as_deref(),
-                        author_urls: p
-                            .authors
-                            .iter()
-                            .map(|a| {
-                                a.page
-                                    .as_deref()
-                                    .map(|pg| config.site_link(pg))
-                                    .or_else(|| a.url.clone().filter(|u| u.starts_with("http")))
-                            })
-                            .collect(),
-                    }
-                })
-                .collect(),
-        })
-        .collect();
-
-    let out = OutputDir::new(&config.output);
-    let mut keep: BTreeSet<String> = BTreeSet::new();
-    let jobs: Vec<(String, &Channel, Format)> = channels
-        .iter()
-        .flat_map(|c| config.formats.iter().map(move |f| (c.rel_path(*f), c, *f)))
-        .collect();
-    keep.extend(jobs.iter().map(|(rel, _, _)| rel.clone()));
-    let written: Vec<bool> = jobs
-        .par_iter()
-        .map(|(rel, c, f)| out.write_if_changed(rel, &feeds::render(c, *f)))
-        .collect::<std::io::Result<_>>()?;
-    let mut count = written.iter().filter(|w| **w).count();
-    let changed: Vec<String> = jobs
-        .iter()
-        .zip(&written)
-        .filter(|(_, w)| **w)
-        .map(|((rel, _, _), _)| format!("{}/{rel}", config.feeds_url))
-        .collect();
-
-    for (name, from) in renderer.assets.files() {
-        let rel = format!("assets/{name}");
-        count += usize::from(out.copy_if_missing(&rel, &from)?);
-        keep.insert(rel);
-    }
-    let refs: Vec<&Channel> = channels.iter().collect();
-    let opml = feeds::render_opml(&config.title, &refs, &config.formats);
-    count += usize::from(out.write_if_changed("feeds.opml", &opml)?);
-    let index =
-        feeds::render_index_html(&config.title, &config.description, &refs, &config.formats);
-    count += usize::from(out.write_if_changed("index.html", &index)?);
-    keep.extend(["feeds.opml".to_string(), "index.html".to_string()]);
-    for stale in out.remove_stale(&keep, written_before)? {
-        tracing::info!(file = %stale, "removed a feed that no longer has posts");
-    }
-    Ok(Written {
-        count,
-        changed,
-        files: keep,
-    })
 }

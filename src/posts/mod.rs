@@ -4,6 +4,7 @@
 //! with an error is left out, the others are still read.
 
 pub mod authors;
+pub mod cache;
 pub mod confined;
 pub mod dates;
 pub mod discover;
@@ -21,9 +22,11 @@ use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
 use crate::model::Post;
 use authors::AuthorsFile;
+use cache::{FileMeta, PostCache, Stamps};
 use confined::{Refusal, Roots};
 use discover::PostFile;
 use frontmatter::FrontMatter;
+use sha2::{Digest, Sha256};
 use tags::TagsFile;
 
 /// Posts larger than this are refused: nobody writes a 10 MB blog post, and
@@ -51,16 +54,31 @@ struct Context<'a> {
 }
 
 pub fn load(config: &BlogConfig) -> Blog {
+    load_cached(config, None).0
+}
+
+/// What [`load_cached`] reuses from the last build: its posts, and the
+/// stamps of the blog's files taken before this build reads any.
+pub struct Reuse<'a> {
+    pub cache: &'a PostCache,
+    pub stamps: &'a Stamps,
+}
+
+/// [`load`], reusing the posts of `reuse` whose files are unchanged, and
+/// returning what the next build may reuse (files read now get the stamp
+/// from `reuse`, taken before reading; without it nothing is cached).
+pub fn load_cached(config: &BlogConfig, reuse: Option<Reuse>) -> (Blog, PostCache) {
     let mut problems = Vec::new();
     if !config.source.is_dir() {
         problems.push(Diagnostic::error(
             &config.source,
             "the blog folder (`source`) does not exist or is not a folder",
         ));
-        return Blog {
+        let blog = Blog {
             posts: Vec::new(),
             problems,
         };
+        return (blog, PostCache::default());
     }
     let tags = config
         .tags_file
@@ -79,17 +97,57 @@ pub fn load(config: &BlogConfig) -> Blog {
         authors_route: config.blog_route("/authors"),
     };
     let files = discover::post_files(&config.source, &cx.roots, &mut problems);
-    let results: Vec<(Option<Post>, Vec<Diagnostic>)> =
-        files.par_iter().map(|f| read_post(&cx, f)).collect();
+    let results: Vec<(Option<Post>, Vec<Diagnostic>, Option<FileMeta>)> = files
+        .par_iter()
+        .map(|f| {
+            let reused = reuse.as_ref().and_then(|r| {
+                let entry = r.cache.files.get(&f.relative)?;
+                let post = entry
+                    .meta
+                    .holds(&f.path, r.stamps)
+                    .then(|| r.cache.post(entry));
+                Some((post??, entry))
+            });
+            if let Some((post, entry)) = reused {
+                return (
+                    Some(post),
+                    entry.meta.problems.clone(),
+                    Some(entry.meta.clone()),
+                );
+            }
+            let (post, diags, read) = read_post(&cx, f);
+            let stamps = reuse.as_ref().map(|r| r.stamps);
+            let entry = match (&post, read, stamps.and_then(|s| s.get(&f.path))) {
+                (Some(p), Read::Stable(hash), Some(stamp)) => Some(FileMeta {
+                    stamp: *stamp,
+                    hash,
+                    image: cache::local_image(&f.path, p.image.as_deref()).map(|i| {
+                        // As the walk names it, to compare stamps.
+                        let i = crate::paths::normalize_path(&i);
+                        let then = stamps.and_then(|s| s.get(&i)).copied();
+                        (i, then)
+                    }),
+                    digest: cache::post_digest(p),
+                    problems: diags.clone(),
+                }),
+                _ => None,
+            };
+            (post, diags, entry)
+        })
+        .collect();
     let mut posts = Vec::with_capacity(results.len());
-    for (post, mut diags) in results {
+    let mut next = PostCache::default();
+    for (post, mut diags, entry) in results {
         problems.append(&mut diags);
+        if let (Some(p), Some(meta)) = (&post, entry) {
+            next.insert(p, meta);
+        }
         posts.extend(post);
     }
     reject_duplicate_permalinks(&mut posts, &mut problems, &config.source);
     // Docusaurus sorts by date, newest first; equal dates keep file order.
     posts.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.source.cmp(&b.source)));
-    Blog { posts, problems }
+    (Blog { posts, problems }, next)
 }
 
 /// Two files with one URL would overwrite each other's page; Docusaurus fails
@@ -136,13 +194,26 @@ pub(crate) fn read_text(path: &Path, roots: Option<&Roots>) -> Result<String, Di
     })
 }
 
-fn read_post(cx: &Context, file: &PostFile) -> (Option<Post>, Vec<Diagnostic>) {
-    let mut problems = Vec::new();
-    let post = parse_post(cx, file, &mut problems);
-    (post, problems)
+/// Whether a post read now may be cached: `Stable` with the SHA-256 of
+/// its bytes when it depends on nothing but its file (and `context`).
+enum Read {
+    Stable(String),
+    Volatile,
 }
 
-fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> Option<Post> {
+fn read_post(cx: &Context, file: &PostFile) -> (Option<Post>, Vec<Diagnostic>, Read) {
+    let mut problems = Vec::new();
+    let mut read = Read::Volatile;
+    let post = parse_post(cx, file, &mut problems, &mut read);
+    (post, problems, read)
+}
+
+fn parse_post(
+    cx: &Context,
+    file: &PostFile,
+    problems: &mut Vec<Diagnostic>,
+    read: &mut Read,
+) -> Option<Post> {
     let path = &file.path;
     match std::fs::metadata(path) {
         Ok(m) if m.len() > MAX_POST_BYTES => {
@@ -168,6 +239,7 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
             return None;
         }
     };
+    *read = Read::Stable(hex::encode(Sha256::digest(text.as_bytes())));
     let split = match frontmatter::split(&text) {
         Ok(s) => s,
         Err(line) => {
@@ -230,17 +302,18 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
                 errors += 1;
                 None
             }
-            None => match dates::git_first_commit_date(path) {
-                Some(date) => Some(date),
-                None => {
+            None => {
+                // The date comes from outside the file: read it again each time.
+                *read = Read::Volatile;
+                dates::git_first_commit_date(path).or_else(|| {
                     let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
                     problems.push(Diagnostic::warning(
                         path,
                         "no date in front matter, file name or git history; using the file's modification time",
                     ));
                     modified.map(chrono::DateTime::<chrono::Utc>::from)
-                }
-            },
+                })
+            }
         }
     };
 
@@ -302,15 +375,7 @@ fn parse_post(cx: &Context, file: &PostFile, problems: &mut Vec<Diagnostic>) -> 
 /// Why the front matter `image`, when it names a local file, will not be
 /// published (the renderer then silently leaves it out).
 fn refused_local_image(cx: &Context, post: &Path, image: &str) -> Option<Refusal> {
-    let image = image.trim();
-    let has_scheme = image
-        .split_once(':')
-        .is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains('/'));
-    if image.is_empty() || image.starts_with(['/', '#']) || has_scheme {
-        return None;
-    }
-    let relative = image.split(['?', '#']).next().unwrap_or(image);
-    let file = post.parent()?.join(relative);
+    let file = cache::local_image(post, Some(image))?;
     if std::fs::metadata(&file).is_ok_and(|m| m.is_dir()) {
         return None;
     }

@@ -19,6 +19,7 @@ mod feeds;
 mod fuzz_corpus;
 mod git_source;
 mod hardening;
+mod incremental;
 mod mdx_fidelity;
 mod misconfig;
 mod notify;

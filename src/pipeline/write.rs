@@ -1,0 +1,369 @@
+//! From loaded posts to files in the output folder, doing again only what
+//! changed since the last build: a post is rendered again when its file, a
+//! post it links to or an image in the blog changed (else its record in the
+//! cache stands), and a feed file is serialised again only when the digest
+//! of its inputs – channel, posts, rendered content – changed. Unchanged
+//! feeds are neither serialised nor read back.
+
+use std::collections::{BTreeSet, HashMap};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::config::BlogConfig;
+use crate::diag::Diagnostic;
+use crate::feeds::channels::{ChannelPlan, plan_channels};
+use crate::feeds::{self, Channel, Format, Item, OutputDir};
+use crate::model::Post;
+use crate::posts::cache::{Stamps, post_digest};
+
+use super::cache::{BuildCache, Pack, Parts, RenderRecord};
+
+/// Posts rendered between two writes to the pack.
+const RENDER_BATCH: usize = 512;
+/// Channels serialised with one set of contents in memory.
+const CHANNEL_BATCH: usize = 64;
+use super::content::{Rendered, Renderer, content_digest};
+
+/// What [`write_feeds`] wrote.
+pub struct Written {
+    /// Files whose bytes changed.
+    pub count: usize,
+    /// Public URLs of the feed files among them.
+    pub changed: Vec<String>,
+    /// Every file the build wrote or kept.
+    pub files: BTreeSet<String>,
+}
+
+/// What the last build left, and the stamps of the blog's files now.
+pub struct Last<'a> {
+    /// Every file the last build wrote or kept.
+    pub written_before: &'a BTreeSet<String>,
+    pub cache: &'a mut BuildCache,
+    pub stamps: &'a Stamps,
+    pub pack: &'a Pack,
+}
+
+/// Writes every feed file whose bytes change (unchanged ones are left
+/// alone) and removes the files of `written_before` no longer written.
+/// `cache` comes in as the last build left it and goes out as the next
+/// build may use it.
+pub fn write_feeds(
+    config: &BlogConfig,
+    posts: &[Post],
+    now: chrono::DateTime<chrono::Utc>,
+    problems: &mut Vec<Diagnostic>,
+    last: Last,
+) -> std::io::Result<Written> {
+    let Last {
+        written_before,
+        cache,
+        stamps,
+        pack,
+    } = last;
+    let clock = std::time::Instant::now();
+    let phase =
+        |name: &str| tracing::debug!(phase = name, ms = clock.elapsed().as_millis(), "write");
+    let published: Vec<&Post> = posts.iter().filter(|p| p.is_published(now)).collect();
+    let plans = plan_channels(config, &published, problems);
+    phase("planned");
+
+    let mut shown: Vec<&Post> = plans.iter().flat_map(|p| p.posts.iter().copied()).collect();
+    shown.sort_by(|a, b| a.source.cmp(&b.source));
+    shown.dedup_by(|a, b| a.source == b.source);
+
+    // A post whose inputs are as its record says renders as it did then.
+    let renderer = Renderer::new(config, posts);
+    let files_digest = &stamps.others;
+    let file_hash = |p: &Post| {
+        cache
+            .posts
+            .files
+            .get(&p.source)
+            .map(|f| f.meta.hash.as_str())
+    };
+    let mut records = std::mem::take(&mut cache.renders);
+    let dirty: Vec<&Post> = shown
+        .iter()
+        .filter(|p| {
+            let holds = records.get(&p.source).is_some_and(|record| {
+                file_hash(p) == Some(record.file_hash.as_str())
+                    && record.files_digest == *files_digest
+                    && (record.links.iter()).all(|(path, url)| renderer.index.url_for(path) == *url)
+            });
+            !holds
+        })
+        .copied()
+        .collect();
+    // The others are rendered a batch at a time, straight into the pack:
+    // memory holds one batch of HTML, not the blog's.
+    for batch in dirty.chunks(RENDER_BATCH) {
+        let done: Vec<Rendered> = batch.par_iter().map(|p| renderer.render(p)).collect();
+        let parts: Vec<Parts> = (done.iter())
+            .map(|r| {
+                (
+                    r.html.as_str(),
+                    r.summary.as_deref(),
+                    r.image_url.as_deref(),
+                )
+            })
+            .collect();
+        let at = pack.append(&parts)?;
+        for ((p, r), at) in batch.iter().zip(done).zip(at) {
+            let record = RenderRecord {
+                // Empty for a post that is not cached: dropped at the end.
+                file_hash: file_hash(p).unwrap_or_default().to_owned(),
+                files_digest: files_digest.clone(),
+                output: r.digest(),
+                links: r.links,
+                warnings: r.warnings,
+                assets: r.assets,
+                at: Some(at),
+            };
+            records.insert(p.source.clone(), record);
+        }
+    }
+    phase("rendered changed posts");
+    let outputs: HashMap<&str, String> = shown
+        .par_iter()
+        .map(|p| {
+            let src = p.source.as_str();
+            let post = match cache.posts.files.get(src) {
+                Some(file) => file.meta.digest.clone(),
+                None => post_digest(p),
+            };
+            (src, item_digest(&post, &records[src].output))
+        })
+        .collect();
+
+    phase("item digests");
+    // The feed files whose inputs changed, or that are not there as written.
+    let out = OutputDir::new(&config.output);
+    let jobs: Vec<(String, usize, Format, String)> = plans
+        .iter()
+        .enumerate()
+        .flat_map(|(i, plan)| {
+            let digest = channel_digest(&cache.context, plan, &outputs);
+            config.formats.iter().map(move |f| {
+                let rel = feeds::feed_path(&plan.dir, *f);
+                let digest = format!("{digest}:{f:?}");
+                (rel, i, *f, digest)
+            })
+        })
+        .collect();
+    let stale: Vec<&(String, usize, Format, String)> = jobs
+        .par_iter()
+        .filter(|(rel, _, _, digest)| {
+            let kept = cache.feeds.get(rel).filter(|(d, _)| d == digest);
+            !(written_before.contains(rel)
+                && kept.is_some_and(|(_, len)| {
+                    let meta = std::fs::metadata(config.output.join(rel));
+                    meta.is_ok_and(|m| m.is_file() && m.len() == *len)
+                }))
+        })
+        .collect();
+    phase("stale feeds found");
+
+    // Serialised a batch of channels at a time, with their posts' content
+    // taken from the pack (rendered again if it is damaged or gone).
+    let mut sizes: Vec<(bool, usize)> = Vec::with_capacity(stale.len());
+    for batch in stale.chunk_by(|a, b| a.1 / CHANNEL_BATCH == b.1 / CHANNEL_BATCH) {
+        let mut wanted: Vec<&Post> = batch
+            .iter()
+            .flat_map(|(_, i, _, _)| plans[*i].posts.iter().copied())
+            .collect();
+        wanted.sort_by(|a, b| a.source.cmp(&b.source));
+        wanted.dedup_by(|a, b| a.source == b.source);
+        let contents: HashMap<&str, Rendered> = wanted
+            .par_iter()
+            .map(|p| {
+                let record = &records[&p.source];
+                let content = unpack(pack, record).unwrap_or_else(|| renderer.render(p));
+                (p.source.as_str(), content)
+            })
+            .collect();
+        let written: Vec<(bool, usize)> = batch
+            .par_iter()
+            .map(|(rel, i, f, _)| {
+                let channel = channel(config, &plans[*i], &contents);
+                let bytes = feeds::render(&channel, *f);
+                Ok((out.write_if_changed(rel, &bytes)?, bytes.len()))
+            })
+            .collect::<std::io::Result<_>>()?;
+        sizes.extend(written);
+    }
+    let mut count = sizes.iter().filter(|(w, _)| *w).count();
+    let changed: Vec<String> = stale
+        .iter()
+        .zip(&sizes)
+        .filter(|(_, (w, _))| *w)
+        .map(|((rel, _, _, _), _)| format!("{}/{rel}", config.feeds_url))
+        .collect();
+    phase("feeds serialised");
+    let mut feeds: HashMap<String, (String, u64)> = HashMap::with_capacity(jobs.len());
+    for (rel, _, _, digest) in &jobs {
+        if let Some(kept) = cache.feeds.remove(rel).filter(|(d, _)| d == digest) {
+            feeds.insert(rel.clone(), kept);
+        }
+    }
+    for ((rel, _, _, digest), (_, len)) in stale.iter().zip(&sizes) {
+        feeds.insert(rel.clone(), (digest.clone(), *len as u64));
+    }
+
+    // The records of the posts shown: warnings and assets of all, and
+    // what the next build may reuse.
+    let mut renders: HashMap<String, RenderRecord> = shown
+        .iter()
+        .filter_map(|p| Some((p.source.clone(), records.remove(&p.source)?)))
+        .collect();
+    for record in renders.values() {
+        problems.extend(record.warnings.iter().cloned());
+    }
+    let assets: BTreeSet<(&String, &std::path::PathBuf)> = renders
+        .values()
+        .flat_map(|r| r.assets.iter().map(|(name, real)| (name, real)))
+        .collect();
+    let mut keep: BTreeSet<String> = jobs.iter().map(|(rel, _, _, _)| rel.clone()).collect();
+    let assets: Vec<(String, &std::path::PathBuf)> = assets
+        .into_iter()
+        .map(|(name, from)| (format!("assets/{name}"), from))
+        .collect();
+    let copied: Vec<bool> = assets
+        .par_iter()
+        .map(|(rel, from)| {
+            // Names carry a hash of the content: one the last build wrote
+            // and that is still there is this file.
+            if written_before.contains(rel) && config.output.join(rel).is_file() {
+                return Ok(false);
+            }
+            out.copy_if_missing(rel, from)
+        })
+        .collect::<std::io::Result<_>>()?;
+    count += copied.iter().filter(|c| **c).count();
+    keep.extend(assets.into_iter().map(|(rel, _)| rel));
+    phase("assets copied");
+    let none = HashMap::new();
+    let channels: Vec<Channel> = plans.iter().map(|p| channel(config, p, &none)).collect();
+    let refs: Vec<&Channel> = channels.iter().collect();
+    let opml = feeds::render_opml(&config.title, &refs, &config.formats);
+    count += usize::from(out.write_if_changed("feeds.opml", &opml)?);
+    let index =
+        feeds::render_index_html(&config.title, &config.description, &refs, &config.formats);
+    count += usize::from(out.write_if_changed("index.html", &index)?);
+    keep.extend(["feeds.opml".to_string(), "index.html".to_string()]);
+    for stale in out.remove_stale(&keep, written_before)? {
+        tracing::info!(file = %stale, "removed a feed that no longer has posts");
+    }
+    // A record without a file hash was only there for this build.
+    renders.retain(|_, r| !r.file_hash.is_empty());
+    cache.renders = renders;
+    cache.feeds = feeds;
+    phase("index written");
+    tracing::debug!(
+        rendered = dirty.len(),
+        serialised = stale.len(),
+        feeds = jobs.len(),
+        "feeds written"
+    );
+    Ok(Written {
+        count,
+        changed,
+        files: keep,
+    })
+}
+
+/// A post's content as the record's pack entry holds it, if that is there
+/// and is what the record says.
+fn unpack(pack: &Pack, record: &RenderRecord) -> Option<Rendered> {
+    let c = pack.get(record.at?)?;
+    let digest = content_digest(&c.html, c.summary.as_deref(), c.image_url.as_deref());
+    (digest == record.output).then(|| Rendered {
+        html: c.html,
+        summary: c.summary,
+        image_url: c.image_url,
+        warnings: record.warnings.clone(),
+        links: record.links.clone(),
+        assets: record.assets.clone(),
+    })
+}
+
+/// One channel to serialise or list. A post not in `contents` has no
+/// content: the OPML and index pages do not show any.
+fn channel<'a>(
+    config: &BlogConfig,
+    plan: &ChannelPlan<'a>,
+    contents: &'a HashMap<&str, Rendered>,
+) -> Channel<'a> {
+    Channel {
+        kind: plan.kind,
+        title: plan.title.clone(),
+        description: plan.description.clone(),
+        page_url: plan.page_url.clone(),
+        feed_base_url: if plan.dir.is_empty() {
+            config.feeds_url.clone()
+        } else {
+            format!("{}/{}", config.feeds_url, plan.dir)
+        },
+        dir: plan.dir.clone(),
+        language: config.language.clone(),
+        generator: format!("postbode {}", env!("CARGO_PKG_VERSION")),
+        fallback_author: config.title.clone(),
+        hub: config.websub_hub.clone(),
+        items: plan
+            .posts
+            .iter()
+            .map(|p| item(config, p, contents))
+            .collect(),
+    }
+}
+
+fn item<'a>(config: &BlogConfig, p: &'a Post, rendered: &'a HashMap<&str, Rendered>) -> Item<'a> {
+    let r = rendered.get(p.source.as_str());
+    Item {
+        post: p,
+        content_html: r.map_or("", |r| r.html.as_str()),
+        summary: r.and_then(|r| r.summary.as_deref()),
+        image_url: r.and_then(|r| r.image_url.as_deref()),
+        author_urls: p
+            .authors
+            .iter()
+            .map(|a| {
+                a.page
+                    .as_deref()
+                    .map(|pg| config.site_link(pg))
+                    .or_else(|| a.url.clone().filter(|u| u.starts_with("http")))
+            })
+            .collect(),
+    }
+}
+
+/// A digest of everything a feed item shows: the post's fields and its
+/// rendered content.
+fn item_digest(post: &str, output: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(post);
+    h.update([0]);
+    h.update(output);
+    hex::encode(h.finalize())
+}
+
+/// A digest of a channel's inputs: the build context (program, feed
+/// definition), the channel's own fields and its items in order.
+fn channel_digest(context: &str, plan: &ChannelPlan, items: &HashMap<&str, String>) -> String {
+    let mut h = Sha256::new();
+    for field in [
+        context,
+        &format!("{:?}", plan.kind),
+        &plan.title,
+        &plan.description,
+        &plan.page_url,
+        &plan.dir,
+    ] {
+        h.update((field.len() as u64).to_le_bytes());
+        h.update(field);
+    }
+    for p in &plan.posts {
+        h.update(&items[p.source.as_str()]);
+    }
+    hex::encode(h.finalize())
+}

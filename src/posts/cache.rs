@@ -1,0 +1,357 @@
+//! Posts as the last build read them, so that a rebuild after a one-post
+//! edit reads and parses that one file, not the whole blog (reading 10,000
+//! posts costs some 0.7 s of CPU, most of it in YAML and file system calls).
+//!
+//! An entry is reused only while its file has the size and modification
+//! time the build saw before reading it (`Stamp`s are taken by the stat-only
+//! fingerprint at the start of a build, so a file changed during a build is
+//! read again next time), and while everything else a post depends on – the
+//! feed definition, `tags.yml`, `authors.yml`, the program itself – is what
+//! `context` says. Posts whose date comes from git history or the file's
+//! time, and posts with errors, are never cached.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::diag::Diagnostic;
+use crate::model::{Author, Post, Tag};
+
+/// Size and modification time (nanoseconds since the epoch) of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Stamp {
+    pub len: u64,
+    pub mtime_ns: u128,
+}
+
+impl Stamp {
+    pub fn of(meta: &std::fs::Metadata) -> Stamp {
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .unwrap_or_default()
+            .as_nanos();
+        Stamp {
+            len: meta.len(),
+            mtime_ns,
+        }
+    }
+}
+
+/// The stamp of every file in the blog folder, by the path the walk gave
+/// it (compared as bytes: hashing a `Path` by its components costs more).
+#[derive(Debug, Default)]
+pub struct Stamps {
+    by_path: HashMap<OsString, Stamp>,
+    /// A digest of the stamps of the files that are not posts (images).
+    pub others: String,
+}
+
+impl Stamps {
+    pub fn new(by_path: HashMap<OsString, Stamp>, others: String) -> Stamps {
+        Stamps { by_path, others }
+    }
+
+    pub fn get(&self, path: &Path) -> Option<&Stamp> {
+        self.by_path.get(path.as_os_str())
+    }
+}
+
+/// Parsed posts by their path relative to the blog folder.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct PostCache {
+    /// A digest of what every entry depends on besides its own file; the
+    /// caller decides it and drops the cache when it differs.
+    pub context: String,
+    /// Each tag and author once (a tag's description would otherwise be
+    /// kept with each of its posts); posts refer to them by index.
+    tags: Vec<StoredTag>,
+    authors: Vec<StoredAuthor>,
+    pub files: HashMap<String, CachedFile>,
+    #[serde(skip)]
+    tag_ids: HashMap<StoredTag, u32>,
+    #[serde(skip)]
+    author_ids: HashMap<StoredAuthor, u32>,
+}
+
+/// One post file as the last build read it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CachedFile {
+    pub meta: FileMeta,
+    post: StoredPost,
+}
+
+/// What is known of a post file besides the post.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileMeta {
+    pub stamp: Stamp,
+    /// SHA-256 of the file's bytes, hex: what the render cache is keyed by.
+    pub hash: String,
+    /// The local front matter `image` the loader checked, with its stamp
+    /// then (`None`: not in the blog folder).
+    pub image: Option<(PathBuf, Option<Stamp>)>,
+    /// [`post_digest`] of the post.
+    pub digest: String,
+    pub problems: Vec<Diagnostic>,
+}
+
+impl FileMeta {
+    /// Whether this entry still holds for `path` given the stamps of now.
+    pub fn holds(&self, path: &Path, stamps: &Stamps) -> bool {
+        stamps.get(path) == Some(&self.stamp)
+            && self
+                .image
+                .as_ref()
+                .is_none_or(|(image, then)| stamps.get(image) == then.as_ref())
+    }
+}
+
+impl PostCache {
+    /// The post of an entry; `None` if the entry refers to a tag or author
+    /// this cache does not have (a damaged file).
+    pub fn post(&self, file: &CachedFile) -> Option<Post> {
+        let p = &file.post;
+        let tags = p
+            .tags
+            .iter()
+            .map(|i| self.tags.get(*i as usize).map(Tag::from));
+        let authors = (p.authors.iter()).map(|i| self.authors.get(*i as usize).map(Author::from));
+        Some(Post {
+            source: p.source.clone(),
+            permalink: p.permalink.clone(),
+            url: p.url.clone(),
+            date: p.date,
+            title: p.title.clone(),
+            description: p.description.clone(),
+            tags: tags.collect::<Option<_>>()?,
+            authors: authors.collect::<Option<_>>()?,
+            draft: p.draft,
+            unlisted: p.unlisted,
+            image: p.image.clone(),
+            body_line: p.body_line,
+        })
+    }
+
+    pub fn insert(&mut self, post: &Post, meta: FileMeta) {
+        let tags = (post.tags.iter())
+            .map(|t| intern(&mut self.tags, &mut self.tag_ids, t.into()))
+            .collect();
+        let authors = (post.authors.iter())
+            .map(|a| intern(&mut self.authors, &mut self.author_ids, a.into()))
+            .collect();
+        let stored = StoredPost {
+            source: post.source.clone(),
+            permalink: post.permalink.clone(),
+            url: post.url.clone(),
+            date: post.date,
+            title: post.title.clone(),
+            description: post.description.clone(),
+            tags,
+            authors,
+            draft: post.draft,
+            unlisted: post.unlisted,
+            image: post.image.clone(),
+            body_line: post.body_line,
+        };
+        let file = CachedFile { meta, post: stored };
+        self.files.insert(post.source.clone(), file);
+    }
+}
+
+/// The index of `value` in `table`, added when new.
+fn intern<T: Clone + Eq + std::hash::Hash>(
+    table: &mut Vec<T>,
+    ids: &mut HashMap<T, u32>,
+    value: T,
+) -> u32 {
+    let next = table.len() as u32;
+    *ids.entry(value.clone()).or_insert_with(|| {
+        table.push(value);
+        next
+    })
+}
+
+/// A digest of every field of a post (by its `Debug` form): what feeds
+/// may show of it besides its rendered content.
+pub fn post_digest(post: &Post) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(format!("{post:?}")))
+}
+
+/// The local file a front matter `image` names, as the loader resolves it
+/// (joined, not normalised: `..` after a link is the file system's to
+/// resolve).
+pub fn local_image(post_path: &Path, image: Option<&str>) -> Option<PathBuf> {
+    let image = image?.trim();
+    let has_scheme = image
+        .split_once(':')
+        .is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains('/'));
+    if image.is_empty() || image.starts_with(['/', '#']) || has_scheme {
+        return None;
+    }
+    let relative = image.split(['?', '#']).next().unwrap_or(image);
+    Some(post_path.parent()?.join(relative))
+}
+
+/// [`Post`] with every field kept (the model's own serde form leaves out
+/// what feeds and notifications do not show), tags and authors by index.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredPost {
+    source: String,
+    permalink: String,
+    url: String,
+    date: DateTime<Utc>,
+    title: String,
+    description: Option<String>,
+    tags: Vec<u32>,
+    authors: Vec<u32>,
+    draft: bool,
+    unlisted: bool,
+    image: Option<String>,
+    body_line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+struct StoredTag {
+    key: String,
+    label: String,
+    permalink: String,
+    description: Option<String>,
+    inline: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+struct StoredAuthor {
+    key: Option<String>,
+    name: Option<String>,
+    title: Option<String>,
+    url: Option<String>,
+    email: Option<String>,
+    image_url: Option<String>,
+    page: Option<String>,
+}
+
+impl From<&Tag> for StoredTag {
+    fn from(t: &Tag) -> Self {
+        StoredTag {
+            key: t.key.clone(),
+            label: t.label.clone(),
+            permalink: t.permalink.clone(),
+            description: t.description.clone(),
+            inline: t.inline,
+        }
+    }
+}
+
+impl From<&StoredTag> for Tag {
+    fn from(t: &StoredTag) -> Self {
+        Tag {
+            key: t.key.clone(),
+            label: t.label.clone(),
+            permalink: t.permalink.clone(),
+            description: t.description.clone(),
+            inline: t.inline,
+        }
+    }
+}
+
+impl From<&Author> for StoredAuthor {
+    fn from(a: &Author) -> Self {
+        StoredAuthor {
+            key: a.key.clone(),
+            name: a.name.clone(),
+            title: a.title.clone(),
+            url: a.url.clone(),
+            email: a.email.clone(),
+            image_url: a.image_url.clone(),
+            page: a.page.clone(),
+        }
+    }
+}
+
+impl From<&StoredAuthor> for Author {
+    fn from(a: &StoredAuthor) -> Self {
+        Author {
+            key: a.key.clone(),
+            name: a.name.clone(),
+            title: a.title.clone(),
+            url: a.url.clone(),
+            email: a.email.clone(),
+            image_url: a.image_url.clone(),
+            page: a.page.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_post_comes_back_with_every_field() {
+        let post = Post {
+            source: "2025/01/a.md".into(),
+            permalink: "/blog/a".into(),
+            url: "https://x/blog/a".into(),
+            date: DateTime::<Utc>::UNIX_EPOCH,
+            title: "A".into(),
+            description: Some("d\n".into()),
+            tags: vec![Tag {
+                key: "api".into(),
+                label: "API".into(),
+                permalink: "/blog/tags/api".into(),
+                description: Some("about APIs".into()),
+                inline: true,
+            }],
+            authors: vec![Author {
+                key: Some("jan".into()),
+                name: Some("Jan".into()),
+                title: Some("t".into()),
+                url: Some("https://jan".into()),
+                email: Some("j@x.nl".into()),
+                image_url: Some("/j.png".into()),
+                page: Some("/blog/authors/jan".into()),
+            }],
+            draft: true,
+            unlisted: true,
+            image: Some("./img/a.png".into()),
+            body_line: 7,
+        };
+        let meta = FileMeta {
+            stamp: Stamp {
+                len: 1,
+                mtime_ns: 2,
+            },
+            hash: "h".into(),
+            image: None,
+            digest: post_digest(&post),
+            problems: Vec::new(),
+        };
+        let mut cache = PostCache::default();
+        cache.insert(&post, meta.clone());
+        let mut second = post.clone();
+        second.source = "2025/01/b.md".into();
+        cache.insert(&second, meta);
+        let json = serde_json::to_string(&cache).unwrap();
+        assert_eq!(json.matches("about APIs").count(), 1, "{json}");
+        let back: PostCache = serde_json::from_str(&json).unwrap();
+        let back = back.post(&back.files["2025/01/a.md"]).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{post:?}"));
+    }
+
+    #[test]
+    fn only_relative_front_matter_images_are_local_files() {
+        let post = Path::new("/b/2025/a.md");
+        assert_eq!(
+            local_image(post, Some("img/a.png?x")),
+            Some(PathBuf::from("/b/2025/img/a.png"))
+        );
+        for not_local in ["/img/a.png", "https://x/a.png", "#top", "", "data:x"] {
+            assert_eq!(local_image(post, Some(not_local)), None, "{not_local}");
+        }
+    }
+}
