@@ -358,7 +358,19 @@ impl Recorder {
         let mut commits: JoinSet<Result<(), NotifyError>> = JoinSet::new();
         let mut failed: Option<NotifyError> = None;
         let mut group = Vec::new();
-        while failed.is_none() && queue.recv_many(&mut group, GROUP_MAX).await > 0 {
+        while failed.is_none() {
+            // A failed commit ends the loop at once, even while the senders
+            // still hold the queue open.
+            let n = tokio::select! {
+                Some(joined) = commits.join_next() => {
+                    failed = flatten(joined).err();
+                    continue;
+                }
+                n = queue.recv_many(&mut group, GROUP_MAX) => n,
+            };
+            if n == 0 {
+                break;
+            }
             // Slots outlive the commit: see `Record::Done`.
             let mut slots = Vec::new();
             let mut settle = Vec::with_capacity(group.len());
