@@ -183,7 +183,7 @@ impl TestStore for PgStore {
 
 /// Several runs of one blog at once, each claiming in small batches until
 /// nothing is due: every row is claimed exactly once, and each run got some.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_runs_of_one_blog_share_the_outbox_without_claiming_a_row_twice() {
     if !available() {
         return;
@@ -197,10 +197,14 @@ async fn concurrent_runs_of_one_blog_share_the_outbox_without_claiming_a_row_twi
         .await
         .unwrap();
     let mut workers = tokio::task::JoinSet::new();
+    // All four have started before any claims: a run that is still
+    // connecting must not find the outbox emptied by the others.
+    let started = std::sync::Arc::new(tokio::sync::Barrier::new(4));
     for _ in 0..4 {
-        let store = store.clone();
+        let (store, started) = (store.clone(), started.clone());
         workers.spawn(async move {
             let run = store.begin_run(BLOG, t0(), Duration::ZERO).await.unwrap();
+            started.wait().await;
             let mut mine = Vec::new();
             loop {
                 let batch = store.claim_due(BLOG, &run, t0(), LEASE, 7).await.unwrap();
