@@ -70,15 +70,6 @@ impl StateLocation {
             StateLocation::Postgres(_) => None,
         }
     }
-
-    /// How messages name the state: the path, or the URL without its
-    /// credentials.
-    pub fn display_name(&self) -> PathBuf {
-        match self {
-            StateLocation::File(p) => p.clone(),
-            StateLocation::Postgres(url) => PathBuf::from(url.to_string()),
-        }
-    }
 }
 
 impl fmt::Display for StateLocation {
