@@ -39,6 +39,12 @@ fn full_build(blog: &TestBlog) -> BTreeMap<String, Vec<u8>> {
     let fresh = TestBlog::new("");
     std::fs::write(fresh.toml(), std::fs::read(blog.toml()).unwrap()).unwrap();
     copy_dir(&blog.blog(), &fresh.blog());
+    // The site's static folder too (the example has one): images there map
+    // to their site URL.
+    let static_dir = blog.path().join("static");
+    if static_dir.is_dir() {
+        copy_dir(&static_dir, &fresh.path().join("static"));
+    }
     build(&fresh, &[])
 }
 
