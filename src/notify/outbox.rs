@@ -288,19 +288,17 @@ async fn commit(store: &Store, blog: &str, settle: &[Settlement]) -> Result<(), 
 
 /// Logs the sent deliveries of a group that could not be recorded, by id:
 /// a later run sends them again.
-fn log_unrecorded(blog: &str, settle: &[Settlement], e: Option<&NotifyError>) {
+fn log_unrecorded(blog: &str, settle: &[Settlement], e: &NotifyError) {
     let sent: Vec<i64> = settle
         .iter()
         .filter(|s| matches!(s, Settlement::Sent { .. }))
         .map(Settlement::id)
         .collect();
-    if let Some(e) = e {
-        tracing::error!(
-            blog,
-            unrecorded = ?sent,
-            "cannot record what was sent, stopping: a later run sends these again: {e}"
-        );
-    }
+    tracing::error!(
+        blog,
+        unrecorded = ?sent,
+        "cannot record what was sent, stopping: a later run sends these again: {e}"
+    );
 }
 
 /// A commit task's result; a panicked one is an error like any other.
@@ -390,9 +388,9 @@ impl Recorder {
                     }
                 }
             }
-            if failed.is_some() {
+            if let Some(e) = &failed {
                 halt.fail();
-                log_unrecorded(&self.blog, &settle, failed.as_ref());
+                log_unrecorded(&self.blog, &settle, e);
                 break;
             }
             while commits.len() >= parallel {
@@ -404,10 +402,10 @@ impl Recorder {
             let done = settle.len() as u64;
             commits.spawn(async move {
                 let result = commit(&store, &blog, &settle).await;
-                if result.is_err() {
+                if let Err(e) = &result {
                     // Before the slots go: nothing new is sent.
                     halt.fail();
-                    log_unrecorded(&blog, &settle, result.as_ref().err());
+                    log_unrecorded(&blog, &settle, e);
                 }
                 drop(slots);
                 result
