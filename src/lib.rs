@@ -20,3 +20,4 @@ pub mod source;
 pub mod state;
 pub mod templates;
 pub mod text;
+pub mod token;

@@ -19,6 +19,7 @@ pub mod delivery;
 pub mod email;
 mod error;
 pub mod lint;
+pub mod serve;
 pub mod state;
 pub mod subscribers;
 mod values;
@@ -27,6 +28,7 @@ pub use delivery::DeliverySettings;
 use email::RawEmail;
 pub use email::{EmailConfig, EmailTransport};
 pub use error::ConfigError;
+pub use serve::ServeConfig;
 pub use state::{DatabaseUrl, StateLocation};
 use subscribers::{RawSubscribers, SubscribersField};
 use values::RawSource;
@@ -85,6 +87,9 @@ struct RawConfig {
     /// WebSub hub announced as `rel=hub` and pinged when feeds change.
     #[serde(default, deserialize_with = "values::websub_hub")]
     websub_hub: Option<String>,
+    /// Subscription pages (`postbode serve`).
+    #[serde(default)]
+    serve: Option<serve::RawServe>,
 }
 
 /// Posts read from a branch of a git repository, checked out by
@@ -149,6 +154,8 @@ pub struct BlogConfig {
     pub templates: Option<PathBuf>,
     /// WebSub hub URL (`rel=hub` in every feed, pinged after a change).
     pub websub_hub: Option<String>,
+    /// `[serve]`: the subscription pages, and the links to them in emails.
+    pub serve: Option<ServeConfig>,
 }
 
 impl BlogConfig {
@@ -306,6 +313,7 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
         },
         templates: raw.templates.map(|p| resolve(&p)),
         websub_hub: raw.websub_hub,
+        serve: raw.serve.map(ServeConfig::from),
     })
 }
 

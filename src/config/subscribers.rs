@@ -161,13 +161,17 @@ pub enum WebhookFormat {
 }
 
 impl WebhookFormat {
-    const ALL: [WebhookFormat; 5] = [
+    pub const ALL: [WebhookFormat; 5] = [
         WebhookFormat::Json,
         WebhookFormat::Slack,
         WebhookFormat::Teams,
         WebhookFormat::Mattermost,
         WebhookFormat::Discord,
     ];
+
+    pub fn from_name(name: &str) -> Option<WebhookFormat> {
+        WebhookFormat::ALL.into_iter().find(|f| f.name() == name)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -189,7 +193,11 @@ pub enum Digest {
 }
 
 impl Digest {
-    const ALL: [Digest; 3] = [Digest::None, Digest::Daily, Digest::Weekly];
+    pub const ALL: [Digest; 3] = [Digest::None, Digest::Daily, Digest::Weekly];
+
+    pub fn from_name(name: &str) -> Option<Digest> {
+        Digest::ALL.into_iter().find(|d| d.name() == name)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -208,7 +216,11 @@ pub enum Language {
 }
 
 impl Language {
-    const ALL: [Language; 2] = [Language::Nl, Language::En];
+    pub const ALL: [Language; 2] = [Language::Nl, Language::En];
+
+    pub fn from_code(code: &str) -> Option<Language> {
+        Language::ALL.into_iter().find(|l| l.code() == code)
+    }
 
     pub fn code(self) -> &'static str {
         match self {
@@ -253,6 +265,10 @@ pub struct Filter {
     pub all_tags: Vec<String>,
     pub exclude_tags: Vec<String>,
     pub authors: Vec<String>,
+    /// A post matches with one of `any_tags` *or* by one of `authors`
+    /// (the subscribe page's "these tags and these authors"); otherwise
+    /// it needs both, as a feed definition says.
+    pub tags_or_authors: bool,
 }
 
 /// A checked subscriber, ready to plan and send for.
@@ -263,7 +279,31 @@ pub struct Subscriber {
     pub filter: Filter,
     pub digest: Digest,
     pub language: Language,
+    pub origin: Origin,
 }
+
+/// Where a subscriber was defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// In the feed definition (or its subscribers file).
+    #[default]
+    Definition,
+    /// Signed up through `postbode serve` (its id is `serve:<n>`);
+    /// `manage_key` goes into its manage and unsubscribe links.
+    Serve { manage_key: u64 },
+}
+
+impl Origin {
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Definition => "definition",
+            Origin::Serve { .. } => "serve",
+        }
+    }
+}
+
+/// Ids that start with this belong to subscribers kept in the state.
+pub const RESERVED_ID_PREFIX: &str = "serve:";
 
 /// Checks every subscriber of a blog. `config_file` is the feed definition
 /// (where inline subscribers were written; a subscribers file is relative to
@@ -335,6 +375,14 @@ fn check(
             "has no `id` (a stable, unique id per blog is required)".into(),
         ));
     };
+    if id.get_ref().starts_with(RESERVED_ID_PREFIX) {
+        return Err(at(
+            id,
+            format!(
+                "ids starting with {RESERVED_ID_PREFIX:?} are reserved for subscribers of postbode serve"
+            ),
+        ));
+    }
     if !ids.insert(id.get_ref().clone()) {
         return Err(at(id, "the id is used twice".into()));
     }
@@ -383,9 +431,11 @@ fn check(
             all_tags: lower(&raw.all_tags),
             exclude_tags: lower(&raw.exclude_tags),
             authors: lower(&raw.authors),
+            tags_or_authors: false,
         },
         digest: digest.unwrap_or(Digest::None),
         language: language.unwrap_or(default_language),
+        origin: Origin::Definition,
     })
 }
 

@@ -77,35 +77,25 @@ pub fn matches(filter: &Filter, post: &Post) -> bool {
             .iter()
             .any(|t| t.key.to_lowercase() == *wanted || t.label.to_lowercase() == *wanted)
     };
-    if filter
-        .any_tags
-        .as_ref()
-        .is_some_and(|any| !any.iter().any(has_tag))
-    {
+    if !filter.all_tags.iter().all(has_tag) || filter.exclude_tags.iter().any(has_tag) {
         return false;
     }
-    if !filter.all_tags.iter().all(has_tag) {
-        return false;
-    }
-    if filter.exclude_tags.iter().any(has_tag) {
-        return false;
-    }
-    if !filter.authors.is_empty() {
-        let by = |wanted: &String| {
-            post.authors.iter().any(|a| {
-                a.key
+    let by = |wanted: &String| {
+        post.authors.iter().any(|a| {
+            a.key
+                .as_deref()
+                .is_some_and(|k| k.to_lowercase() == *wanted)
+                || a.name
                     .as_deref()
-                    .is_some_and(|k| k.to_lowercase() == *wanted)
-                    || a.name
-                        .as_deref()
-                        .is_some_and(|n| n.to_lowercase() == *wanted)
-            })
-        };
-        if !filter.authors.iter().any(by) {
-            return false;
-        }
+                    .is_some_and(|n| n.to_lowercase() == *wanted)
+        })
+    };
+    let tagged = filter.any_tags.as_ref().map(|any| any.iter().any(has_tag));
+    let authored = (!filter.authors.is_empty()).then(|| filter.authors.iter().any(by));
+    match (tagged, authored) {
+        (Some(t), Some(a)) if filter.tags_or_authors => t || a,
+        (t, a) => t.unwrap_or(true) && a.unwrap_or(true),
     }
-    true
 }
 
 /// Plans one run. `first_run`: the state has no history for this blog, so
@@ -265,6 +255,7 @@ mod tests {
             filter,
             digest: Digest::None,
             language: Language::Nl,
+            origin: Default::default(),
         }
     }
 
@@ -315,7 +306,20 @@ mod tests {
             all_tags: strings(all),
             exclude_tags: strings(ex),
             authors: strings(au),
+            tags_or_authors: false,
         };
+        // The subscribe page's choice: these tags, or these authors.
+        let either = |any: &[&str], au: &[&str]| Filter {
+            tags_or_authors: true,
+            ..f(Some(any), &[], &[], au)
+        };
+        assert!(matches(&either(&["ai"], &["anna"]), &p), "by anna");
+        assert!(matches(&either(&["api"], &["bob"]), &p), "tagged api");
+        assert!(!matches(&either(&["ai"], &["bob"]), &p), "neither");
+        assert!(
+            !matches(&f(Some(&["ai"]), &[], &[], &["anna"]), &p),
+            "both needed"
+        );
         assert!(
             matches(&f(None, &[], &[], &[]), &p),
             "no filter: everything"

@@ -6,6 +6,7 @@
 pub mod http;
 pub mod metrics;
 pub mod schedule;
+pub mod serve;
 
 pub use metrics::Metrics;
 pub use schedule::{Health, Stop};

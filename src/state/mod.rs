@@ -38,6 +38,7 @@ pub mod migrate;
 mod postgres;
 mod sqlite;
 mod store;
+pub mod subscriptions;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -29,6 +29,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("net", 0),
     ("paths", 0),
     ("text", 0),
+    ("token", 0),
 ];
 
 const MAX_CODE_LINES: usize = 600;

@@ -79,6 +79,7 @@ pub fn subscriber(id: &str, address: &str, language: Language) -> Subscriber {
         filter: Filter::default(),
         digest: Digest::None,
         language,
+        origin: Default::default(),
     }
 }
 

@@ -21,6 +21,7 @@ mod outbox;
 mod queries;
 mod runs;
 mod subscribers;
+pub(in crate::state) mod subscriptions;
 
 use std::path::PathBuf;
 use std::str::FromStr as _;

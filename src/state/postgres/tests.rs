@@ -106,6 +106,10 @@ impl TestStore for PgStore {
     type Keep = TestDatabase;
     const SHARES_RUNS: bool = true;
 
+    fn as_store(&self) -> crate::state::Store {
+        crate::state::Store::Postgres(self.clone())
+    }
+
     async fn fresh() -> (TestDatabase, PgStore) {
         let (db, url) = TestDatabase::create().await;
         let store = PgStore::open(&url).await.unwrap();

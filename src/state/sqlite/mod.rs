@@ -20,6 +20,7 @@ mod presence;
 mod queries;
 mod runs;
 mod subscribers;
+pub(in crate::state) mod subscriptions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -19,6 +19,10 @@ impl TestStore for SqliteStore {
     type Keep = tempfile::TempDir;
     const SHARES_RUNS: bool = false;
 
+    fn as_store(&self) -> crate::state::Store {
+        crate::state::Store::Sqlite(self.clone())
+    }
+
     async fn fresh() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("state.db"))

@@ -44,6 +44,7 @@ mod operations;
 mod outbox;
 mod runs;
 mod subscribers;
+mod subscriptions;
 
 /// What a generic test needs from a backend beyond the contract: a fresh
 /// store, a way to fake a crash, and a look at what the contract does not
@@ -62,6 +63,10 @@ pub(crate) trait TestStore: StateStore + Clone + 'static {
 
     /// How errors name the store (its file, its server).
     fn location(&self) -> String;
+
+    /// The same database as the crate's `Store` (for what is not in the
+    /// `StateStore` contract, such as `state::subscriptions`).
+    fn as_store(&self) -> Store;
 
     /// As if the process of `run` had died: the next `begin_run` must find
     /// its holder dead, though the guard itself lives on.

@@ -1,0 +1,9 @@
+//! The subscription pages (to be written).
+
+use axum::Router;
+
+use super::Sites;
+
+pub fn routes() -> Router<Sites> {
+    Router::new()
+}
