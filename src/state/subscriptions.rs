@@ -167,7 +167,7 @@ pub enum Requested {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Confirmed {
     /// Confirmed now.
-    Now(Subscription),
+    Now(Box<Subscription>),
     /// The link was used before (the subscription is confirmed).
     AlreadyUsed,
     /// No such pending subscription (removed, purged, or a wrong key).

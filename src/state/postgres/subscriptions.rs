@@ -193,7 +193,7 @@ pub(crate) async fn confirm(
             .map_err(store.err(what))?;
             subscription.confirmed_at = Some(now);
             subscription.confirm_key = None;
-            Confirmed::Now(subscription)
+            Confirmed::Now(Box::new(subscription))
         }
         None if subscription.confirmed_at.is_some() => Confirmed::AlreadyUsed,
         _ => Confirmed::Unknown,
