@@ -88,7 +88,7 @@ pub fn build(cfg: &EmailConfig, payload: &Payload, sub: &Subscriber, id: &str) -
         unreachable!()
     };
     let templates = Templates::load(None).unwrap();
-    build_message(cfg, &templates, payload, address, sub, id, now()).unwrap()
+    build_message(cfg, &templates, payload, address, sub, id, now(), None).unwrap()
 }
 
 /// The message as a receiver parses it (independent parser), and its
@@ -276,6 +276,7 @@ fn a_message_without_posts_or_with_a_bad_address_is_an_error() {
         &sub,
         "i@x",
         now(),
+        None,
     );
     assert!(matches!(none, Err(EmailError::NoPosts)));
     let bad = build_message(
@@ -286,6 +287,7 @@ fn a_message_without_posts_or_with_a_bad_address_is_an_error() {
         &sub,
         "i@x",
         now(),
+        None,
     );
     assert!(
         matches!(&bad, Err(EmailError::Address { field: "to", .. })),

@@ -12,6 +12,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::EmailError;
 use super::headers::{AutoSubmitted, ListId, ListUnsubscribe, ListUnsubscribePost};
+use super::links::Links;
 use crate::config::subscribers::{EmailConfig, Subscriber};
 use crate::notify::Payload;
 use crate::templates::Templates;
@@ -70,6 +71,7 @@ pub fn build_message(
     subscriber: &Subscriber,
     message_id: &str,
     date: DateTime<Utc>,
+    links: Option<&Links>,
 ) -> Result<Message, EmailError> {
     if payload.posts.is_empty() {
         return Err(EmailError::NoPosts);
@@ -77,10 +79,16 @@ pub fn build_message(
     let from = mailbox("from", &cfg.from)?;
     let recipient = mailbox("to", to)?;
     let blog = &payload.blog;
-    let unsubscribe = cfg
-        .unsubscribe_url
-        .as_deref()
-        .map(|template| unsubscribe_url(template, &blog.name, &subscriber.id, to));
+    // The service's signed links when the blog has [serve]; else the
+    // operator's own endpoint, if any.
+    let unsubscribe = match links {
+        Some(links) => Some(links.unsubscribe(&blog.name, subscriber)),
+        None => cfg
+            .unsubscribe_url
+            .as_deref()
+            .map(|template| unsubscribe_url(template, &blog.name, &subscriber.id, to)),
+    };
+    let manage = links.and_then(|l| l.manage(&blog.name, subscriber));
     let language = subscriber.language.code();
     let ctx = json!({
         "blog": blog,
@@ -89,6 +97,7 @@ pub fn build_message(
         "digest": payload.posts.len() > 1,
         "subscriber": { "id": subscriber.id },
         "unsubscribe_url": unsubscribe,
+        "manage_url": manage,
         "language": language,
     });
     let subject = one_line(&templates.render(&format!("email/{language}/subject.txt"), &ctx)?);
@@ -111,15 +120,28 @@ pub fn build_message(
         builder = builder.reply_to(mailbox("reply_to", reply_to)?);
     }
     if let Some(url) = unsubscribe {
-        // RFC 8058 one-click needs an HTTPS URI to POST to; a mailto: link
-        // gets the plain header only.
-        let one_click = url.starts_with("https://");
+        // RFC 8058 one-click needs an HTTPS URI to POST to (plain http
+        // only on loopback, where the tests serve); a mailto: link gets
+        // the plain header only.
+        let one_click = url.starts_with("https://") || is_loopback_http(&url);
         builder = builder.header(ListUnsubscribe(url));
         if one_click {
             builder = builder.header(ListUnsubscribePost);
         }
     }
     Ok(builder.multipart(MultiPart::alternative_plain_html(text, html))?)
+}
+
+fn is_loopback_http(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| {
+        u.scheme() == "http"
+            && match u.host() {
+                Some(url::Host::Domain(d)) => d == "localhost",
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            }
+    })
 }
 
 fn mailbox(field: &'static str, value: &str) -> Result<Mailbox, EmailError> {

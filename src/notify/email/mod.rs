@@ -12,6 +12,7 @@
 
 mod file;
 mod headers;
+mod links;
 mod message;
 mod smtp;
 mod tls;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use lettre::Message;
 
+pub use links::Links;
 pub use message::{build_message, message_id, unsubscribe_token, unsubscribe_url};
 
 use crate::config::subscribers::{EmailConfig, EmailTransport};
