@@ -401,7 +401,6 @@ async fn send_one(
                 email_cfg,
                 &cx.templates,
                 &payload,
-                address,
                 sub,
                 &id,
                 now,

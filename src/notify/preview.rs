@@ -51,7 +51,7 @@ pub fn preview(
     };
     let id = message_id(config, 0);
     match &subscriber.target {
-        Target::Email { address } => {
+        Target::Email { .. } => {
             let cfg = config
                 .email
                 .as_ref()
@@ -67,7 +67,6 @@ pub fn preview(
                 cfg,
                 templates,
                 &payload,
-                address,
                 subscriber,
                 &id,
                 now,

@@ -84,11 +84,8 @@ pub fn subscriber(id: &str, address: &str, language: Language) -> Subscriber {
 }
 
 pub fn build(cfg: &EmailConfig, payload: &Payload, sub: &Subscriber, id: &str) -> Message {
-    let Target::Email { address } = &sub.target else {
-        unreachable!()
-    };
     let templates = Templates::load(None).unwrap();
-    build_message(cfg, &templates, payload, address, sub, id, now(), None).unwrap()
+    build_message(cfg, &templates, payload, sub, id, now(), None).unwrap()
 }
 
 /// The message as a receiver parses it (independent parser), and its
@@ -272,7 +269,6 @@ fn a_message_without_posts_or_with_a_bad_address_is_an_error() {
         &cfg,
         &templates,
         &payload(0),
-        "f@example.net",
         &sub,
         "i@x",
         now(),
@@ -283,8 +279,7 @@ fn a_message_without_posts_or_with_a_bad_address_is_an_error() {
         &cfg,
         &templates,
         &payload(1),
-        "not an address",
-        &sub,
+        &subscriber("f", "not an address", Language::Nl),
         "i@x",
         now(),
         None,

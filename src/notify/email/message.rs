@@ -13,7 +13,7 @@ use sha2::{Digest as _, Sha256};
 use super::EmailError;
 use super::headers::{AutoSubmitted, ListId, ListUnsubscribe, ListUnsubscribePost};
 use super::links::Links;
-use crate::config::subscribers::{EmailConfig, Subscriber};
+use crate::config::subscribers::{EmailConfig, Subscriber, Target};
 use crate::notify::Payload;
 use crate::templates::Templates;
 
@@ -60,14 +60,13 @@ pub fn unsubscribe_url(template: &str, blog: &str, subscriber: &str, address: &s
         .replace("{token}", &unsubscribe_token(blog, subscriber, address))
 }
 
-/// Builds the message telling `subscriber` (at address `to`) about
+/// Builds the message telling `subscriber` (at its address) about
 /// `payload`: subject and both bodies from the subscriber's language's
 /// templates, list headers, and the given `Message-ID` and `Date`.
 pub fn build_message(
     cfg: &EmailConfig,
     templates: &Templates,
     payload: &Payload,
-    to: &str,
     subscriber: &Subscriber,
     message_id: &str,
     date: DateTime<Utc>,
@@ -76,6 +75,9 @@ pub fn build_message(
     if payload.posts.is_empty() {
         return Err(EmailError::NoPosts);
     }
+    let Target::Email { address: to } = &subscriber.target else {
+        return Err(EmailError::NotEmail(subscriber.id.clone()));
+    };
     let from = mailbox("from", &cfg.from)?;
     let recipient = mailbox("to", to)?;
     let blog = &payload.blog;

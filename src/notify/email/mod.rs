@@ -45,6 +45,8 @@ pub enum EmailError {
     },
     #[error("a message needs at least one post")]
     NoPosts,
+    #[error("subscriber {0} has no email address")]
+    NotEmail(String),
     #[error("cannot build the message: {0}")]
     Build(#[from] lettre::error::Error),
 }
