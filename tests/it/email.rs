@@ -265,15 +265,7 @@ fn a_message_without_posts_or_with_a_bad_address_is_an_error() {
     let cfg = config(EmailTransport::File, Path::new("/unused"));
     let sub = subscriber("f", "f@example.net", Language::Nl);
     let templates = Templates::load(None).unwrap();
-    let none = build_message(
-        &cfg,
-        &templates,
-        &payload(0),
-        &sub,
-        "i@x",
-        now(),
-        None,
-    );
+    let none = build_message(&cfg, &templates, &payload(0), &sub, "i@x", now(), None);
     assert!(matches!(none, Err(EmailError::NoPosts)));
     let bad = build_message(
         &cfg,
