@@ -1,6 +1,6 @@
 //! The list headers every notification carries, which lettre has no types
 //! for: `List-Id` (RFC 2919), `List-Unsubscribe` (RFC 2369) with RFC 8058
-//! one-click, and `Auto-Submitted` (RFC 3834).
+//! one-click, `Auto-Submitted` (RFC 3834) and `Precedence: bulk`.
 
 use std::fmt::Write as _;
 
@@ -115,6 +115,26 @@ impl Header for AutoSubmitted {
 
     fn display(&self) -> HeaderValue {
         HeaderValue::new(Self::name(), "auto-generated".into())
+    }
+}
+
+/// `Precedence: bulk`: no standard (RFC 2076 only lists it), but what many
+/// vacation responders and list-aware filters still look for besides
+/// `Auto-Submitted`.
+#[derive(Debug, Clone)]
+pub(super) struct PrecedenceBulk;
+
+impl Header for PrecedenceBulk {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Precedence")
+    }
+
+    fn parse(_: &str) -> Result<Self, BoxError> {
+        Ok(PrecedenceBulk)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "bulk".into())
     }
 }
 
