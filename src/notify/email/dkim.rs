@@ -52,7 +52,10 @@ impl Signer {
             dkim.selector.clone(),
             dkim.domain.clone(),
             key,
-            SIGNED.iter().map(|h| HeaderName::new_from_ascii_str(h)).collect(),
+            SIGNED
+                .iter()
+                .map(|h| HeaderName::new_from_ascii_str(h))
+                .collect(),
             // Relaxed for both: relays that refold a header or touch
             // trailing whitespace do not break the signature.
             DkimCanonicalization {

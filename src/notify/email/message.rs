@@ -12,9 +12,7 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use super::EmailError;
-use super::headers::{
-    AutoSubmitted, ListId, ListUnsubscribe, ListUnsubscribePost, PrecedenceBulk,
-};
+use super::headers::{AutoSubmitted, ListId, ListUnsubscribe, ListUnsubscribePost, PrecedenceBulk};
 use crate::config::subscribers::{EmailConfig, Subscriber};
 use crate::notify::Payload;
 use crate::templates::Templates;
@@ -141,7 +139,10 @@ pub fn build_message(
     Ok(builder
         .header(MIME_VERSION_1_0)
         .header(content_type)
-        .body(Body::dangerous_pre_encoded(body, ContentTransferEncoding::SevenBit))?)
+        .body(Body::dangerous_pre_encoded(
+            body,
+            ContentTransferEncoding::SevenBit,
+        ))?)
 }
 
 fn mailbox(field: &'static str, value: &str) -> Result<Mailbox, EmailError> {
