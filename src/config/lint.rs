@@ -1,9 +1,9 @@
 //! What `check` holds a feed definition to beyond what reading it checks:
 //! the settings a send depends on that can only be judged with the
 //! environment (the login variables, the DKIM key) or with the blog's posts
-//! (the tags and authors subscribers filter on). Each problem is a [`Diagnostic`] at the
-//! line of the setting, with the fix in the sentence, and all of them are
-//! reported at once.
+//! (the tags and authors subscribers filter on). Each problem is a
+//! [`Diagnostic`] at the line of the setting, with the fix in the sentence,
+//! and all of them are reported at once.
 
 use std::path::Path;
 

@@ -46,7 +46,7 @@ impl Signer {
             return Ok(None);
         };
         let key = dkim
-            .signing_key(&|k| env(k))
+            .signing_key(env)
             .map_err(|e| permanent(format!("email: DKIM: {e}")))?;
         Ok(Some(Signer(DkimConfig::new(
             dkim.selector.clone(),
@@ -65,7 +65,7 @@ impl Signer {
         ))))
     }
 
-    /// `msg` with a `DKIM-Signature` header on top.
+    /// `msg` with a `DKIM-Signature` header added.
     pub(super) fn sign(&self, msg: &Message) -> Message {
         let mut signed = msg.clone();
         signed.sign(&self.0);

@@ -84,8 +84,8 @@ impl Mailer {
         env: &(dyn Fn(&str) -> Option<String> + Sync),
         extra_ca: Option<&Path>,
     ) -> Result<Mailer, SendError> {
-        // Before connecting: a key that cannot sign stops the run here,
-        // rather than after a connection the messages cannot use.
+        // Before connecting: a key that cannot sign is a failure to connect
+        // (permanent), so the run sends no unsigned mail and says why.
         let signer = Signer::load(cfg, env)?;
         let inner = match cfg.transport {
             EmailTransport::File => {
