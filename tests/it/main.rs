@@ -28,6 +28,7 @@ mod operations;
 mod retry_after;
 mod smtp;
 mod state_safety;
+mod subscribers_cli;
 mod untrusted_input;
 mod webhook;
 mod websub;
