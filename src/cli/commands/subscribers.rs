@@ -45,8 +45,8 @@ pub async fn list(files: &[PathBuf], json: bool, state: Option<&Path>) -> Outcom
             )?;
             writeln!(
                 w,
-                "  {:<22} {:<10} {:<8} {:<12} {:<7} {}",
-                "ID", "ORIGIN", "CHANNEL", "STATUS", "DIGEST", "TO"
+                "  {:<22} {:<10} {:<8} {:<12} {:<7} TO",
+                "ID", "ORIGIN", "CHANNEL", "STATUS", "DIGEST"
             )?;
             for r in &rows {
                 writeln!(
