@@ -84,6 +84,10 @@ pub enum Command {
         /// Serve /healthz and Prometheus /metrics here, e.g. 127.0.0.1:9090.
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
+        /// Also serve the subscription pages (as `postbode serve`) here,
+        /// e.g. 0.0.0.0:8080.
+        #[arg(long, value_name = "ADDR")]
+        serve: Option<std::net::SocketAddr>,
         /// Publish even when the blog lost more than half of its published
         /// posts since the last build (or all of them): without it such a
         /// build is an error that leaves the published feeds untouched.
@@ -102,6 +106,16 @@ pub enum Command {
         /// `postbode build`) writes the feeds.
         #[arg(long)]
         no_build: bool,
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
+    /// Serve the subscription pages (subscribe, confirm, manage, unsubscribe)
+    /// and the webhook API of every blog with a [serve] table.
+    Serve {
+        feed_files: Vec<PathBuf>,
+        /// Address to listen on, e.g. 127.0.0.1:8080 (behind a TLS proxy).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },

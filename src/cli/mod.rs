@@ -58,6 +58,7 @@ pub async fn run(cli: Cli) -> Outcome {
             feed_files,
             every,
             listen,
+            serve,
             allow_shrink,
             new_state,
             no_build,
@@ -71,7 +72,7 @@ pub async fn run(cli: Cli) -> Outcome {
                 path: state.as_deref(),
                 new_state,
             };
-            commands::daemon::run(&feed_files, every, listen, build, state, cli.now).await
+            commands::daemon::run(&feed_files, every, [listen, serve], build, state, cli.now).await
         }
         Command::Notify {
             feed_files,
@@ -127,6 +128,11 @@ pub async fn run(cli: Cli) -> Outcome {
         Command::State {
             command: StateCommand::Migrate { from, to, json },
         } => commands::state::migrate(&from, &to, json).await,
+        Command::Serve {
+            feed_files,
+            listen,
+            state,
+        } => commands::serve::run(&feed_files, state.as_deref(), listen).await,
         Command::Posts { feed_file, json } => commands::posts::run(feed_file, now, json).await,
     }
 }

@@ -111,13 +111,71 @@ pub fn email_problems(
             ));
         }
     }
-    if has_email_subscribers && email.unsubscribe_url.is_none() {
+    if config.serve.is_some() && email.unsubscribe_url.is_some() {
+        out.push(at(
+            "unsubscribe_url",
+            Diagnostic::warning(
+                file,
+                "email: unsubscribe_url is not used: with [serve] every email links to the service's own unsubscribe page",
+            ),
+        ));
+    }
+    if has_email_subscribers && email.unsubscribe_url.is_none() && config.serve.is_none() {
         let (line, column) = find_table(text, "email").unwrap_or((1, 1));
         out.push(
             Diagnostic::warning(
                 file,
                 "email: no unsubscribe_url, so mail goes out without any unsubscribe link; \
                  add unsubscribe_url = \"https://example.org/unsubscribe?s={subscriber}&t={token}\"",
+            )
+            .at(line, column),
+        );
+    }
+    out
+}
+
+/// `[serve]` against the environment: its secret (set, long enough), the
+/// API token variable when named, and an `[email]` section to send the
+/// confirmation mails with.
+pub fn serve_problems(
+    config: &BlogConfig,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Diagnostic> {
+    let Some(serve) = &config.serve else {
+        return Vec::new();
+    };
+    let file = &config.file;
+    let at = |key: &str, d: Diagnostic| {
+        let (line, column) = find_in_table(text, "serve", key);
+        d.at(line, column)
+    };
+    let mut out = Vec::new();
+    if let Err(message) = serve.secret(env) {
+        out.push(at("secret_env", Diagnostic::error(file, message)));
+    }
+    if let Some(var) = &serve.webhooks_api_token_env
+        && env(var).is_none_or(|v| v.trim().is_empty())
+    {
+        let key = if text.contains("allow_webhooks_api_token_env") {
+            "allow_webhooks_api_token_env"
+        } else {
+            "webhooks_api_token_env"
+        };
+        out.push(at(
+            key,
+            Diagnostic::error(
+                file,
+                format!("serve: {key} names {var}, which is not set; the webhook API would refuse every request"),
+            ),
+        ));
+    }
+    if config.email.is_none() {
+        let (line, column) = find_table(text, "serve").unwrap_or((1, 1));
+        out.push(
+            Diagnostic::error(
+                file,
+                "serve: sign-ups are confirmed by email, but there is no [email] section (from, transport)",
             )
             .at(line, column),
         );

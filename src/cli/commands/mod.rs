@@ -10,5 +10,6 @@ pub mod posts;
 pub mod preview;
 pub mod retry;
 pub mod run;
+pub mod serve;
 pub mod state;
 pub mod status;

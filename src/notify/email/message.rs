@@ -12,7 +12,8 @@ use sha2::{Digest as _, Sha256};
 
 use super::EmailError;
 use super::headers::{AutoSubmitted, ListId, ListUnsubscribe, ListUnsubscribePost};
-use crate::config::subscribers::{EmailConfig, Subscriber};
+use super::links::Links;
+use crate::config::subscribers::{EmailConfig, Subscriber, Target};
 use crate::notify::Payload;
 use crate::templates::Templates;
 
@@ -59,28 +60,37 @@ pub fn unsubscribe_url(template: &str, blog: &str, subscriber: &str, address: &s
         .replace("{token}", &unsubscribe_token(blog, subscriber, address))
 }
 
-/// Builds the message telling `subscriber` (at address `to`) about
+/// Builds the message telling `subscriber` (at its address) about
 /// `payload`: subject and both bodies from the subscriber's language's
 /// templates, list headers, and the given `Message-ID` and `Date`.
 pub fn build_message(
     cfg: &EmailConfig,
     templates: &Templates,
     payload: &Payload,
-    to: &str,
     subscriber: &Subscriber,
     message_id: &str,
     date: DateTime<Utc>,
+    links: Option<&Links>,
 ) -> Result<Message, EmailError> {
     if payload.posts.is_empty() {
         return Err(EmailError::NoPosts);
     }
+    let Target::Email { address: to } = &subscriber.target else {
+        return Err(EmailError::NotEmail(subscriber.id.clone()));
+    };
     let from = mailbox("from", &cfg.from)?;
     let recipient = mailbox("to", to)?;
     let blog = &payload.blog;
-    let unsubscribe = cfg
-        .unsubscribe_url
-        .as_deref()
-        .map(|template| unsubscribe_url(template, &blog.name, &subscriber.id, to));
+    // The service's signed links when the blog has [serve]; else the
+    // operator's own endpoint, if any.
+    let unsubscribe = match links {
+        Some(links) => Some(links.unsubscribe(&blog.name, subscriber)),
+        None => cfg
+            .unsubscribe_url
+            .as_deref()
+            .map(|template| unsubscribe_url(template, &blog.name, &subscriber.id, to)),
+    };
+    let manage = links.and_then(|l| l.manage(&blog.name, subscriber));
     let language = subscriber.language.code();
     let ctx = json!({
         "blog": blog,
@@ -89,6 +99,7 @@ pub fn build_message(
         "digest": payload.posts.len() > 1,
         "subscriber": { "id": subscriber.id },
         "unsubscribe_url": unsubscribe,
+        "manage_url": manage,
         "language": language,
     });
     let subject = one_line(&templates.render(&format!("email/{language}/subject.txt"), &ctx)?);
@@ -111,15 +122,28 @@ pub fn build_message(
         builder = builder.reply_to(mailbox("reply_to", reply_to)?);
     }
     if let Some(url) = unsubscribe {
-        // RFC 8058 one-click needs an HTTPS URI to POST to; a mailto: link
-        // gets the plain header only.
-        let one_click = url.starts_with("https://");
+        // RFC 8058 one-click needs an HTTPS URI to POST to (plain http
+        // only on loopback, where the tests serve); a mailto: link gets
+        // the plain header only.
+        let one_click = url.starts_with("https://") || is_loopback_http(&url);
         builder = builder.header(ListUnsubscribe(url));
         if one_click {
             builder = builder.header(ListUnsubscribePost);
         }
     }
     Ok(builder.multipart(MultiPart::alternative_plain_html(text, html))?)
+}
+
+fn is_loopback_http(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| {
+        u.scheme() == "http"
+            && match u.host() {
+                Some(url::Host::Domain(d)) => d == "localhost",
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            }
+    })
 }
 
 fn mailbox(field: &'static str, value: &str) -> Result<Mailbox, EmailError> {

@@ -12,6 +12,7 @@
 
 mod file;
 mod headers;
+mod links;
 mod message;
 mod smtp;
 mod tls;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use lettre::Message;
 
+pub use links::Links;
 pub use message::{build_message, message_id, unsubscribe_token, unsubscribe_url};
 
 use crate::config::subscribers::{EmailConfig, EmailTransport};
@@ -43,6 +45,8 @@ pub enum EmailError {
     },
     #[error("a message needs at least one post")]
     NoPosts,
+    #[error("subscriber {0} has no email address")]
+    NotEmail(String),
     #[error("cannot build the message: {0}")]
     Build(#[from] lettre::error::Error),
 }
