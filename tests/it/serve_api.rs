@@ -15,7 +15,8 @@ use postbode::state::Store;
 use postbode::state::subscriptions::{Choices, Kind, Subscription};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestBlog, free_port, python, repo_dir};
+use crate::helpers::{TestBlog, copy_dir, free_port, history, python, repo_dir};
+use crate::receiver::Receiver;
 
 const TOKEN: &str = "team-token-0123456789abcdef";
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -406,7 +407,77 @@ fn a_team_manages_its_webhooks_and_every_refusal_leaves_the_state_alone() {
     assert_eq!(list["subscriptions"].as_array().unwrap().len(), 1);
 }
 
-crate::on_both_stores!([a_team_manages_its_webhooks_and_every_refusal_leaves_the_state_alone]);
+/// The sample blog of `tests/data/history` (`before` or `after`), served
+/// with the API on `port`, without subscribers of its own.
+fn history_blog(port: u16) -> TestBlog {
+    let blog = TestBlog::new("");
+    std::fs::write(
+        blog.toml(),
+        format!(
+            "title = \"voorbeeld.example.org\"\nsite_url = \"https://voorbeeld.example.org\"\n\
+             source = \"blog\"\ntags_file = \"tags.yml\"\noutput = \"out\"\nlanguage = \"nl\"\n\
+             [serve]\npublic_url = \"http://127.0.0.1:{port}\"\nsecret_env = \"SERVE_SECRET\"\n\
+             webhooks_api_token_env = \"TEAM_TOKEN\"\n"
+        ),
+    )
+    .unwrap();
+    blog
+}
+
+fn use_history(blog: &TestBlog, state: &str) {
+    let _ = std::fs::remove_dir_all(blog.blog());
+    copy_dir(&history(state).join("blog"), &blog.blog());
+    std::fs::copy(history(state).join("tags.yml"), blog.path().join("tags.yml")).unwrap();
+}
+
+fn notify(blog: &TestBlog, now: &str) {
+    let env = [("SERVE_SECRET", SECRET), ("TEAM_TOKEN", TOKEN)];
+    let run = blog.run_with_env(&["--now", now, "notify"], &env);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}
+
+fn a_webhook_added_through_the_api_is_told_about_the_next_matching_post() {
+    let port = free_port();
+    let blog = history_blog(port);
+    use_history(&blog, "before");
+    notify(&blog, "2025-07-11T00:00:00Z");
+
+    let receiver = Receiver::start();
+    let api = Service::start(&blog, port);
+    let added = api.post(&json!({
+        "url": receiver.url("/nds"),
+        "secret": SIGNING,
+        "tags": ["nds"],
+    }));
+    assert_eq!(added.status, 201, "{}", added.text);
+    // A second one, removed again before the post: it gets nothing.
+    let removed = api.post(&json!({"url": receiver.url("/gone"), "format": "slack"}));
+    assert_eq!(removed.status, 201, "{}", removed.text);
+    let gone = removed.json()["id"].as_i64().unwrap();
+    assert_eq!(api.delete(&format!("/subscriptions/{gone}")).status, 204);
+
+    use_history(&blog, "after");
+    notify(&blog, "2025-07-16T00:00:00Z");
+    let got = receiver.requests_to("/nds");
+    assert_eq!(got.len(), 1, "only the new post tagged nds: {got:?}");
+    let message = &got[0];
+    let text = String::from_utf8_lossy(&message.body);
+    assert!(text.contains("/blog/2025/07/15/data-strategie"), "{text}");
+    let signed = crate::notify::signature_is_valid(
+        SIGNING,
+        message.header("webhook-id").unwrap(),
+        message.header("webhook-timestamp").unwrap(),
+        &message.body,
+        message.header("webhook-signature").unwrap(),
+    );
+    assert!(signed, "signed with the secret given to the API");
+    assert!(receiver.requests_to("/gone").is_empty());
+}
+
+crate::on_both_stores!([
+    a_team_manages_its_webhooks_and_every_refusal_leaves_the_state_alone,
+    a_webhook_added_through_the_api_is_told_about_the_next_matching_post,
+]);
 
 #[test]
 fn the_openapi_document_describes_this_blogs_api_without_a_token() {
