@@ -400,3 +400,44 @@ fn document(site: &Site) -> Value {
     doc
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exact_token_is_accepted() {
+        let token = "team-token-0123456789";
+        assert!(same_token(token, token));
+        for other in ["", "team-token-012345678", "team-token-01234567890", "TEAM-TOKEN-0123456789"] {
+            assert!(!same_token(other, token), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn the_document_template_is_openapi_3_1_with_a_problem_for_every_error() {
+        let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let Some(responses) = op["responses"].as_object() else {
+                    continue;
+                };
+                for (status, response) in responses {
+                    let at = format!("{method} {path} {status}");
+                    let response = match response["$ref"].as_str() {
+                        Some(r) => &doc["components"]["responses"][r.rsplit('/').next().unwrap()],
+                        None => response,
+                    };
+                    assert!(response["headers"]["API-Version"].is_object(), "{at}");
+                    if status.starts_with('4') || status.starts_with('5') {
+                        assert!(
+                            response["content"]["application/problem+json"].is_object(),
+                            "{at}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -270,3 +270,159 @@ fn keys(
     out
 }
 
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use serde_json::json;
+
+    use super::*;
+
+    fn known() -> Known {
+        Known {
+            tags: vec!["api".into(), "nds".into()],
+            authors: vec!["ann".into()],
+            language: Some(Language::En),
+        }
+    }
+
+    fn refused(body: Value) -> Vec<String> {
+        match check(&body, &known()) {
+            Ok(new) => panic!("accepted {body}: {new:?}"),
+            Err(bad) => bad.into_iter().map(|p| p.name).collect(),
+        }
+    }
+
+    #[test]
+    fn urls_are_https_with_a_dns_name_or_plain_http_to_loopback_and_kept_normalised() {
+        for (given, stored) in [
+            (
+                "https://Hooks.Slack.com/services/T0/B0/x",
+                "https://hooks.slack.com/services/T0/B0/x",
+            ),
+            ("https://example.org", "https://example.org/"),
+            (
+                "https://a-b.example.org:8443/p?q=1&r=%20",
+                "https://a-b.example.org:8443/p?q=1&r=%20",
+            ),
+            ("http://localhost:8080/hook", "http://localhost:8080/hook"),
+            ("http://127.0.0.5/hook", "http://127.0.0.5/hook"),
+            ("http://[::1]:9/hook", "http://[::1]:9/hook"),
+        ] {
+            let new = check(&json!({ "url": given }), &known())
+                .unwrap_or_else(|e| panic!("{given}: {e:?}"));
+            assert_eq!(new.url, stored);
+            assert_eq!(new.target.url, stored);
+        }
+        let long = format!("https://example.org/{}", "a".repeat(MAX_URL_LEN));
+        for url in [
+            "http://example.org/hook",
+            "ftp://example.org/hook",
+            "not a url",
+            "",
+            "https://user:pw@example.org/",
+            "https://example.org/#part",
+            "https://example.org/a b",
+            "https://192.168.1.10/hook",
+            "https://example.org:70000/",
+            "http://127.0.0.1.example.org/",
+            long.as_str(),
+        ] {
+            assert_eq!(refused(json!({ "url": url })), ["url"], "{url}");
+        }
+    }
+
+    #[test]
+    fn what_is_left_out_takes_the_defaults_and_the_blogs_language() {
+        let new = check(&json!({"url": "https://example.org/h"}), &known()).unwrap();
+        assert_eq!(new.target.format, "json");
+        assert_eq!(new.target.secret, None);
+        assert_eq!(new.target.label, None);
+        assert_eq!(
+            new.choices,
+            Choices {
+                tags: vec![],
+                authors: vec![],
+                digest: "none".into(),
+                language: "en".into(),
+            }
+        );
+        let dutch = Known {
+            language: None,
+            ..known()
+        };
+        let new = check(&json!({"url": "https://example.org/h"}), &dutch).unwrap();
+        assert_eq!(new.choices.language, "nl");
+    }
+
+    #[test]
+    fn a_secret_is_standard_webhooks_base64_and_kept_only_for_json() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        for format in ["json", "slack"] {
+            let body = json!({"url": "https://example.org/h", "secret": secret, "format": format});
+            let new = check(&body, &known()).unwrap();
+            assert_eq!(new.target.secret.is_some(), format == "json", "{format}");
+        }
+        for ok in ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_AA==", "whsec_AAA="] {
+            let body = json!({"url": "https://example.org/h", "secret": ok});
+            assert!(check(&body, &known()).is_ok(), "{ok}");
+        }
+        let long = format!("whsec_{}", "A".repeat(MAX_SECRET_LEN));
+        for bad in ["", "whsec_", "not base64!", "whsec_AB==", "whsec_AAAAA", long.as_str()] {
+            let body = json!({"url": "https://example.org/h", "secret": bad});
+            assert_eq!(refused(body), ["secret"], "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_secret_pattern_admits_every_base64_key() {
+        // The document's pattern must not refuse a secret a tool made:
+        // every length of key, encoded as `openssl rand -base64` does.
+        let re = Regex::new(SECRET_PATTERN).unwrap();
+        for len in 1..=64 {
+            let key: Vec<u8> = (0..len).map(|_| fastrand::u8(..)).collect();
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&key);
+            assert!(re.is_match(&encoded), "{encoded}");
+            assert!(re.is_match(&format!("whsec_{encoded}")), "{encoded}");
+            assert_eq!(signing_key(&encoded).unwrap(), key);
+        }
+    }
+
+    #[test]
+    fn labels_tags_and_authors_are_checked_and_every_bad_field_is_named() {
+        let body = json!({"url": "https://example.org/h", "label": "é".repeat(MAX_LABEL_LEN)});
+        assert!(check(&body, &known()).is_ok(), "100 characters, not bytes");
+        for label in [json!(""), json!("a\u{7}b"), json!("x".repeat(101)), json!(5)] {
+            let body = json!({"url": "https://example.org/h", "label": label});
+            assert_eq!(refused(body), ["label"], "{label}");
+        }
+        let names = refused(json!({
+            "url": 7,
+            "tags": ["api", "nope", "api", 3],
+            "authors": "ann",
+            "digest": "hourly",
+            "language": "de",
+            "format": null,
+            "extra": true,
+        }));
+        let mut names = names;
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "authors", "digest", "extra", "format", "language", "tags[1]", "tags[2]",
+                "tags[3]", "url"
+            ]
+        );
+        assert_eq!(refused(json!({})), ["url"]);
+        assert_eq!(refused(json!("https://example.org/h")), ["body"]);
+        let new = check(
+            &json!({"url": "https://example.org/h", "tags": ["nds"], "authors": ["ann"], "digest": "weekly"}),
+            &known(),
+        )
+        .unwrap();
+        assert_eq!(new.choices.tags, ["nds"]);
+        assert_eq!(new.choices.authors, ["ann"]);
+        assert_eq!(new.choices.digest, "weekly");
+    }
+}
