@@ -286,7 +286,13 @@ fn hook(id: &str, format: &str, url: &str, extra: &str) -> String {
 /// Checks a Standard Webhooks signature the way a receiver does: HMAC-SHA256
 /// over `{id}.{timestamp}.{body}` with the base64-decoded secret (minus
 /// `whsec_`), against any of the space-separated `v1,` signatures.
-pub(crate) fn signature_is_valid(secret: &str, id: &str, timestamp: &str, body: &[u8], header: &str) -> bool {
+pub(crate) fn signature_is_valid(
+    secret: &str,
+    id: &str,
+    timestamp: &str,
+    body: &[u8],
+    header: &str,
+) -> bool {
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
     use hmac::{Hmac, Mac as _};

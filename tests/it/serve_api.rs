@@ -292,7 +292,11 @@ fn a_team_manages_its_webhooks_and_every_refusal_leaves_the_state_alone() {
     ] {
         let answer = api.post(&json!({ "url": url }));
         assert_eq!(answer.invalid(), ["url"], "{url}: {}", answer.text);
-        assert!(!answer.text.contains("hooks.example.org"), "{}", answer.text);
+        assert!(
+            !answer.text.contains("hooks.example.org"),
+            "{}",
+            answer.text
+        );
         refused(answer, 422);
     }
     let answer = api.post(&json!({"url": "https://other.example/x", "tags": ["api", "nope"]}));
@@ -316,7 +320,12 @@ fn a_team_manages_its_webhooks_and_every_refusal_leaves_the_state_alone() {
     let body = br#"{"url": "https://other.example/x""#.to_vec();
     let json_type = "application/json";
     let p = refused(
-        api.call("POST", "/subscriptions", Some(TOKEN), Some((json_type, body))),
+        api.call(
+            "POST",
+            "/subscriptions",
+            Some(TOKEN),
+            Some((json_type, body)),
+        ),
         400,
     );
     assert_eq!(p["invalidParams"][0]["name"], "body");
@@ -334,9 +343,16 @@ fn a_team_manages_its_webhooks_and_every_refusal_leaves_the_state_alone() {
         api.call("POST", "/subscriptions", Some(TOKEN), Some(("", body))),
         415,
     );
-    let big = serde_json::to_vec(&json!({"url": "https://other.example/x", "label": "x".repeat(17_000)})).unwrap();
+    let big =
+        serde_json::to_vec(&json!({"url": "https://other.example/x", "label": "x".repeat(17_000)}))
+            .unwrap();
     refused(
-        api.call("POST", "/subscriptions", Some(TOKEN), Some((json_type, big))),
+        api.call(
+            "POST",
+            "/subscriptions",
+            Some(TOKEN),
+            Some((json_type, big)),
+        ),
         413,
     );
 
@@ -427,7 +443,11 @@ fn history_blog(port: u16) -> TestBlog {
 fn use_history(blog: &TestBlog, state: &str) {
     let _ = std::fs::remove_dir_all(blog.blog());
     copy_dir(&history(state).join("blog"), &blog.blog());
-    std::fs::copy(history(state).join("tags.yml"), blog.path().join("tags.yml")).unwrap();
+    std::fs::copy(
+        history(state).join("tags.yml"),
+        blog.path().join("tags.yml"),
+    )
+    .unwrap();
 }
 
 fn notify(blog: &TestBlog, now: &str) {

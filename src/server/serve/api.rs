@@ -71,9 +71,7 @@ pub fn routes() -> Router<Sites> {
 
 /// A 405 problem with `Allow` for the methods a path does not have.
 fn with_allow(route: MethodRouter<Sites>, allow: &'static str) -> MethodRouter<Sites> {
-    route.fallback(move |uri: Uri| async move {
-        Problem::method_not_allowed(uri.path(), allow)
-    })
+    route.fallback(move |uri: Uri| async move { Problem::method_not_allowed(uri.path(), allow) })
 }
 
 async fn api_version(mut response: Response) -> Response {
@@ -196,7 +194,10 @@ fn json(status: StatusCode, value: &impl Serialize) -> Response {
 
 /// A state error, logged; the client learns only that it was ours.
 fn internal(uri: &Uri, e: impl std::fmt::Display) -> Problem {
-    tracing::error!(path = uri.path(), "the webhook API could not use the state: {e}");
+    tracing::error!(
+        path = uri.path(),
+        "the webhook API could not use the state: {e}"
+    );
     Problem::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         uri.path(),
@@ -344,13 +345,12 @@ async fn read_json(request: Request, uri: &Uri) -> Result<Value, Problem> {
         .await
         .map_err(|_| too_large())?;
     serde_json::from_slice(&bytes).map_err(|e| {
-        let mut p = Problem::new(
+        Problem::new(
             StatusCode::BAD_REQUEST,
             uri.path(),
             "the body is not valid JSON",
-        );
-        p.invalid_params = vec![InvalidParam::new("body", e.to_string())];
-        p
+        )
+        .with_params(vec![InvalidParam::new("body", e.to_string())])
     })
 }
 
@@ -379,8 +379,7 @@ fn document(site: &Site) -> Value {
     }]);
     let schemas = &mut doc["components"]["schemas"];
     schemas["NewSubscription"]["properties"]["url"]["pattern"] = input::URL_PATTERN.into();
-    schemas["NewSubscription"]["properties"]["secret"]["pattern"] =
-        input::SECRET_PATTERN.into();
+    schemas["NewSubscription"]["properties"]["secret"]["pattern"] = input::SECRET_PATTERN.into();
     schemas["NewSubscription"]["properties"]["label"]["pattern"] = input::LABEL_PATTERN.into();
     if let Some(language) = known.language {
         schemas["NewSubscription"]["properties"]["language"]["default"] = language.code().into();
@@ -400,7 +399,6 @@ fn document(site: &Site) -> Value {
     doc
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,7 +407,12 @@ mod tests {
     fn only_the_exact_token_is_accepted() {
         let token = "team-token-0123456789";
         assert!(same_token(token, token));
-        for other in ["", "team-token-012345678", "team-token-01234567890", "TEAM-TOKEN-0123456789"] {
+        for other in [
+            "",
+            "team-token-012345678",
+            "team-token-01234567890",
+            "TEAM-TOKEN-0123456789",
+        ] {
             assert!(!same_token(other, token), "{other:?}");
         }
     }

@@ -134,8 +134,13 @@ pub fn check(body: &Value, known: &Known) -> Result<NewWebhook, Vec<InvalidParam
             Err(())
         }
     };
-    let format = choice(fields, "format", &WebhookFormat::ALL.map(WebhookFormat::name), &mut bad)
-        .unwrap_or(WebhookFormat::Json.name());
+    let format = choice(
+        fields,
+        "format",
+        &WebhookFormat::ALL.map(WebhookFormat::name),
+        &mut bad,
+    )
+    .unwrap_or(WebhookFormat::Json.name());
     let secret = string(fields, "secret", &mut bad).filter(|s| {
         let ok = s.len() <= MAX_SECRET_LEN && SECRET_RE.is_match(s) && signing_key(s).is_ok();
         if !ok {
@@ -161,9 +166,14 @@ pub fn check(body: &Value, known: &Known) -> Result<NewWebhook, Vec<InvalidParam
     let authors = keys(fields, "authors", &known.authors, "authors.yml", &mut bad);
     let digest = choice(fields, "digest", &Digest::ALL.map(Digest::name), &mut bad)
         .unwrap_or(Digest::None.name());
-    let language = choice(fields, "language", &Language::ALL.map(Language::code), &mut bad)
-        .or(known.language.map(Language::code))
-        .unwrap_or(Language::Nl.code());
+    let language = choice(
+        fields,
+        "language",
+        &Language::ALL.map(Language::code),
+        &mut bad,
+    )
+    .or(known.language.map(Language::code))
+    .unwrap_or(Language::Nl.code());
     match url {
         Ok(url) if bad.is_empty() => Ok(NewWebhook {
             target: WebhookTarget {
@@ -200,15 +210,21 @@ fn check_url(text: &str) -> Result<String, String> {
         other => return Err(format!("must use https (not {other}:)")),
     }
     if !URL_RE.is_match(text) {
-        return Err("must be an https URL with a DNS name, without user name or fragment \
+        return Err(
+            "must be an https URL with a DNS name, without user name or fragment \
                     (see the pattern in openapi.json)"
-            .into());
+                .into(),
+        );
     }
     Ok(parsed.to_string())
 }
 
 /// A string field, `None` when absent or (with a problem) not a string.
-fn string<'a>(fields: &'a Map<String, Value>, name: &str, bad: &mut Vec<InvalidParam>) -> Option<&'a str> {
+fn string<'a>(
+    fields: &'a Map<String, Value>,
+    name: &str,
+    bad: &mut Vec<InvalidParam>,
+) -> Option<&'a str> {
     match fields.get(name)? {
         Value::String(s) => Some(s),
         _ => {
@@ -269,7 +285,6 @@ fn keys(
     }
     out
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -363,12 +378,23 @@ mod tests {
             let new = check(&body, &known()).unwrap();
             assert_eq!(new.target.secret.is_some(), format == "json", "{format}");
         }
-        for ok in ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_AA==", "whsec_AAA="] {
+        for ok in [
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_AA==",
+            "whsec_AAA=",
+        ] {
             let body = json!({"url": "https://example.org/h", "secret": ok});
             assert!(check(&body, &known()).is_ok(), "{ok}");
         }
         let long = format!("whsec_{}", "A".repeat(MAX_SECRET_LEN));
-        for bad in ["", "whsec_", "not base64!", "whsec_AB==", "whsec_AAAAA", long.as_str()] {
+        for bad in [
+            "",
+            "whsec_",
+            "not base64!",
+            "whsec_AB==",
+            "whsec_AAAAA",
+            long.as_str(),
+        ] {
             let body = json!({"url": "https://example.org/h", "secret": bad});
             assert_eq!(refused(body), ["secret"], "{bad:?}");
         }
@@ -392,7 +418,12 @@ mod tests {
     fn labels_tags_and_authors_are_checked_and_every_bad_field_is_named() {
         let body = json!({"url": "https://example.org/h", "label": "é".repeat(MAX_LABEL_LEN)});
         assert!(check(&body, &known()).is_ok(), "100 characters, not bytes");
-        for label in [json!(""), json!("a\u{7}b"), json!("x".repeat(101)), json!(5)] {
+        for label in [
+            json!(""),
+            json!("a\u{7}b"),
+            json!("x".repeat(101)),
+            json!(5),
+        ] {
             let body = json!({"url": "https://example.org/h", "label": label});
             assert_eq!(refused(body), ["label"], "{label}");
         }

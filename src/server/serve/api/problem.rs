@@ -28,10 +28,16 @@ impl InvalidParam {
     }
 }
 
-/// A problem to answer with.
+/// A problem to answer with (boxed: handlers return it as their error, and
+/// the error of a `Result` should stay small).
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Problem(Box<Details>);
+
+/// The members of a problem document.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Problem {
+pub struct Details {
     /// `about:blank`: the status says what kind of problem it is, so the
     /// title is the status's reason phrase (RFC 9457 section 4.2.1).
     #[serde(rename = "type")]
@@ -50,7 +56,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(status: StatusCode, instance: &str, detail: impl Into<String>) -> Problem {
-        Problem {
+        Problem(Box::new(Details {
             kind: "about:blank",
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
@@ -58,7 +64,7 @@ impl Problem {
             instance: instance.to_string(),
             invalid_params: Vec::new(),
             allow: None,
-        }
+        }))
     }
 
     pub fn not_found(instance: &str) -> Problem {
@@ -71,13 +77,18 @@ impl Problem {
 
     /// 422 with the fields at fault.
     pub fn invalid(instance: &str, params: Vec<InvalidParam>) -> Problem {
-        let mut p = Problem::new(
+        Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             instance,
             "the request body has fields that are not valid; see invalidParams",
-        );
-        p.invalid_params = params;
-        p
+        )
+        .with_params(params)
+    }
+
+    /// The same problem naming the fields at fault.
+    pub fn with_params(mut self, params: Vec<InvalidParam>) -> Problem {
+        self.0.invalid_params = params;
+        self
     }
 
     /// 405, naming the methods the resource has.
@@ -87,18 +98,19 @@ impl Problem {
             instance,
             format!("this resource answers {allow}"),
         );
-        p.allow = Some(allow);
+        p.0.allow = Some(allow);
         p
     }
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, [(header::CONTENT_TYPE, PROBLEM_JSON)], body).into_response();
         let headers = response.headers_mut();
-        if let Some(allow) = self.allow {
+        if let Some(allow) = self.0.allow {
             headers.insert(header::ALLOW, HeaderValue::from_static(allow));
         }
         if status == StatusCode::UNAUTHORIZED {
