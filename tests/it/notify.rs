@@ -33,7 +33,7 @@ fn snapshot(name: &str) -> PathBuf {
 
 /// A blog whose `blog/` and `tags.yml` are replaced by a state of the
 /// sample blog in `tests/data/history/`.
-fn use_snapshot(blog: &TestBlog, name: &str) {
+pub(crate) fn use_snapshot(blog: &TestBlog, name: &str) {
     let _ = std::fs::remove_dir_all(blog.blog());
     copy_dir(&snapshot(name).join("blog"), &blog.blog());
     std::fs::copy(

@@ -15,7 +15,8 @@ use postbode::state::Store;
 use postbode::state::subscriptions::{Choices, Kind, Subscription};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestBlog, copy_dir, free_port, history, python, repo_dir};
+use crate::helpers::{TestBlog, free_port, python, repo_dir};
+use crate::notify::use_snapshot;
 use crate::receiver::Receiver;
 
 const TOKEN: &str = "team-token-0123456789abcdef";
@@ -440,16 +441,6 @@ fn history_blog(port: u16) -> TestBlog {
     blog
 }
 
-fn use_history(blog: &TestBlog, state: &str) {
-    let _ = std::fs::remove_dir_all(blog.blog());
-    copy_dir(&history(state).join("blog"), &blog.blog());
-    std::fs::copy(
-        history(state).join("tags.yml"),
-        blog.path().join("tags.yml"),
-    )
-    .unwrap();
-}
-
 fn notify(blog: &TestBlog, now: &str) {
     let env = [("SERVE_SECRET", SECRET), ("TEAM_TOKEN", TOKEN)];
     let run = blog.run_with_env(&["--now", now, "notify"], &env);
@@ -459,7 +450,7 @@ fn notify(blog: &TestBlog, now: &str) {
 fn a_webhook_added_through_the_api_is_told_about_the_next_matching_post() {
     let port = free_port();
     let blog = history_blog(port);
-    use_history(&blog, "before");
+    use_snapshot(&blog, "before");
     notify(&blog, "2025-07-11T00:00:00Z");
 
     let receiver = Receiver::start();
@@ -476,7 +467,7 @@ fn a_webhook_added_through_the_api_is_told_about_the_next_matching_post() {
     let gone = removed.json()["id"].as_i64().unwrap();
     assert_eq!(api.delete(&format!("/subscriptions/{gone}")).status, 204);
 
-    use_history(&blog, "after");
+    use_snapshot(&blog, "after");
     notify(&blog, "2025-07-16T00:00:00Z");
     let got = receiver.requests_to("/nds");
     assert_eq!(got.len(), 1, "only the new post tagged nds: {got:?}");

@@ -14,10 +14,12 @@
 //! to the channel), so it is never answered in full, nor is the signing
 //! secret: a subscription shows `scheme://host/…` and whether it is signed.
 
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
@@ -83,6 +85,27 @@ async fn api_version(mut response: Response) -> Response {
 
 async fn not_found(uri: Uri) -> Problem {
     Problem::not_found(uri.path())
+}
+
+/// Who may use the API: a request for a blog with the API switched on that
+/// carries its token. Refused with 404 (no API) or 401.
+struct Caller {
+    site: Arc<Site>,
+    uri: Uri,
+}
+
+impl FromRequestParts<Sites> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, sites: &Sites) -> Result<Caller, Problem> {
+        let uri = parts.uri.clone();
+        let params = Path::<HashMap<String, String>>::from_request_parts(parts, sites)
+            .await
+            .map_err(|_| Problem::not_found(uri.path()))?;
+        let blog = params.get("blog").map_or("", String::as_str);
+        let site = authorized(sites, blog, &parts.headers, &uri)?;
+        Ok(Caller { site, uri })
+    }
 }
 
 /// The blog's site when it has the API switched on, and the request
@@ -207,13 +230,7 @@ fn internal(uri: &Uri, e: impl std::fmt::Display) -> Problem {
 
 type Answer = Result<Response, Problem>;
 
-async fn list(
-    State(sites): State<Sites>,
-    Path(blog): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Answer {
-    let site = authorized(&sites, &blog, &headers, &uri)?;
+async fn list(Caller { site, uri }: Caller) -> Answer {
     let all = site
         .store
         .subscriptions(&site.config.name)
@@ -244,24 +261,12 @@ async fn webhook(site: &Site, id: &str, uri: &Uri) -> Result<(i64, Resource), Pr
         .ok_or_else(|| Problem::not_found(uri.path()))
 }
 
-async fn show(
-    State(sites): State<Sites>,
-    Path((blog, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Answer {
-    let site = authorized(&sites, &blog, &headers, &uri)?;
+async fn show(Caller { site, uri }: Caller, Path((_, id)): Path<(String, String)>) -> Answer {
     let (_, resource) = webhook(&site, &id, &uri).await?;
     Ok(json(StatusCode::OK, &resource))
 }
 
-async fn remove(
-    State(sites): State<Sites>,
-    Path((blog, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Answer {
-    let site = authorized(&sites, &blog, &headers, &uri)?;
+async fn remove(Caller { site, uri }: Caller, Path((_, id)): Path<(String, String)>) -> Answer {
     let (id, _) = webhook(&site, &id, &uri).await?;
     // Also cancels its deliveries not yet sent.
     site.store
@@ -272,9 +277,7 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn create(State(sites): State<Sites>, Path(blog): Path<String>, request: Request) -> Answer {
-    let uri = request.uri().clone();
-    let site = authorized(&sites, &blog, request.headers(), &uri)?;
+async fn create(Caller { site, uri }: Caller, request: Request) -> Answer {
     let body = read_json(request, &uri).await?;
     let new = input::check(&body, &Known::load(&site.config))
         .map_err(|bad| Problem::invalid(uri.path(), bad))?;
