@@ -117,10 +117,9 @@ fn authorized(
     uri: &Uri,
 ) -> Result<Arc<Site>, Problem> {
     let site = enabled(sites, blog, uri)?;
-    let expected = site
-        .api_token
-        .as_ref()
-        .expect("enabled() returns only sites with a token");
+    let Some(expected) = site.api_token.as_ref() else {
+        return Err(Problem::not_found(uri.path()));
+    };
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
