@@ -1,13 +1,14 @@
 //! What `check` holds a feed definition to beyond what reading it checks:
 //! the settings a send depends on that can only be judged with the
-//! environment (the login variables) or with the blog's posts (the tags and
-//! authors subscribers filter on). Each problem is a [`Diagnostic`] at the
-//! line of the setting, with the fix in the sentence, and all of them are
-//! reported at once.
+//! environment (the login variables, the DKIM key) or with the blog's posts
+//! (the tags and authors subscribers filter on). Each problem is a
+//! [`Diagnostic`] at the line of the setting, with the fix in the sentence,
+//! and all of them are reported at once.
 
 use std::path::Path;
 
 use super::BlogConfig;
+use super::dkim::{DkimKeySource, DkimSettings, aligned};
 use super::email::{EmailTransport, SmtpSecurity, parse_smtp_url};
 use super::error::closest;
 use super::subscribers::WrittenFilter;
@@ -15,7 +16,8 @@ use crate::diag::Diagnostic;
 
 /// `[email]` against the environment: the SMTP URL when the transport needs
 /// it, the login variables, a password that would cross the network in
-/// clear, and the unsubscribe link when there are email subscribers.
+/// clear, the DKIM key, and the unsubscribe link when there are email
+/// subscribers.
 pub fn email_problems(
     config: &BlogConfig,
     text: &str,
@@ -111,6 +113,9 @@ pub fn email_problems(
             ));
         }
     }
+    if let Some(dkim) = &email.dkim {
+        out.extend(dkim_problems(dkim, &email.from, file, text, env));
+    }
     if config.serve.is_some() && email.unsubscribe_url.is_some() {
         out.push(at(
             "unsubscribe_url",
@@ -176,6 +181,46 @@ pub fn serve_problems(
             Diagnostic::error(
                 file,
                 "serve: sign-ups are confirmed by email, but there is no [email] section (from, transport)",
+            )
+            .at(line, column),
+        );
+    }
+    out
+}
+
+/// The DKIM key read as the sender reads it (a file that cannot be read,
+/// an unset variable, not a PEM RSA or Ed25519 key), and a signing domain
+/// that DMARC will not count for the From address.
+fn dkim_problems(
+    dkim: &DkimSettings,
+    from: &str,
+    file: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let key = match dkim.key {
+        DkimKeySource::File(_) => "dkim_key_file",
+        DkimKeySource::Env(_) => "dkim_key_env",
+    };
+    if let Err(e) = dkim.signing_key(env) {
+        let (line, column) = find_in_table(text, "email", key);
+        out.push(Diagnostic::error(file, format!("email: {key}: {e}")).at(line, column));
+    }
+    let from_domain = from
+        .parse::<lettre::message::Mailbox>()
+        .map(|m| m.email.domain().to_string())
+        .unwrap_or_default();
+    if !aligned(&dkim.domain, &from_domain) {
+        let (line, column) = find_in_table(text, "email", "dkim_domain");
+        out.push(
+            Diagnostic::warning(
+                file,
+                format!(
+                    "email: dkim_domain {} is not the domain of from ({from_domain}), so DMARC does not count the signature; \
+                     sign with {from_domain} (or a parent domain of it)",
+                    dkim.domain
+                ),
             )
             .at(line, column),
         );

@@ -32,6 +32,7 @@ pub fn config(transport: EmailTransport, outbox: &Path) -> EmailConfig {
         outbox: outbox.to_path_buf(),
         reply_to: Some("redactie@example.org".into()),
         unsubscribe_url: Some(UNSUBSCRIBE.into()),
+        dkim: None,
     }
 }
 
@@ -142,6 +143,7 @@ fn a_dutch_message_has_list_headers_and_both_parts() {
         m.header_raw("Auto-Submitted").unwrap().trim(),
         "auto-generated"
     );
+    assert_eq!(m.header_raw("Precedence").unwrap().trim(), "bulk");
 
     for needle in [
         "Nieuw op Developer Overheid:\n\nCafé <API> & \"REST\" 1\n",

@@ -5,13 +5,14 @@
 
 use chrono::{DateTime, Utc};
 use lettre::Message;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{ContentTransferEncoding, ContentType, MIME_VERSION_1_0};
+use lettre::message::{Body, Mailbox, MultiPart};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use super::EmailError;
-use super::headers::{AutoSubmitted, ListId, ListUnsubscribe, ListUnsubscribePost};
+use super::headers::{AutoSubmitted, ListId, ListUnsubscribe, ListUnsubscribePost, PrecedenceBulk};
 use super::links::Links;
 use crate::config::subscribers::{EmailConfig, Subscriber, Target};
 use crate::notify::Payload;
@@ -117,7 +118,8 @@ pub fn build_message(
             id: format!("{}.postbode.{}", atom(&blog.name), from_domain(&cfg.from)),
         })
         // RFC 3834: keeps vacation responders from answering a notification.
-        .header(AutoSubmitted);
+        .header(AutoSubmitted)
+        .header(PrecedenceBulk);
     if let Some(reply_to) = &cfg.reply_to {
         builder = builder.reply_to(mailbox("reply_to", reply_to)?);
     }
@@ -131,7 +133,28 @@ pub fn build_message(
             builder = builder.header(ListUnsubscribePost);
         }
     }
-    Ok(builder.multipart(MultiPart::alternative_plain_html(text, html))?)
+    let parts = MultiPart::alternative_plain_html(text, html);
+    // lettre keeps a multipart's Content-Type with the body, where a DKIM
+    // signature (which covers the message's own headers) cannot reach it:
+    // the message takes it over and carries the parts, already encoded
+    // (7-bit: lettre encodes each part as quoted-printable or base64 when
+    // needed), as its body.
+    let content_type = parts
+        .headers()
+        .get::<ContentType>()
+        .ok_or(EmailError::NoContentType)?;
+    let whole = parts.formatted();
+    let body = whole
+        .get(parts.headers().to_string().len() + 2..)
+        .unwrap_or_default()
+        .to_vec();
+    Ok(builder
+        .header(MIME_VERSION_1_0)
+        .header(content_type)
+        .body(Body::dangerous_pre_encoded(
+            body,
+            ContentTransferEncoding::SevenBit,
+        ))?)
 }
 
 fn is_loopback_http(url: &str) -> bool {
