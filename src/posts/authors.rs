@@ -48,6 +48,13 @@ impl AuthorsFile {
     pub fn get(&self, key: &str) -> Option<&AuthorFields> {
         self.authors.get(key)
     }
+
+    /// Every key, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.authors.keys().cloned().collect();
+        keys.sort();
+        keys
+    }
 }
 
 /// Docusaurus `toAuthor`: the map entry for the key, overridden field by

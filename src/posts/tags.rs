@@ -84,6 +84,19 @@ impl TagsFile {
         self.tags.is_empty()
     }
 
+    /// The declared keys a post can carry (not the rejected ones), sorted:
+    /// what a subscriber may choose from.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .tags
+            .keys()
+            .filter(|k| !self.rejected.contains(*k))
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    }
+
     /// Docusaurus `normalizeTagsFile` + `normalizeTag` for a declared key.
     pub fn resolve(&self, key: &str, tags_route: &str) -> Option<Tag> {
         let def = self.tags.get(key)?;
