@@ -21,6 +21,7 @@ const CHUNK: usize = 5000;
 pub struct Copied {
     pub posts: u64,
     pub runs: u64,
+    pub payloads: u64,
     pub deliveries: u64,
     pub disabled_subscribers: u64,
 }
@@ -45,6 +46,7 @@ type RunRow = (
     Option<String>,
 );
 type DisabledRow = (String, String, DateTime<Utc>, String, Option<String>);
+type PayloadRow = (i64, Option<String>, String);
 
 #[derive(sqlx::FromRow)]
 struct DeliveryRow {
@@ -53,7 +55,7 @@ struct DeliveryRow {
     post_key: String,
     subscriber: String,
     channel: String,
-    payload: String,
+    payload_id: i64,
     status: String,
     attempts: i64,
     previous_attempts: i64,
@@ -90,14 +92,16 @@ async fn copy(source: &SqliteStore, target: &PgStore) -> Result<Copied, StateErr
     let mut tx = target.pool().begin().await.map_err(target.err(what))?;
     // Nobody else may write while we copy (a worker started too early).
     sqlx::query(
-        "LOCK TABLE posts, runs, deliveries, disabled_subscribers IN ACCESS EXCLUSIVE MODE",
+        "LOCK TABLE posts, runs, payloads, deliveries, disabled_subscribers
+         IN ACCESS EXCLUSIVE MODE",
     )
     .execute(&mut *tx)
     .await
     .map_err(target.err(what))?;
     let rows: i64 = sqlx::query_scalar(
         "SELECT (SELECT COUNT(*) FROM posts) + (SELECT COUNT(*) FROM runs)
-              + (SELECT COUNT(*) FROM deliveries) + (SELECT COUNT(*) FROM disabled_subscribers)",
+              + (SELECT COUNT(*) FROM payloads) + (SELECT COUNT(*) FROM deliveries)
+              + (SELECT COUNT(*) FROM disabled_subscribers)",
     )
     .fetch_one(&mut *tx)
     .await
@@ -172,8 +176,28 @@ async fn copy(source: &SqliteStore, target: &PgStore) -> Result<Copied, StateErr
         copied.runs += done.rows_affected();
     }
 
+    // Payloads before the deliveries that refer to them, with their ids.
+    let payloads: Vec<PayloadRow> =
+        sqlx::query_as("SELECT id, sha256, body FROM payloads ORDER BY id")
+            .fetch_all(source.pool())
+            .await
+            .map_err(read("reading payloads"))?;
+    for chunk in payloads.chunks(CHUNK) {
+        let done = sqlx::query(
+            "INSERT INTO payloads (id, sha256, body)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[])",
+        )
+        .bind(chunk.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.1.as_deref()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.2.as_str()).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await
+        .map_err(target.err(what))?;
+        copied.payloads += done.rows_affected();
+    }
+
     let deliveries: Vec<DeliveryRow> = sqlx::query_as(
-        "SELECT id, blog, post_key, subscriber, channel, payload, status, attempts,
+        "SELECT id, blog, post_key, subscriber, channel, payload_id, status, attempts,
                 previous_attempts, hold_until, next_attempt_at, lease_run, lease_until,
                 last_error, sent_at, created_at
          FROM deliveries ORDER BY id",
@@ -184,11 +208,11 @@ async fn copy(source: &SqliteStore, target: &PgStore) -> Result<Copied, StateErr
     for chunk in deliveries.chunks(CHUNK) {
         let done = sqlx::query(
             "INSERT INTO deliveries
-                 (id, blog, post_key, subscriber, channel, payload, status, attempts,
+                 (id, blog, post_key, subscriber, channel, payload_id, status, attempts,
                   previous_attempts, hold_until, next_attempt_at, lease_run, lease_until,
                   last_error, sent_at, created_at)
              SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                  $6::text[], $7::text[], $8::bigint[], $9::bigint[],
+                                  $6::bigint[], $7::text[], $8::bigint[], $9::bigint[],
                                   $10::timestamptz[], $11::timestamptz[], $12::bigint[],
                                   $13::timestamptz[], $14::text[], $15::timestamptz[],
                                   $16::timestamptz[])",
@@ -208,7 +232,7 @@ async fn copy(source: &SqliteStore, target: &PgStore) -> Result<Copied, StateErr
                 .collect::<Vec<_>>(),
         )
         .bind(chunk.iter().map(|r| r.channel.as_str()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.payload.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.payload_id).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.attempts).collect::<Vec<_>>())
         .bind(
@@ -261,12 +285,12 @@ async fn copy(source: &SqliteStore, target: &PgStore) -> Result<Copied, StateErr
 
     // The copied ids were given explicitly: new ones continue after them,
     // so that no id on the wire is ever used twice.
-    for table in ["runs", "deliveries"] {
+    for table in ["runs", "payloads", "deliveries"] {
         let sql = format!(
             "SELECT setval(pg_get_serial_sequence('{table}', 'id'),
                            COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
         );
-        // Only the two table names above are formatted in.
+        // Only the table names above are formatted in.
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .execute(&mut *tx)
             .await
