@@ -299,3 +299,48 @@ async fn copy(source: &SqliteStore, target: &PgStore) -> Result<Copied, StateErr
     tx.commit().await.map_err(target.err(what))?;
     Ok(copied)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::state::StateStore as _;
+    use crate::state::postgres::tests::{TestDatabase, available};
+    use crate::state::sqlite::tests::state_before_payloads;
+    use crate::state::tests::{BLOG, LEASE, TestStore as _, minutes, two_deliveries};
+
+    #[tokio::test]
+    async fn a_state_from_before_the_payloads_table_migrates_with_every_open_delivery_sendable() {
+        if !available() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let due = state_before_payloads(&path).await;
+        let (_db, url) = TestDatabase::create().await;
+        let copied = sqlite_to_postgres(&path, &url).await.unwrap();
+        assert_eq!((copied.payloads, copied.deliveries), (3, 6));
+
+        let store = PgStore::open(&url).await.unwrap();
+        let run = store
+            .begin_run(BLOG, minutes(60), Duration::ZERO)
+            .await
+            .unwrap();
+        let claimed: Vec<(i64, String, String)> = store
+            .claim_due(BLOG, &run, minutes(60), LEASE, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.id, c.subscriber, c.payload))
+            .collect();
+        assert_eq!(claimed, due);
+        // Payloads and deliveries planned from now on get ids after the
+        // copied ones.
+        assert_eq!(two_deliveries(&store).await, 2);
+        assert_eq!(store.stored_payloads().await, 4);
+        let open = store.open_deliveries(BLOG).await.unwrap();
+        assert!(open.iter().filter(|d| d.post_key == "hello").all(|d| d.id > 6));
+        store.finish_run(run, minutes(61), "{}").await.unwrap();
+    }
+}

@@ -78,6 +78,9 @@ pub(crate) trait TestStore: StateStore + Clone + 'static {
 
     /// The summaries of the blog's finished runs, oldest first.
     async fn finished_summaries(&self, blog: &str) -> Vec<Option<String>>;
+
+    /// How many payloads are stored, whatever the blog.
+    async fn stored_payloads(&self) -> i64;
 }
 
 pub(crate) const BLOG: &str = "example";
