@@ -340,7 +340,11 @@ mod tests {
         assert_eq!(two_deliveries(&store).await, 2);
         assert_eq!(store.stored_payloads().await, 4);
         let open = store.open_deliveries(BLOG).await.unwrap();
-        assert!(open.iter().filter(|d| d.post_key == "hello").all(|d| d.id > 6));
+        assert!(
+            open.iter()
+                .filter(|d| d.post_key == "hello")
+                .all(|d| d.id > 6)
+        );
         store.finish_run(run, minutes(61), "{}").await.unwrap();
     }
 }

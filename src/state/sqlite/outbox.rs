@@ -115,11 +115,13 @@ async fn store_payload(
     body: &str,
     sha256: &str,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query("INSERT INTO payloads (sha256, body) VALUES (?1, ?2) ON CONFLICT (sha256) DO NOTHING")
-        .bind(sha256)
-        .bind(body)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO payloads (sha256, body) VALUES (?1, ?2) ON CONFLICT (sha256) DO NOTHING",
+    )
+    .bind(sha256)
+    .bind(body)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query_scalar("SELECT id FROM payloads WHERE sha256 = ?1")
         .bind(sha256)
         .fetch_one(&mut *conn)

@@ -8,9 +8,7 @@ use std::time::Duration;
 use chrono::TimeDelta;
 
 use super::*;
-use crate::state::tests::{
-    BLOG, LEASE, TestStore, ids, minutes, payload, t0, two_deliveries,
-};
+use crate::state::tests::{BLOG, LEASE, TestStore, ids, minutes, payload, t0, two_deliveries};
 use crate::state::{RunGuard, SeenPost, StateStore};
 use chrono::{DateTime, Utc};
 
@@ -306,13 +304,75 @@ pub(in crate::state) async fn state_before_payloads(path: &Path) -> Vec<(i64, St
         Option<String>,
     );
     let rows: [Old; 6] = [
-        ("old", "alice", &old_post, "sent", 1, None, None, None, None, None, Some(at(1))),
-        ("old", "bob", &old_post, "retrying", 2, None, Some(at(30)), None, None, Some("HTTP 503"), None),
-        ("old", "carol", &old_post, "dead", 5, None, None, None, None, Some("HTTP 410"), None),
-        ("new", "alice", &digest, "pending", 0, Some(at(50)), None, None, None, None, None),
+        (
+            "old",
+            "alice",
+            &old_post,
+            "sent",
+            1,
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some(at(1)),
+        ),
+        (
+            "old",
+            "bob",
+            &old_post,
+            "retrying",
+            2,
+            None,
+            Some(at(30)),
+            None,
+            None,
+            Some("HTTP 503"),
+            None,
+        ),
+        (
+            "old",
+            "carol",
+            &old_post,
+            "dead",
+            5,
+            None,
+            None,
+            None,
+            None,
+            Some("HTTP 410"),
+            None,
+        ),
+        (
+            "new",
+            "alice",
+            &digest,
+            "pending",
+            0,
+            Some(at(50)),
+            None,
+            None,
+            None,
+            None,
+            None,
+        ),
         // Its run died while sending it; the lease has run out.
-        ("new", "bob", &new_post, "sending", 1, None, Some(at(10)), Some(1), Some(at(10)), None, None),
-        ("new", "carol", &new_post, "pending", 0, None, None, None, None, None, None),
+        (
+            "new",
+            "bob",
+            &new_post,
+            "sending",
+            1,
+            None,
+            Some(at(10)),
+            Some(1),
+            Some(at(10)),
+            None,
+            None,
+        ),
+        (
+            "new", "carol", &new_post, "pending", 0, None, None, None, None, None, None,
+        ),
     ];
     for row in rows {
         sqlx::query(
@@ -382,6 +442,10 @@ async fn a_state_from_before_the_payloads_table_keeps_every_open_delivery_sendab
     // New deliveries continue after the old ids (never used twice).
     assert_eq!(two_deliveries(&store).await, 2);
     let open = store.open_deliveries(BLOG).await.unwrap();
-    assert!(open.iter().filter(|d| d.post_key == "hello").all(|d| d.id > 6));
+    assert!(
+        open.iter()
+            .filter(|d| d.post_key == "hello")
+            .all(|d| d.id > 6)
+    );
     assert_eq!(store.stored_payloads().await, 4);
 }

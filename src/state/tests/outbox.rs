@@ -383,7 +383,10 @@ async fn a_posts_payload_is_stored_once_however_many_deliveries_carry_it<S: Test
         .collect();
     let hello = announcement("hello", many);
     assert_eq!(
-        store.record(BLOG, t0(), &[], &[hello.clone()]).await.unwrap(),
+        store
+            .record(BLOG, t0(), &[], std::slice::from_ref(&hello))
+            .await
+            .unwrap(),
         300
     );
     assert_eq!(store.stored_payloads().await, 1);
@@ -406,7 +409,10 @@ async fn a_posts_payload_is_stored_once_however_many_deliveries_carry_it<S: Test
     for d in &mut news.deliveries {
         d.payload = payload("news");
     }
-    assert_eq!(store.record(BLOG, minutes(1), &[], &[news]).await.unwrap(), 2);
+    assert_eq!(
+        store.record(BLOG, minutes(1), &[], &[news]).await.unwrap(),
+        2
+    );
     assert_eq!(store.stored_payloads().await, 2);
 
     // Every claimed row carries its own post's message.
