@@ -14,7 +14,9 @@ use std::time::Duration;
 use sqlx::Connection as _;
 
 use super::*;
-use crate::state::tests::{BLOG, LEASE, TestStore, announcement, delivery, payload, t0};
+use crate::state::tests::{
+    BLOG, LEASE, TestStore, announcement, delivery, migrator_before, payload, t0,
+};
 use crate::state::{RunGuard, StateStore};
 use chrono::{DateTime, Utc};
 
@@ -307,18 +309,9 @@ async fn a_state_from_before_the_payloads_table_keeps_its_deliveries_sendable() 
         return;
     }
     let (_db, url) = TestDatabase::create().await;
-    let old = tempfile::tempdir().unwrap();
-    let migrations =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/state/postgres/migrations");
-    std::fs::copy(
-        migrations.join("0001_init.sql"),
-        old.path().join("0001_init.sql"),
-    )
-    .unwrap();
     let pool = sqlx::PgPool::connect(url.expose()).await.unwrap();
-    sqlx::migrate::Migrator::new(old.path())
+    migrator_before("postgres", "0002")
         .await
-        .unwrap()
         .run(&pool)
         .await
         .unwrap();

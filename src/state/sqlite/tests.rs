@@ -8,7 +8,9 @@ use std::time::Duration;
 use chrono::TimeDelta;
 
 use super::*;
-use crate::state::tests::{BLOG, LEASE, TestStore, ids, minutes, payload, t0, two_deliveries};
+use crate::state::tests::{
+    BLOG, LEASE, TestStore, ids, migrator_before, minutes, payload, t0, two_deliveries,
+};
 use crate::state::{RunGuard, SeenPost, StateStore};
 use chrono::{DateTime, Utc};
 
@@ -249,22 +251,13 @@ async fn a_read_only_store_sees_what_a_store_still_open_has_committed() {
 /// message, and there are deliveries in every status. Returns the
 /// deliveries due at `minutes(60)` as (id, subscriber, payload), by id.
 pub(in crate::state) async fn state_before_payloads(path: &Path) -> Vec<(i64, String, String)> {
-    let old = tempfile::tempdir().unwrap();
-    let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/state/sqlite/migrations");
-    for entry in std::fs::read_dir(&migrations).unwrap() {
-        let name = entry.unwrap().file_name();
-        if name.to_string_lossy().as_ref() < "0004" {
-            std::fs::copy(migrations.join(&name), old.path().join(&name)).unwrap();
-        }
-    }
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
         .foreign_keys(true);
     let pool = SqlitePool::connect_with(options).await.unwrap();
-    sqlx::migrate::Migrator::new(old.path())
+    migrator_before("sqlite", "0004")
         .await
-        .unwrap()
         .run(&pool)
         .await
         .unwrap();
