@@ -19,6 +19,10 @@ use crate::state::{
 /// with two-integer advisory locks of other software in the same database.
 const PLAN_LOCK: i32 = 0x7062_706c;
 
+/// Planning this many deliveries at once refreshes the table's statistics
+/// in the same transaction (see `record`).
+const ANALYZE_AFTER: usize = 10_000;
+
 pub(super) async fn record(
     store: &PgStore,
     blog: &str,
@@ -120,6 +124,16 @@ pub(super) async fn record(
         .map_err(store.err(what))?;
         inserted += done.rows_affected() as usize;
     }
+    if inserted >= ANALYZE_AFTER {
+        // Until autovacuum's next round (a minute, or more) the planner
+        // would take the new rows for a handful and claim them by sorting
+        // every open row, once per batch. A table the user does not own is
+        // skipped with a warning.
+        sqlx::query("ANALYZE deliveries")
+            .execute(&mut *tx)
+            .await
+            .map_err(store.err(what))?;
+    }
     if inserted > 0 {
         // Delivered at commit, to every worker that listens: they claim
         // the new rows now instead of at their next round.
@@ -190,21 +204,25 @@ pub(super) async fn claim_due(
     // process); the receiver drops the duplicate by the row's id. The ids
     // come as an array, so that the update finds its rows by the primary
     // key: joined to a subquery, the planner would rather read the whole
-    // table (history included) into a hash.
+    // table (history included) into a hash. The blog is compared as a range
+    // and the rows ordered by (blog, id), an order only `deliveries_open`
+    // gives: ordered by id alone, the planner may walk the primary key
+    // through every row already sent before it finds a due one.
     let claimed: Vec<ClaimedRef> = sqlx::query_as(
         "UPDATE deliveries d
          SET status = 'sending', lease_run = $2, lease_until = $4,
              attempts = d.attempts + 1, next_attempt_at = $4
          WHERE d.id = ANY(ARRAY(
              SELECT id FROM deliveries
-             WHERE blog = $1 AND status IN ('pending', 'retrying', 'sending') AND (
+             WHERE blog >= $1 AND blog <= $1
+               AND status IN ('pending', 'retrying', 'sending') AND (
                  (status IN ('pending', 'retrying')
                   AND (next_attempt_at IS NULL OR next_attempt_at <= $3)
                   AND (hold_until IS NULL OR hold_until <= $3))
                  OR (status = 'sending'
                      AND (lease_until IS NULL OR lease_until <= $3 OR lease_run IS NULL
                           OR lease_run NOT IN (SELECT postbode_live_runs()))))
-             ORDER BY id LIMIT $5
+             ORDER BY blog, id LIMIT $5
              FOR UPDATE SKIP LOCKED))
          RETURNING d.id, d.subscriber, d.channel, d.payload_id, d.attempts, d.created_at,
                    d.hold_until",
