@@ -285,7 +285,13 @@ async fn claim_and_send(
                 tracing::info!(blog = %config.name, "stopping: claiming no more deliveries");
                 return Ok(());
             }
-            store.heartbeat(guard, opts.clock.now(), LEASE).await?;
+            // Not before every claim: a renewal rewrites every row still
+            // being sent, and a fast sender claims several batches a
+            // second. A lost lock shows in the claim itself.
+            keeper.renew_if_due(&senders.halt).await;
+            if let Some(lost) = keeper.lost.take() {
+                return Err(lost.into());
+            }
             let t0 = std::time::Instant::now();
             // Due as of the run's `now` (a digest merged at `now` must not
             // be split by a row that comes due later in the run), leased
@@ -319,26 +325,44 @@ async fn claim_and_send(
 }
 
 /// Keeps a run's leases alive while its sends are on the wire: every
-/// `RENEW_EVERY`, a heartbeat renews them.
+/// `RENEW_EVERY`, a heartbeat renews them (and tells other runs this one
+/// lives).
 struct LeaseKeeper<'a> {
     store: &'a Store,
     guard: &'a RunGuard,
     opts: &'a Options,
-    renew: tokio::time::Interval,
+    /// When the leases are renewed next.
+    due: tokio::time::Instant,
     lost: Option<crate::state::StateError>,
 }
 
 impl<'a> LeaseKeeper<'a> {
     fn new(store: &'a Store, guard: &'a RunGuard, opts: &'a Options) -> Self {
-        let mut renew =
-            tokio::time::interval_at(tokio::time::Instant::now() + RENEW_EVERY, RENEW_EVERY);
-        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         LeaseKeeper {
             store,
             guard,
             opts,
-            renew,
+            due: tokio::time::Instant::now() + RENEW_EVERY,
             lost: None,
+        }
+    }
+
+    /// Renews the leases if `RENEW_EVERY` has passed since the last
+    /// renewal. A lost lock (or database) halts the run's sends and is kept
+    /// in `lost`.
+    async fn renew_if_due(&mut self, halt: &Halt) {
+        let now = tokio::time::Instant::now();
+        if self.lost.is_some() || now < self.due {
+            return;
+        }
+        self.due = now + RENEW_EVERY;
+        if let Err(e) = self
+            .store
+            .heartbeat(self.guard, self.opts.clock.now(), LEASE)
+            .await
+        {
+            halt.fail();
+            self.lost = Some(e);
         }
     }
 
@@ -355,12 +379,8 @@ impl<'a> LeaseKeeper<'a> {
         while tasks.len() > left {
             tokio::select! {
                 _ = tasks.join_next() => {}
-                _ = self.renew.tick(), if self.lost.is_none() => {
-                    let now = self.opts.clock.now();
-                    if let Err(e) = self.store.heartbeat(self.guard, now, LEASE).await {
-                        halt.fail();
-                        self.lost = Some(e);
-                    }
+                _ = tokio::time::sleep_until(self.due), if self.lost.is_none() => {
+                    self.renew_if_due(halt).await;
                 }
             }
         }

@@ -21,6 +21,7 @@ const CHUNK: usize = 5000;
 pub struct Copied {
     pub posts: u64,
     pub runs: u64,
+    pub payloads: u64,
     pub deliveries: u64,
     pub disabled_subscribers: u64,
     /// Sign-ups of `postbode serve`, pending ones too.
@@ -49,6 +50,7 @@ type RunRow = (
     Option<String>,
 );
 type DisabledRow = (String, String, DateTime<Utc>, String, Option<String>);
+type PayloadRow = (i64, Option<String>, String);
 
 #[derive(sqlx::FromRow)]
 struct DeliveryRow {
@@ -57,7 +59,7 @@ struct DeliveryRow {
     post_key: String,
     subscriber: String,
     channel: String,
-    payload: String,
+    payload_id: i64,
     status: String,
     attempts: i64,
     previous_attempts: i64,
@@ -94,7 +96,8 @@ async fn copy(source: &SqliteStore, target: &PgStore) -> Result<Copied, StateErr
     let mut tx = target.pool().begin().await.map_err(target.err(what))?;
     // Nobody else may write while we copy (a worker started too early).
     sqlx::query(
-        "LOCK TABLE posts, runs, deliveries, disabled_subscribers, subscriptions, opt_outs
+        "LOCK TABLE posts, runs, payloads, deliveries, disabled_subscribers, subscriptions,
+                    opt_outs
          IN ACCESS EXCLUSIVE MODE",
     )
     .execute(&mut *tx)
@@ -102,7 +105,8 @@ async fn copy(source: &SqliteStore, target: &PgStore) -> Result<Copied, StateErr
     .map_err(target.err(what))?;
     let rows: i64 = sqlx::query_scalar(
         "SELECT (SELECT COUNT(*) FROM posts) + (SELECT COUNT(*) FROM runs)
-              + (SELECT COUNT(*) FROM deliveries) + (SELECT COUNT(*) FROM disabled_subscribers)
+              + (SELECT COUNT(*) FROM payloads) + (SELECT COUNT(*) FROM deliveries)
+              + (SELECT COUNT(*) FROM disabled_subscribers)
               + (SELECT COUNT(*) FROM subscriptions) + (SELECT COUNT(*) FROM opt_outs)",
     )
     .fetch_one(&mut *tx)
@@ -178,8 +182,28 @@ async fn copy(source: &SqliteStore, target: &PgStore) -> Result<Copied, StateErr
         copied.runs += done.rows_affected();
     }
 
+    // Payloads before the deliveries that refer to them, with their ids.
+    let payloads: Vec<PayloadRow> =
+        sqlx::query_as("SELECT id, sha256, body FROM payloads ORDER BY id")
+            .fetch_all(source.pool())
+            .await
+            .map_err(read("reading payloads"))?;
+    for chunk in payloads.chunks(CHUNK) {
+        let done = sqlx::query(
+            "INSERT INTO payloads (id, sha256, body)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[])",
+        )
+        .bind(chunk.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.1.as_deref()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.2.as_str()).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await
+        .map_err(target.err(what))?;
+        copied.payloads += done.rows_affected();
+    }
+
     let deliveries: Vec<DeliveryRow> = sqlx::query_as(
-        "SELECT id, blog, post_key, subscriber, channel, payload, status, attempts,
+        "SELECT id, blog, post_key, subscriber, channel, payload_id, status, attempts,
                 previous_attempts, hold_until, next_attempt_at, lease_run, lease_until,
                 last_error, sent_at, created_at
          FROM deliveries ORDER BY id",
@@ -190,11 +214,11 @@ async fn copy(source: &SqliteStore, target: &PgStore) -> Result<Copied, StateErr
     for chunk in deliveries.chunks(CHUNK) {
         let done = sqlx::query(
             "INSERT INTO deliveries
-                 (id, blog, post_key, subscriber, channel, payload, status, attempts,
+                 (id, blog, post_key, subscriber, channel, payload_id, status, attempts,
                   previous_attempts, hold_until, next_attempt_at, lease_run, lease_until,
                   last_error, sent_at, created_at)
              SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                  $6::text[], $7::text[], $8::bigint[], $9::bigint[],
+                                  $6::bigint[], $7::text[], $8::bigint[], $9::bigint[],
                                   $10::timestamptz[], $11::timestamptz[], $12::bigint[],
                                   $13::timestamptz[], $14::text[], $15::timestamptz[],
                                   $16::timestamptz[])",
@@ -214,7 +238,7 @@ async fn copy(source: &SqliteStore, target: &PgStore) -> Result<Copied, StateErr
                 .collect::<Vec<_>>(),
         )
         .bind(chunk.iter().map(|r| r.channel.as_str()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.payload.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.payload_id).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.attempts).collect::<Vec<_>>())
         .bind(
@@ -269,7 +293,7 @@ async fn copy(source: &SqliteStore, target: &PgStore) -> Result<Copied, StateErr
 
     // The copied ids were given explicitly: new ones continue after them,
     // so that no id on the wire is ever used twice (nor a subscriber id).
-    for table in ["runs", "deliveries", "subscriptions"] {
+    for table in ["runs", "payloads", "deliveries", "subscriptions"] {
         let sql = format!(
             "SELECT setval(pg_get_serial_sequence('{table}', 'id'),
                            COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
@@ -369,4 +393,53 @@ async fn copy_subscriptions(
         left += done.rows_affected();
     }
     Ok((copied, left))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::state::StateStore as _;
+    use crate::state::postgres::tests::{TestDatabase, available};
+    use crate::state::sqlite::tests::state_before_payloads;
+    use crate::state::tests::{BLOG, LEASE, TestStore as _, minutes, two_deliveries};
+
+    #[tokio::test]
+    async fn a_state_from_before_the_payloads_table_migrates_with_every_open_delivery_sendable() {
+        if !available() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let due = state_before_payloads(&path).await;
+        let (_db, url) = TestDatabase::create().await;
+        let copied = sqlite_to_postgres(&path, &url).await.unwrap();
+        assert_eq!((copied.payloads, copied.deliveries), (3, 6));
+
+        let store = PgStore::open(&url).await.unwrap();
+        let run = store
+            .begin_run(BLOG, minutes(60), Duration::ZERO)
+            .await
+            .unwrap();
+        let claimed: Vec<(i64, String, String)> = store
+            .claim_due(BLOG, &run, minutes(60), LEASE, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.id, c.subscriber, c.payload))
+            .collect();
+        assert_eq!(claimed, due);
+        // Payloads and deliveries planned from now on get ids after the
+        // copied ones.
+        assert_eq!(two_deliveries(&store).await, 2);
+        assert_eq!(store.stored_payloads().await, 4);
+        let open = store.open_deliveries(BLOG).await.unwrap();
+        assert!(
+            open.iter()
+                .filter(|d| d.post_key == "hello")
+                .all(|d| d.id > 6)
+        );
+        store.finish_run(run, minutes(61), "{}").await.unwrap();
+    }
 }

@@ -35,6 +35,7 @@
 #[macro_use]
 mod backend;
 pub mod migrate;
+mod payloads;
 mod postgres;
 mod sqlite;
 mod store;
@@ -45,6 +46,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use payloads::{ClaimedRef, distinct_payloads, payload_ids, payload_sha256, with_payloads};
 pub use postgres::{PLANNED_CHANNEL, PgStore};
 pub use sqlite::SqliteStore;
 pub use sqlite::marker_path;

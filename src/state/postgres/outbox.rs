@@ -10,14 +10,18 @@ use chrono::{DateTime, Utc};
 use super::{PLANNED_CHANNEL, PgStore, runs};
 use crate::state::Located as _;
 use crate::state::{
-    Announcement, Claimed, DeliveryStatus, MAX_ERROR_CHARS, RunGuard, SeenPost, Settlement,
-    StateError, after,
+    Announcement, Claimed, ClaimedRef, DeliveryStatus, MAX_ERROR_CHARS, RunGuard, SeenPost,
+    Settlement, StateError, after, distinct_payloads, payload_ids, payload_sha256, with_payloads,
 };
 
 /// The first key of the planning lock (`pg_advisory_xact_lock(int, int)`,
 /// the second being the blog's hash): "pbpl", so that it does not collide
 /// with two-integer advisory locks of other software in the same database.
 const PLAN_LOCK: i32 = 0x7062_706c;
+
+/// Planning this many deliveries at once refreshes the table's statistics
+/// in the same transaction (see `record`).
+const ANALYZE_AFTER: usize = 10_000;
 
 pub(super) async fn record(
     store: &PgStore,
@@ -80,20 +84,30 @@ pub(super) async fn record(
         if post.deliveries.is_empty() {
             continue;
         }
+        let mut stored = std::collections::HashMap::new();
+        for (body, sha256) in distinct_payloads(&post.deliveries) {
+            let id = store_payload(&mut tx, body, &sha256)
+                .await
+                .map_err(store.err(what))?;
+            stored.insert(body, id);
+        }
         let d = &post.deliveries;
         let subscribers: Vec<&str> = d.iter().map(|d| d.subscriber.as_str()).collect();
         let channels: Vec<&str> = d.iter().map(|d| d.channel.as_str()).collect();
-        let payloads: Vec<&str> = d.iter().map(|d| d.payload.as_str()).collect();
+        let payloads: Vec<Option<i64>> = d
+            .iter()
+            .map(|d| stored.get(d.payload.as_str()).copied())
+            .collect();
         let holds: Vec<Option<DateTime<Utc>>> = d.iter().map(|d| d.hold_until).collect();
         // One statement per post, however many subscribers: the arrays
         // travel as four parameters. Only the (post, subscriber, channel)
         // key is ignored on conflict; any other constraint fails loudly.
         let done = sqlx::query(
             "INSERT INTO deliveries
-                 (blog, post_key, subscriber, channel, payload, status, attempts,
+                 (blog, post_key, subscriber, channel, payload_id, status, attempts,
                   hold_until, created_at)
              SELECT $1, $2, s, c, p, 'pending', 0, h, $3
-             FROM UNNEST($4::text[], $5::text[], $6::text[], $7::timestamptz[])
+             FROM UNNEST($4::text[], $5::text[], $6::bigint[], $7::timestamptz[])
                   WITH ORDINALITY AS d (s, c, p, h, n)
              ORDER BY n
              ON CONFLICT (blog, post_key, subscriber, channel) DO NOTHING",
@@ -110,6 +124,16 @@ pub(super) async fn record(
         .map_err(store.err(what))?;
         inserted += done.rows_affected() as usize;
     }
+    if inserted >= ANALYZE_AFTER {
+        // Until autovacuum's next round (a minute, or more) the planner
+        // would take the new rows for a handful and claim them by sorting
+        // every open row, once per batch. A table the user does not own is
+        // skipped with a warning.
+        sqlx::query("ANALYZE deliveries")
+            .execute(&mut *tx)
+            .await
+            .map_err(store.err(what))?;
+    }
     if inserted > 0 {
         // Delivered at commit, to every worker that listens: they claim
         // the new rows now instead of at their next round.
@@ -122,6 +146,32 @@ pub(super) async fn record(
     }
     tx.commit().await.map_err(store.err(what))?;
     Ok(inserted)
+}
+
+/// The id of the payload `body` (whose hash is `sha256`), stored now unless
+/// it already was (by this blog or another: a body is stored once).
+async fn store_payload(
+    conn: &mut sqlx::PgConnection,
+    body: &str,
+    sha256: &str,
+) -> Result<i64, sqlx::Error> {
+    let new: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO payloads (sha256, body) VALUES ($1, $2)
+         ON CONFLICT (sha256) DO NOTHING RETURNING id",
+    )
+    .bind(sha256)
+    .bind(body)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match new {
+        Some(id) => Ok(id),
+        None => {
+            sqlx::query_scalar("SELECT id FROM payloads WHERE sha256 = $1")
+                .bind(sha256)
+                .fetch_one(&mut *conn)
+                .await
+        }
+    }
 }
 
 type PostColumns<'a> = (Vec<&'a str>, Vec<&'a str>, Vec<&'a str>, Vec<bool>);
@@ -151,24 +201,30 @@ pub(super) async fn claim_due(
     // SKIP LOCKED: rows another worker is claiming right now are left to
     // it, not waited for. A `sending` row is due again when its lease ran
     // out (a vanished machine) or its run's session is gone (a killed
-    // process); the receiver drops the duplicate by the row's id.
-    let mut claimed: Vec<Claimed> = sqlx::query_as(
+    // process); the receiver drops the duplicate by the row's id. The ids
+    // come as an array, so that the update finds its rows by the primary
+    // key: joined to a subquery, the planner would rather read the whole
+    // table (history included) into a hash. The blog is compared as a range
+    // and the rows ordered by (blog, id), an order only `deliveries_open`
+    // gives: ordered by id alone, the planner may walk the primary key
+    // through every row already sent before it finds a due one.
+    let claimed: Vec<ClaimedRef> = sqlx::query_as(
         "UPDATE deliveries d
          SET status = 'sending', lease_run = $2, lease_until = $4,
              attempts = d.attempts + 1, next_attempt_at = $4
-         FROM (
+         WHERE d.id = ANY(ARRAY(
              SELECT id FROM deliveries
-             WHERE blog = $1 AND status IN ('pending', 'retrying', 'sending') AND (
+             WHERE blog >= $1 AND blog <= $1
+               AND status IN ('pending', 'retrying', 'sending') AND (
                  (status IN ('pending', 'retrying')
                   AND (next_attempt_at IS NULL OR next_attempt_at <= $3)
                   AND (hold_until IS NULL OR hold_until <= $3))
                  OR (status = 'sending'
                      AND (lease_until IS NULL OR lease_until <= $3 OR lease_run IS NULL
                           OR lease_run NOT IN (SELECT postbode_live_runs()))))
-             ORDER BY id LIMIT $5
-             FOR UPDATE SKIP LOCKED) due
-         WHERE d.id = due.id
-         RETURNING d.id, d.subscriber, d.channel, d.payload, d.attempts, d.created_at,
+             ORDER BY blog, id LIMIT $5
+             FOR UPDATE SKIP LOCKED))
+         RETURNING d.id, d.subscriber, d.channel, d.payload_id, d.attempts, d.created_at,
                    d.hold_until",
     )
     .bind(blog)
@@ -179,8 +235,18 @@ pub(super) async fn claim_due(
     .fetch_all(&store.pool)
     .await
     .map_err(store.err(what))?;
-    claimed.sort_by_key(|delivery| delivery.id);
-    Ok(claimed)
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Payloads are never changed or deleted: reading them after the claim
+    // (not in its transaction) reads what the rows refer to.
+    let bodies: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, body FROM payloads WHERE id = ANY($1)")
+            .bind(payload_ids(&claimed))
+            .fetch_all(&store.pool)
+            .await
+            .map_err(store.err(what))?;
+    with_payloads(claimed, bodies, &store.at())
 }
 
 pub(super) async fn mark_sent(
@@ -451,10 +517,12 @@ pub(super) async fn held_for(
     subscriber: &str,
 ) -> Result<Vec<Claimed>, StateError> {
     sqlx::query_as(
-        "SELECT id, subscriber, channel, payload, attempts, created_at, hold_until
-         FROM deliveries
-         WHERE blog = $1 AND subscriber = $2 AND status = 'pending' AND hold_until IS NOT NULL
-         ORDER BY id",
+        "SELECT d.id, d.subscriber, d.channel, p.body AS payload, d.attempts, d.created_at,
+                d.hold_until
+         FROM deliveries d JOIN payloads p ON p.id = d.payload_id
+         WHERE d.blog = $1 AND d.subscriber = $2 AND d.status = 'pending'
+           AND d.hold_until IS NOT NULL
+         ORDER BY d.id",
     )
     .bind(blog)
     .bind(subscriber)
@@ -471,12 +539,15 @@ pub(super) async fn merge_into(
 ) -> Result<(), StateError> {
     let what = "merging deliveries into a digest";
     let mut tx = store.pool.begin().await.map_err(store.err(what))?;
-    // The digest's row is locked first, so two workers merging the same
-    // subscriber's digest take turns; the second finds the rows merged and
-    // changes nothing (all or nothing).
-    let done = sqlx::query("UPDATE deliveries SET payload = $2 WHERE id = $1")
+    let payload_id = store_payload(&mut tx, payload, &payload_sha256(payload))
+        .await
+        .map_err(store.err(what))?;
+    // The digest's row is locked before the rows merged into it, so two
+    // workers merging the same subscriber's digest take turns; the second
+    // finds the rows merged and changes nothing (all or nothing).
+    let done = sqlx::query("UPDATE deliveries SET payload_id = $2 WHERE id = $1")
         .bind(keep)
-        .bind(payload)
+        .bind(payload_id)
         .execute(&mut *tx)
         .await
         .map_err(store.err(what))?;

@@ -14,7 +14,9 @@ use std::time::Duration;
 use sqlx::Connection as _;
 
 use super::*;
-use crate::state::tests::{BLOG, LEASE, TestStore, announcement, delivery, t0};
+use crate::state::tests::{
+    BLOG, LEASE, TestStore, announcement, delivery, migrator_before, payload, t0,
+};
 use crate::state::{RunGuard, StateStore};
 use chrono::{DateTime, Utc};
 
@@ -183,6 +185,12 @@ impl TestStore for PgStore {
         .await
         .unwrap()
     }
+    async fn stored_payloads(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM payloads")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
 }
 
 /// Several runs of one blog at once, each claiming in small batches until
@@ -293,4 +301,76 @@ async fn an_sslmode_in_the_url_is_honoured() {
         unreachable!()
     };
     PgStore::open(&plain).await.unwrap();
+}
+
+/// A PostgreSQL state planned before payloads had a table of their own
+/// (migration 0001: each delivery carried its post's message) keeps its
+/// deliveries sendable, and a message planned again is found by the hash
+/// the migration computed, not stored a second time.
+#[tokio::test]
+async fn a_state_from_before_the_payloads_table_keeps_its_deliveries_sendable() {
+    if !available() {
+        return;
+    }
+    let (_db, url) = TestDatabase::create().await;
+    let pool = sqlx::PgPool::connect(url.expose()).await.unwrap();
+    migrator_before("postgres", "0002")
+        .await
+        .run(&pool)
+        .await
+        .unwrap();
+    // Not ASCII, so that the hash covers the UTF-8 bytes either way.
+    let (first, second) = (payload("Ärger über Öl"), payload("second"));
+    sqlx::query(
+        "INSERT INTO posts (blog, key, permalink, title, first_seen_at, announced_at)
+         VALUES ($1, 'hello', '/blog/hello', 'Hello', $2, $2),
+                ($1, 'two', '/blog/two', 'Two', $2, $2)",
+    )
+    .bind(BLOG)
+    .bind(t0())
+    .execute(&pool)
+    .await
+    .unwrap();
+    for (key, subscriber, body) in [
+        ("hello", "alice", &first),
+        ("hello", "bob", &first),
+        ("two", "alice", &second),
+    ] {
+        sqlx::query(
+            "INSERT INTO deliveries (blog, post_key, subscriber, channel, payload, created_at)
+             VALUES ($1, $2, $3, 'webhook', $4, $5)",
+        )
+        .bind(BLOG)
+        .bind(key)
+        .bind(subscriber)
+        .bind(body)
+        .bind(t0())
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let store = PgStore::open(&url).await.unwrap();
+    assert_eq!(store.stored_payloads().await, 2);
+    let run = store.begin_run(BLOG, t0(), Duration::ZERO).await.unwrap();
+    let claimed: Vec<(String, String)> = store
+        .claim_due(BLOG, &run, t0(), LEASE, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.subscriber, c.payload))
+        .collect();
+    assert_eq!(
+        claimed,
+        [
+            ("alice".to_string(), first.clone()),
+            ("bob".to_string(), first.clone()),
+            ("alice".to_string(), second),
+        ]
+    );
+    let mut again = announcement("again", vec![delivery("carol", "webhook", None)]);
+    again.deliveries[0].payload = first;
+    assert_eq!(store.record(BLOG, t0(), &[], &[again]).await.unwrap(), 1);
+    assert_eq!(store.stored_payloads().await, 2);
 }

@@ -179,4 +179,4 @@ fn ts(t: DateTime<Utc>) -> String {
 impl_state_store!(SqliteStore);
 
 #[cfg(test)]
-mod tests;
+pub(in crate::state) mod tests;

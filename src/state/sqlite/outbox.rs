@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use super::{SqliteStore, runs, ts};
 use crate::state::Located as _;
 use crate::state::{
-    Announcement, Claimed, DeliveryStatus, MAX_ERROR_CHARS, RunGuard, SeenPost, Settlement,
-    StateError, after,
+    Announcement, Claimed, ClaimedRef, DeliveryStatus, MAX_ERROR_CHARS, RunGuard, SeenPost,
+    Settlement, StateError, after, distinct_payloads, payload_ids, payload_sha256, with_payloads,
 };
 
 /// Rows per multi-row INSERT: one statement per delivery costs a round trip
@@ -70,13 +70,20 @@ pub(super) async fn record(
         .execute(&mut *tx)
         .await
         .map_err(store.err(what))?;
+        let mut payloads = std::collections::HashMap::new();
+        for (body, sha256) in distinct_payloads(&post.deliveries) {
+            let id = store_payload(&mut tx, body, &sha256)
+                .await
+                .map_err(store.err(what))?;
+            payloads.insert(body, id);
+        }
         for chunk in post.deliveries.chunks(INSERT_CHUNK) {
             // Only the (post, subscriber, channel) key is ignored on
             // conflict; any other constraint still fails loudly.
             let values = vec!["(?, ?, ?, ?, ?, 'pending', 0, ?, ?)"; chunk.len()].join(", ");
             let sql = format!(
                 "INSERT INTO deliveries
-                     (blog, post_key, subscriber, channel, payload, status, attempts,
+                     (blog, post_key, subscriber, channel, payload_id, status, attempts,
                       hold_until, created_at)
                  VALUES {values}
                  ON CONFLICT (blog, post_key, subscriber, channel) DO NOTHING"
@@ -89,7 +96,7 @@ pub(super) async fn record(
                     .bind(&post.key)
                     .bind(&delivery.subscriber)
                     .bind(&delivery.channel)
-                    .bind(&delivery.payload)
+                    .bind(payloads.get(delivery.payload.as_str()).copied())
                     .bind(delivery.hold_until.map(ts))
                     .bind(&stamp);
             }
@@ -99,6 +106,26 @@ pub(super) async fn record(
     }
     tx.commit().await.map_err(store.err(what))?;
     Ok(inserted)
+}
+
+/// The id of the payload `body` (whose hash is `sha256`), stored now unless
+/// it already was.
+async fn store_payload(
+    conn: &mut sqlx::SqliteConnection,
+    body: &str,
+    sha256: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO payloads (sha256, body) VALUES (?1, ?2) ON CONFLICT (sha256) DO NOTHING",
+    )
+    .bind(sha256)
+    .bind(body)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query_scalar("SELECT id FROM payloads WHERE sha256 = ?1")
+        .bind(sha256)
+        .fetch_one(&mut *conn)
+        .await
 }
 
 pub(super) async fn claim_due(
@@ -116,7 +143,7 @@ pub(super) async fn claim_due(
     // `next_attempt_at` is set to the end of the lease, so that should the
     // process die mid-send, `status` shows when the row will be tried again
     // at the latest.
-    let mut claimed: Vec<Claimed> = sqlx::query_as(
+    let claimed: Vec<ClaimedRef> = sqlx::query_as(
         "UPDATE deliveries
          SET status = 'sending', lease_run = ?2, lease_until = ?4, attempts = attempts + 1,
              next_attempt_at = ?4
@@ -129,7 +156,7 @@ pub(super) async fn claim_due(
                  OR (status = 'sending'
                      AND (lease_until IS NULL OR lease_until <= ?3 OR lease_run IS NOT ?2)))
              ORDER BY id LIMIT ?5)
-         RETURNING id, subscriber, channel, payload, attempts, created_at, hold_until",
+         RETURNING id, subscriber, channel, payload_id, attempts, created_at, hold_until",
     )
     .bind(blog)
     .bind(run.run_id)
@@ -139,10 +166,17 @@ pub(super) async fn claim_due(
     .fetch_all(&mut *tx)
     .await
     .map_err(store.err(what))?;
+    // The ids travel as one JSON array: no limit on bound values.
+    let ids = serde_json::to_string(&payload_ids(&claimed)).unwrap_or_default();
+    let bodies: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, body FROM payloads WHERE id IN (SELECT value FROM json_each(?1))",
+    )
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(store.err(what))?;
     tx.commit().await.map_err(store.err(what))?;
-    // RETURNING gives no order guarantee.
-    claimed.sort_by_key(|delivery| delivery.id);
-    Ok(claimed)
+    with_payloads(claimed, bodies, &store.at())
 }
 
 pub(super) async fn mark_sent(
@@ -412,10 +446,12 @@ pub(super) async fn held_for(
     subscriber: &str,
 ) -> Result<Vec<Claimed>, StateError> {
     sqlx::query_as(
-        "SELECT id, subscriber, channel, payload, attempts, created_at, hold_until
-         FROM deliveries
-         WHERE blog = ?1 AND subscriber = ?2 AND status = 'pending' AND hold_until IS NOT NULL
-         ORDER BY id",
+        "SELECT d.id, d.subscriber, d.channel, p.body AS payload, d.attempts, d.created_at,
+                d.hold_until
+         FROM deliveries d JOIN payloads p ON p.id = d.payload_id
+         WHERE d.blog = ?1 AND d.subscriber = ?2 AND d.status = 'pending'
+           AND d.hold_until IS NOT NULL
+         ORDER BY d.id",
     )
     .bind(blog)
     .bind(subscriber)
@@ -432,9 +468,12 @@ pub(super) async fn merge_into(
 ) -> Result<(), StateError> {
     let what = "merging deliveries into a digest";
     let mut tx = store.begin_immediate(what).await?;
-    let done = sqlx::query("UPDATE deliveries SET payload = ?2 WHERE id = ?1")
+    let payload_id = store_payload(&mut tx, payload, &payload_sha256(payload))
+        .await
+        .map_err(store.err(what))?;
+    let done = sqlx::query("UPDATE deliveries SET payload_id = ?2 WHERE id = ?1")
         .bind(keep)
-        .bind(payload)
+        .bind(payload_id)
         .execute(&mut *tx)
         .await
         .map_err(store.err(what))?;

@@ -8,7 +8,9 @@ use std::time::Duration;
 use chrono::TimeDelta;
 
 use super::*;
-use crate::state::tests::{BLOG, LEASE, TestStore, minutes, t0, two_deliveries};
+use crate::state::tests::{
+    BLOG, LEASE, TestStore, ids, migrator_before, minutes, payload, t0, two_deliveries,
+};
 use crate::state::{RunGuard, SeenPost, StateStore};
 use chrono::{DateTime, Utc};
 
@@ -79,6 +81,12 @@ impl TestStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .unwrap()
+    }
+    async fn stored_payloads(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM payloads")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
     }
 }
 
@@ -240,4 +248,201 @@ async fn a_read_only_store_sees_what_a_store_still_open_has_committed() {
     drop(writer);
     let reader = SqliteStore::open_read_only(&path).await.unwrap().unwrap();
     assert!(reader.has_history(BLOG).await.unwrap());
+}
+
+/// A state as the schema before payloads had a table of their own
+/// (migrations 0001-0003) wrote it: each delivery carried its post's
+/// message, and there are deliveries in every status. Returns the
+/// deliveries due at `minutes(60)` as (id, subscriber, payload), by id.
+pub(in crate::state) async fn state_before_payloads(path: &Path) -> Vec<(i64, String, String)> {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let pool = SqlitePool::connect_with(options).await.unwrap();
+    migrator_before("sqlite", "0004")
+        .await
+        .run(&pool)
+        .await
+        .unwrap();
+    let (old_post, new_post, digest) = (payload("old"), payload("new"), payload("digest"));
+    let at = |m: i64| ts(minutes(m));
+    sqlx::query(
+        "INSERT INTO posts (blog, key, permalink, title, first_seen_at, published_at, announced_at)
+         VALUES (?1, 'old', '/blog/old', 'Old', ?2, ?2, ?2), (?1, 'new', '/blog/new', 'New', ?2, ?2, ?2)",
+    )
+    .bind(BLOG)
+    .bind(at(0))
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO runs (blog, pid, hostname, started_at, finished_at, status)
+         VALUES (?1, 1, 'old-host', ?2, ?2, 'finished')",
+    )
+    .bind(BLOG)
+    .bind(at(0))
+    .execute(&pool)
+    .await
+    .unwrap();
+    // (post, subscriber, payload, status, attempts, hold_until,
+    // next_attempt_at, lease_run, lease_until, last_error, sent_at)
+    type Old<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+        Option<&'a str>,
+        Option<String>,
+    );
+    let rows: [Old; 6] = [
+        (
+            "old",
+            "alice",
+            &old_post,
+            "sent",
+            1,
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some(at(1)),
+        ),
+        (
+            "old",
+            "bob",
+            &old_post,
+            "retrying",
+            2,
+            None,
+            Some(at(30)),
+            None,
+            None,
+            Some("HTTP 503"),
+            None,
+        ),
+        (
+            "old",
+            "carol",
+            &old_post,
+            "dead",
+            5,
+            None,
+            None,
+            None,
+            None,
+            Some("HTTP 410"),
+            None,
+        ),
+        (
+            "new",
+            "alice",
+            &digest,
+            "pending",
+            0,
+            Some(at(50)),
+            None,
+            None,
+            None,
+            None,
+            None,
+        ),
+        // Its run died while sending it; the lease has run out.
+        (
+            "new",
+            "bob",
+            &new_post,
+            "sending",
+            1,
+            None,
+            Some(at(10)),
+            Some(1),
+            Some(at(10)),
+            None,
+            None,
+        ),
+        (
+            "new", "carol", &new_post, "pending", 0, None, None, None, None, None, None,
+        ),
+    ];
+    for row in rows {
+        sqlx::query(
+            "INSERT INTO deliveries
+                 (blog, post_key, subscriber, channel, payload, status, attempts, hold_until,
+                  next_attempt_at, lease_run, lease_until, last_error, sent_at, created_at)
+             VALUES (?1, ?2, ?3, 'webhook', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )
+        .bind(BLOG)
+        .bind(row.0)
+        .bind(row.1)
+        .bind(row.2)
+        .bind(row.3)
+        .bind(row.4)
+        .bind(row.5)
+        .bind(row.6)
+        .bind(row.7)
+        .bind(row.8)
+        .bind(row.9)
+        .bind(row.10)
+        .bind(at(0))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+    vec![
+        (2, "bob".into(), old_post),
+        (4, "alice".into(), digest),
+        (5, "bob".into(), new_post.clone()),
+        (6, "carol".into(), new_post),
+    ]
+}
+
+#[tokio::test]
+async fn a_state_from_before_the_payloads_table_keeps_every_open_delivery_sendable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let due = state_before_payloads(&path).await;
+    let store = SqliteStore::open(&path).await.unwrap();
+    // One payload per distinct message, not per delivery.
+    assert_eq!(store.stored_payloads().await, 3);
+    let counts = store.counts(BLOG).await.unwrap();
+    let statuses = ["pending", "sending", "retrying", "sent", "dead"];
+    assert_eq!(statuses.map(|s| counts[s]), [2, 1, 1, 1, 1]);
+    let run = store
+        .begin_run(BLOG, minutes(60), Duration::ZERO)
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_due(BLOG, &run, minutes(60), LEASE, 100)
+        .await
+        .unwrap();
+    let claimed: Vec<(i64, String, String)> = claimed
+        .into_iter()
+        .map(|c| (c.id, c.subscriber, c.payload))
+        .collect();
+    assert_eq!(claimed, due);
+    // The dead one, revived, goes out with its message too.
+    assert_eq!(store.retry_dead(BLOG, minutes(61)).await.unwrap(), 1);
+    let revived = store
+        .claim_due(BLOG, &run, minutes(61), LEASE, 100)
+        .await
+        .unwrap();
+    assert_eq!(ids(&revived), vec![3]);
+    assert_eq!(revived[0].payload, due[0].2);
+    // New deliveries continue after the old ids (never used twice).
+    assert_eq!(two_deliveries(&store).await, 2);
+    let open = store.open_deliveries(BLOG).await.unwrap();
+    assert!(
+        open.iter()
+            .filter(|d| d.post_key == "hello")
+            .all(|d| d.id > 6)
+    );
+    assert_eq!(store.stored_payloads().await, 4);
 }

@@ -83,6 +83,9 @@ pub(crate) trait TestStore: StateStore + Clone + 'static {
 
     /// The summaries of the blog's finished runs, oldest first.
     async fn finished_summaries(&self, blog: &str) -> Vec<Option<String>>;
+
+    /// How many payloads are stored, whatever the blog.
+    async fn stored_payloads(&self) -> i64;
 }
 
 pub(crate) const BLOG: &str = "example";
@@ -124,6 +127,28 @@ pub(crate) fn announcement(key: &str, deliveries: Vec<NewDelivery>) -> Announcem
         published_at: t0() - TimeDelta::hours(1),
         deliveries,
     }
+}
+
+/// `backend`'s migrations ("sqlite", "postgres") whose file names sort
+/// before `first_left_out` ("0004"): the schema an older postbode left, for
+/// tests of what this one makes of such a state.
+pub(crate) async fn migrator_before(
+    backend: &str,
+    first_left_out: &str,
+) -> sqlx::migrate::Migrator {
+    let old = tempfile::tempdir().unwrap();
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/state")
+        .join(backend)
+        .join("migrations");
+    for entry in std::fs::read_dir(&all).unwrap() {
+        let name = entry.unwrap().file_name();
+        if name.to_string_lossy().as_ref() < first_left_out {
+            std::fs::copy(all.join(&name), old.path().join(&name)).unwrap();
+        }
+    }
+    // Read into memory here: the folder goes when this returns.
+    sqlx::migrate::Migrator::new(old.path()).await.unwrap()
 }
 
 /// One post for alice (email) and bob (webhook).

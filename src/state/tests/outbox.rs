@@ -16,6 +16,7 @@ for_each_store!([
     held_deliveries_wait_for_their_hold_time_and_merge_into_one_digest,
     a_disabled_subscriber_is_listed_and_its_waiting_deliveries_die,
     settling_many_outcomes_at_once_records_each_as_its_own_call_would,
+    a_posts_payload_is_stored_once_however_many_deliveries_carry_it,
 ]);
 
 async fn recording_the_same_announcement_twice_inserts_its_deliveries_once<S: TestStore>() {
@@ -373,4 +374,64 @@ async fn settling_many_outcomes_at_once_records_each_as_its_own_call_would<S: Te
     assert_eq!(pending.attempts, 0, "a release does not count the attempt");
     // Nothing to do is no transaction at all.
     store.settle(&[]).await.unwrap();
+}
+
+async fn a_posts_payload_is_stored_once_however_many_deliveries_carry_it<S: TestStore>() {
+    let (_keep, store) = S::fresh().await;
+    let many: Vec<NewDelivery> = (0..300)
+        .map(|i| delivery(&format!("s{i:03}"), "webhook", None))
+        .collect();
+    let hello = announcement("hello", many);
+    assert_eq!(
+        store
+            .record(BLOG, t0(), &[], std::slice::from_ref(&hello))
+            .await
+            .unwrap(),
+        300
+    );
+    assert_eq!(store.stored_payloads().await, 1);
+    // Recorded again, and by another blog with the same message: still one.
+    store.record(BLOG, minutes(1), &[], &[hello]).await.unwrap();
+    let elsewhere = announcement("hello", vec![delivery("s000", "webhook", None)]);
+    store
+        .record("other", minutes(1), &[], &[elsewhere])
+        .await
+        .unwrap();
+    assert_eq!(store.stored_payloads().await, 1);
+    // Another post has a message of its own.
+    let mut news = announcement(
+        "news",
+        vec![
+            delivery("s000", "webhook", None),
+            delivery("s001", "email", None),
+        ],
+    );
+    for d in &mut news.deliveries {
+        d.payload = payload("news");
+    }
+    assert_eq!(
+        store.record(BLOG, minutes(1), &[], &[news]).await.unwrap(),
+        2
+    );
+    assert_eq!(store.stored_payloads().await, 2);
+
+    // Every claimed row carries its own post's message.
+    let run = store.begin_run(BLOG, t0(), Duration::ZERO).await.unwrap();
+    let mut claimed = Vec::new();
+    loop {
+        let batch = store
+            .claim_due(BLOG, &run, minutes(2), LEASE, 128)
+            .await
+            .unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        claimed.extend(batch);
+    }
+    assert_eq!(claimed.len(), 302);
+    assert!(claimed.windows(2).all(|w| w[0].id < w[1].id));
+    assert!(claimed[..300].iter().all(|c| c.payload == payload("p")));
+    assert!(claimed[300..].iter().all(|c| c.payload == payload("news")));
+    assert_eq!(claimed[301].subscriber, "s001");
+    store.finish_run(run, minutes(3), "{}").await.unwrap();
 }
