@@ -70,7 +70,11 @@ pub async fn purge_every_hour(sites: Sites) {
 /// Erases every site's sign-ups requested before `now - UNCONFIRMED_FOR`.
 pub async fn purge(sites: &Sites, now: DateTime<Utc>) {
     for (blog, site) in sites.0.iter() {
-        match site.store.purge_unconfirmed(blog, now - UNCONFIRMED_FOR).await {
+        match site
+            .store
+            .purge_unconfirmed(blog, now - UNCONFIRMED_FOR)
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(blog = %blog, erased = n, "unconfirmed sign-ups erased"),
             Err(e) => tracing::warn!(blog = %blog, "erasing unconfirmed sign-ups: {e}"),
@@ -93,6 +97,31 @@ impl Page {
             .ok_or_else(|| (StatusCode::NOT_FOUND, "not found").into_response())?;
         let language = site.pages.language(uri.query());
         Ok(Page { site, language })
+    }
+
+    /// Speaks the subscriber's own language, unless the page was asked for
+    /// in another (`?lang=`).
+    fn adopt(&mut self, subscription: &Subscription, uri: &Uri) {
+        if requested(uri.query()).is_none()
+            && let Some(language) = Language::from_code(&subscription.choices.language)
+        {
+            self.language = language;
+        }
+    }
+
+    /// [`Page::adopt`] for the subscription a token names, if it exists.
+    async fn adopt_subscriber(&mut self, subscriber: &str, uri: &Uri) {
+        let Some(id) = subscription_id(subscriber) else {
+            return;
+        };
+        if let Ok(Some(s)) = self
+            .site
+            .store
+            .subscription(&self.site.config.name, id)
+            .await
+        {
+            self.adopt(&s, uri);
+        }
     }
 
     /// The URL of page `rest` of this blog, in this page's language.
@@ -132,7 +161,12 @@ impl Page {
     }
 
     /// The sign-up form, filled in as `filled`, with `errors`.
-    fn subscribe_page(&self, status: StatusCode, filled: &Filled, errors: &[FieldError]) -> Response {
+    fn subscribe_page(
+        &self,
+        status: StatusCode,
+        filled: &Filled,
+        errors: &[FieldError],
+    ) -> Response {
         let csrf = security::csrf_token(&self.site.signer, "subscribe", Utc::now());
         self.render(
             status,
@@ -174,7 +208,12 @@ impl Page {
         let Some(id) = subscription_id(&claims.subscriber) else {
             return Err(self.problem(StatusCode::NOT_FOUND, "unknown_subscription"));
         };
-        match self.site.store.subscription(&self.site.config.name, id).await {
+        match self
+            .site
+            .store
+            .subscription(&self.site.config.name, id)
+            .await
+        {
             Ok(Some(s)) if s.manage_key == claims.key => Ok(s),
             Ok(_) => Err(self.problem(StatusCode::NOT_FOUND, "unknown_subscription")),
             Err(e) => Err(self.state_problem(&e)),
@@ -288,7 +327,7 @@ async fn confirm_form(
     Path((blog, token)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    let page = match Page::find(&sites, &blog, &uri) {
+    let mut page = match Page::find(&sites, &blog, &uri) {
         Ok(page) => page,
         Err(response) => return response,
     };
@@ -296,6 +335,7 @@ async fn confirm_form(
     match page.site.signer.verify(&token, Purpose::Confirm, now) {
         Err(e) => page.token_problem(e),
         Ok(claims) => {
+            page.adopt_subscriber(&claims.subscriber, &uri).await;
             let form = format!("confirm:{}", claims.subscriber);
             page.render(
                 StatusCode::OK,
@@ -316,7 +356,7 @@ async fn confirm(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let page = match Page::find(&sites, &blog, &uri) {
+    let mut page = match Page::find(&sites, &blog, &uri) {
         Ok(page) => page,
         Err(response) => return response,
     };
@@ -325,6 +365,7 @@ async fn confirm(
         Ok(claims) => claims,
         Err(e) => return page.token_problem(e),
     };
+    page.adopt_subscriber(&claims.subscriber, &uri).await;
     if let Err(response) = page.posted(&headers, body, &format!("confirm:{}", claims.subscriber)) {
         return response;
     }
@@ -364,12 +405,7 @@ async fn manage_form(
         Ok(s) => s,
         Err(response) => return response,
     };
-    // The reader's own language, unless the page was asked for in another.
-    if requested(uri.query()).is_none()
-        && let Some(language) = Language::from_code(&subscription.choices.language)
-    {
-        page.language = language;
-    }
+    page.adopt(&subscription, &uri);
     let filled = Filled::from_choices(&subscription.choices);
     page.manage_page(StatusCode::OK, &token, &claims, &filled, &[], false)
 }
@@ -381,7 +417,7 @@ async fn manage(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let page = match Page::find(&sites, &blog, &uri) {
+    let mut page = match Page::find(&sites, &blog, &uri) {
         Ok(page) => page,
         Err(response) => return response,
     };
@@ -397,8 +433,14 @@ async fn manage(
         Ok(s) => s,
         Err(response) => return response,
     };
+    page.adopt(&subscription, &uri);
     match form.get("action") {
-        Some("unsubscribe") => match page.site.store.remove_subscription(&blog, subscription.id).await {
+        Some("unsubscribe") => match page
+            .site
+            .store
+            .remove_subscription(&blog, subscription.id)
+            .await
+        {
             Ok(_) => {
                 tracing::info!(blog = %blog, subscription = %claims.subscriber, "unsubscribed (manage page)");
                 page.render(StatusCode::OK, "unsubscribed", json!({}))
@@ -407,13 +449,26 @@ async fn manage(
         },
         Some("save") => {
             // The language the reader subscribed in stays theirs.
-            let language = Language::from_code(&subscription.choices.language).unwrap_or(page.language);
+            let language =
+                Language::from_code(&subscription.choices.language).unwrap_or(page.language);
             match forms::choices(&form, &page.site.pages, language) {
                 Err(errors) => {
                     let filled = Filled::from_form(&form);
-                    page.manage_page(StatusCode::UNPROCESSABLE_ENTITY, &token, &claims, &filled, &errors, false)
+                    page.manage_page(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &token,
+                        &claims,
+                        &filled,
+                        &errors,
+                        false,
+                    )
                 }
-                Ok(choices) => match page.site.store.update_choices(&blog, subscription.id, &choices).await {
+                Ok(choices) => match page
+                    .site
+                    .store
+                    .update_choices(&blog, subscription.id, &choices)
+                    .await
+                {
                     Ok(_) => {
                         tracing::info!(blog = %blog, subscription = %claims.subscriber, "choices changed");
                         let filled = Filled::from_choices(&choices);
@@ -432,7 +487,7 @@ async fn unsubscribe_form(
     Path((blog, token)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    let page = match Page::find(&sites, &blog, &uri) {
+    let mut page = match Page::find(&sites, &blog, &uri) {
         Ok(page) => page,
         Err(response) => return response,
     };
@@ -440,6 +495,7 @@ async fn unsubscribe_form(
     match page.site.signer.verify(&token, Purpose::Unsubscribe, now) {
         Err(e) => page.token_problem(e),
         Ok(claims) => {
+            page.adopt_subscriber(&claims.subscriber, &uri).await;
             let form = format!("unsubscribe:{}", claims.subscriber);
             page.render(
                 StatusCode::OK,
@@ -463,7 +519,7 @@ async fn unsubscribe(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let page = match Page::find(&sites, &blog, &uri) {
+    let mut page = match Page::find(&sites, &blog, &uri) {
         Ok(page) => page,
         Err(response) => return response,
     };
@@ -472,13 +528,20 @@ async fn unsubscribe(
         Ok(claims) => claims,
         Err(e) => return page.token_problem(e),
     };
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    page.adopt_subscriber(&claims.subscriber, &uri).await;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     let one_click = match &body {
         Ok(bytes) => forms::is_one_click(content_type, bytes),
         Err(_) => false,
     };
     if !one_click
-        && let Err(response) = page.posted(&headers, body, &format!("unsubscribe:{}", claims.subscriber))
+        && let Err(response) = page.posted(
+            &headers,
+            body,
+            &format!("unsubscribe:{}", claims.subscriber),
+        )
     {
         return response;
     }
@@ -494,7 +557,10 @@ async fn unsubscribe(
             Err(e) => Err(e),
         },
         // A subscriber of the feed definition: its choice is remembered.
-        None => store.opt_out(&blog, &claims.subscriber, now).await.map(drop),
+        None => store
+            .opt_out(&blog, &claims.subscriber, now)
+            .await
+            .map(drop),
     };
     match done {
         Ok(()) => {
