@@ -25,6 +25,7 @@ mod misconfig;
 mod notify;
 mod operations;
 mod retry_after;
+mod serve;
 mod smtp;
 mod state_safety;
 mod untrusted_input;
