@@ -89,14 +89,11 @@ struct Page {
 }
 
 impl Page {
-    fn find(sites: &Sites, blog: &str, uri: &Uri) -> Result<Page, Response> {
-        let site = sites
-            .0
-            .get(blog)
-            .cloned()
-            .ok_or_else(|| (StatusCode::NOT_FOUND, "not found").into_response())?;
+    /// The page of blog `blog`, if it is served.
+    fn find(sites: &Sites, blog: &str, uri: &Uri) -> Option<Page> {
+        let site = sites.0.get(blog).cloned()?;
         let language = site.pages.language(uri.query());
-        Ok(Page { site, language })
+        Some(Page { site, language })
     }
 
     /// Speaks the subscriber's own language, unless the page was asked for
@@ -190,16 +187,23 @@ impl Page {
         headers: &HeaderMap,
         body: Result<Bytes, BytesRejection>,
         form: &str,
-    ) -> Result<FormData, Response> {
+    ) -> Result<FormData, Refused> {
         if !security::same_origin(headers, &self.site.serve) {
-            return Err(self.problem(StatusCode::FORBIDDEN, "forbidden"));
+            return Err(Refused::Forbidden);
         }
-        let body = body.map_err(|_| self.problem(StatusCode::PAYLOAD_TOO_LARGE, "too_large"))?;
+        let body = body.map_err(|_| Refused::TooLarge)?;
         let fields = FormData::parse(&body);
         if !security::csrf_ok(&self.site.signer, fields.get("csrf"), form, Utc::now()) {
-            return Err(self.problem(StatusCode::FORBIDDEN, "forbidden"));
+            return Err(Refused::Forbidden);
         }
         Ok(fields)
+    }
+
+    fn refused(&self, why: Refused) -> Response {
+        match why {
+            Refused::Forbidden => self.problem(StatusCode::FORBIDDEN, "forbidden"),
+            Refused::TooLarge => self.problem(StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        }
     }
 
     /// The subscription a manage token names, when the token's key is
@@ -249,14 +253,27 @@ impl Page {
 
 type Body = Result<Bytes, BytesRejection>;
 
+/// Why a form post was turned away before its fields were read.
+enum Refused {
+    /// Another origin, or no valid CSRF token for the form.
+    Forbidden,
+    /// Over [`MAX_BODY`].
+    TooLarge,
+}
+
+/// An unknown blog: nothing to render a page with.
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found").into_response()
+}
+
 async fn subscribe_form(
     State(sites): State<Sites>,
     Path(blog): Path<String>,
     uri: Uri,
 ) -> Response {
     match Page::find(&sites, &blog, &uri) {
-        Ok(page) => page.subscribe_page(StatusCode::OK, &Filled::blank(), &[]),
-        Err(response) => response,
+        Some(page) => page.subscribe_page(StatusCode::OK, &Filled::blank(), &[]),
+        None => not_found(),
     }
 }
 
@@ -269,9 +286,8 @@ async fn subscribe(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let page = match Page::find(&sites, &blog, &uri) {
-        Ok(page) => page,
-        Err(response) => return response,
+    let Some(page) = Page::find(&sites, &blog, &uri) else {
+        return not_found();
     };
     let client = security::client(peer, &headers, &page.site.serve);
     if let Err(wait) = limiter.check(client, Instant::now()) {
@@ -285,7 +301,7 @@ async fn subscribe(
     }
     let form = match page.posted(&headers, body, "subscribe") {
         Ok(form) => form,
-        Err(response) => return response,
+        Err(why) => return page.refused(why),
     };
     let check_mailbox = || page.render(StatusCode::OK, "check_mailbox", json!({}));
     // Only a robot fills in a field that people cannot see: it gets the
@@ -327,9 +343,8 @@ async fn confirm_form(
     Path((blog, token)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    let mut page = match Page::find(&sites, &blog, &uri) {
-        Ok(page) => page,
-        Err(response) => return response,
+    let Some(mut page) = Page::find(&sites, &blog, &uri) else {
+        return not_found();
     };
     let now = Utc::now();
     match page.site.signer.verify(&token, Purpose::Confirm, now) {
@@ -356,9 +371,8 @@ async fn confirm(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut page = match Page::find(&sites, &blog, &uri) {
-        Ok(page) => page,
-        Err(response) => return response,
+    let Some(mut page) = Page::find(&sites, &blog, &uri) else {
+        return not_found();
     };
     let now = Utc::now();
     let claims = match page.site.signer.verify(&token, Purpose::Confirm, now) {
@@ -366,8 +380,8 @@ async fn confirm(
         Err(e) => return page.token_problem(e),
     };
     page.adopt_subscriber(&claims.subscriber, &uri).await;
-    if let Err(response) = page.posted(&headers, body, &format!("confirm:{}", claims.subscriber)) {
-        return response;
+    if let Err(why) = page.posted(&headers, body, &format!("confirm:{}", claims.subscriber)) {
+        return page.refused(why);
     }
     let Some(id) = subscription_id(&claims.subscriber) else {
         return page.problem(StatusCode::BAD_REQUEST, "invalid_link");
@@ -393,9 +407,8 @@ async fn manage_form(
     Path((blog, token)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    let mut page = match Page::find(&sites, &blog, &uri) {
-        Ok(page) => page,
-        Err(response) => return response,
+    let Some(mut page) = Page::find(&sites, &blog, &uri) else {
+        return not_found();
     };
     let claims = match page.site.signer.verify(&token, Purpose::Manage, Utc::now()) {
         Ok(claims) => claims,
@@ -417,9 +430,8 @@ async fn manage(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut page = match Page::find(&sites, &blog, &uri) {
-        Ok(page) => page,
-        Err(response) => return response,
+    let Some(mut page) = Page::find(&sites, &blog, &uri) else {
+        return not_found();
     };
     let claims = match page.site.signer.verify(&token, Purpose::Manage, Utc::now()) {
         Ok(claims) => claims,
@@ -427,7 +439,7 @@ async fn manage(
     };
     let form = match page.posted(&headers, body, &format!("manage:{}", claims.subscriber)) {
         Ok(form) => form,
-        Err(response) => return response,
+        Err(why) => return page.refused(why),
     };
     let subscription = match page.managed(&claims).await {
         Ok(s) => s,
@@ -487,9 +499,8 @@ async fn unsubscribe_form(
     Path((blog, token)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    let mut page = match Page::find(&sites, &blog, &uri) {
-        Ok(page) => page,
-        Err(response) => return response,
+    let Some(mut page) = Page::find(&sites, &blog, &uri) else {
+        return not_found();
     };
     let now = Utc::now();
     match page.site.signer.verify(&token, Purpose::Unsubscribe, now) {
@@ -519,9 +530,8 @@ async fn unsubscribe(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut page = match Page::find(&sites, &blog, &uri) {
-        Ok(page) => page,
-        Err(response) => return response,
+    let Some(mut page) = Page::find(&sites, &blog, &uri) else {
+        return not_found();
     };
     let now = Utc::now();
     let claims = match page.site.signer.verify(&token, Purpose::Unsubscribe, now) {
@@ -537,13 +547,13 @@ async fn unsubscribe(
         Err(_) => false,
     };
     if !one_click
-        && let Err(response) = page.posted(
+        && let Err(why) = page.posted(
             &headers,
             body,
             &format!("unsubscribe:{}", claims.subscriber),
         )
     {
-        return response;
+        return page.refused(why);
     }
     let store = &page.site.store;
     let done = match subscription_id(&claims.subscriber) {

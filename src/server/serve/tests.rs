@@ -377,7 +377,14 @@ async fn bad_sign_ups_get_a_clear_4xx_and_change_nothing() {
     let long_address = format!("email={}%40example.org&scope=all", "a".repeat(250));
     let huge = format!("{good}&padding={}", "x".repeat(17 * 1024));
     let same_origin = [("content-type", FORM), ("origin", "http://127.0.0.1:9")];
-    let cases: Vec<(&str, String, Vec<(&str, &str)>, StatusCode, &str)> = vec![
+    type Case<'a> = (
+        &'a str,
+        String,
+        Vec<(&'a str, &'a str)>,
+        StatusCode,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "invalid address",
             "email=not-an-address&scope=all".into(),
