@@ -180,6 +180,21 @@ impl Page {
         )
     }
 
+    /// The page of a link that changes something (`confirm`,
+    /// `unsubscribe`): opening it only shows a button whose form posts
+    /// back to the link.
+    fn button_page(&self, name: &str, token: &str, claims: &Claims) -> Response {
+        let form = format!("{name}:{}", claims.subscriber);
+        self.render(
+            StatusCode::OK,
+            name,
+            json!({
+                "action": self.url(&format!("{name}/{token}")),
+                "csrf": security::csrf_token(&self.site.signer, &form, Utc::now()),
+            }),
+        )
+    }
+
     /// A form post's fields, once its origin, size and CSRF token for form
     /// `form` checked out.
     fn posted(
@@ -259,6 +274,24 @@ enum Refused {
     Forbidden,
     /// Over [`MAX_BODY`].
     TooLarge,
+}
+
+/// The page a link leads to, with the claims of its token (checked for
+/// `purpose`), or the page that says what is wrong with the link.
+async fn open(
+    sites: &Sites,
+    blog: &str,
+    token: &str,
+    purpose: Purpose,
+    uri: &Uri,
+) -> Result<(Page, Claims), Response> {
+    let Some(page) = Page::find(sites, blog, uri) else {
+        return Err(not_found());
+    };
+    match page.site.signer.verify(token, purpose, Utc::now()) {
+        Ok(claims) => Ok((page, claims)),
+        Err(e) => Err(page.token_problem(e)),
+    }
 }
 
 /// An unknown blog: nothing to render a page with.
@@ -343,24 +376,12 @@ async fn confirm_form(
     Path((blog, token)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    let Some(mut page) = Page::find(&sites, &blog, &uri) else {
-        return not_found();
-    };
-    let now = Utc::now();
-    match page.site.signer.verify(&token, Purpose::Confirm, now) {
-        Err(e) => page.token_problem(e),
-        Ok(claims) => {
+    match open(&sites, &blog, &token, Purpose::Confirm, &uri).await {
+        Ok((mut page, claims)) => {
             page.adopt_subscriber(&claims.subscriber, &uri).await;
-            let form = format!("confirm:{}", claims.subscriber);
-            page.render(
-                StatusCode::OK,
-                "confirm",
-                json!({
-                    "action": page.url(&format!("confirm/{token}")),
-                    "csrf": security::csrf_token(&page.site.signer, &form, now),
-                }),
-            )
+            page.button_page("confirm", &token, &claims)
         }
+        Err(response) => response,
     }
 }
 
@@ -371,14 +392,11 @@ async fn confirm(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(mut page) = Page::find(&sites, &blog, &uri) else {
-        return not_found();
+    let (mut page, claims) = match open(&sites, &blog, &token, Purpose::Confirm, &uri).await {
+        Ok(opened) => opened,
+        Err(response) => return response,
     };
     let now = Utc::now();
-    let claims = match page.site.signer.verify(&token, Purpose::Confirm, now) {
-        Ok(claims) => claims,
-        Err(e) => return page.token_problem(e),
-    };
     page.adopt_subscriber(&claims.subscriber, &uri).await;
     if let Err(why) = page.posted(&headers, body, &format!("confirm:{}", claims.subscriber)) {
         return page.refused(why);
@@ -407,12 +425,9 @@ async fn manage_form(
     Path((blog, token)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    let Some(mut page) = Page::find(&sites, &blog, &uri) else {
-        return not_found();
-    };
-    let claims = match page.site.signer.verify(&token, Purpose::Manage, Utc::now()) {
-        Ok(claims) => claims,
-        Err(e) => return page.token_problem(e),
+    let (mut page, claims) = match open(&sites, &blog, &token, Purpose::Manage, &uri).await {
+        Ok(opened) => opened,
+        Err(response) => return response,
     };
     let subscription = match page.managed(&claims).await {
         Ok(s) => s,
@@ -430,12 +445,9 @@ async fn manage(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(mut page) = Page::find(&sites, &blog, &uri) else {
-        return not_found();
-    };
-    let claims = match page.site.signer.verify(&token, Purpose::Manage, Utc::now()) {
-        Ok(claims) => claims,
-        Err(e) => return page.token_problem(e),
+    let (mut page, claims) = match open(&sites, &blog, &token, Purpose::Manage, &uri).await {
+        Ok(opened) => opened,
+        Err(response) => return response,
     };
     let form = match page.posted(&headers, body, &format!("manage:{}", claims.subscriber)) {
         Ok(form) => form,
@@ -499,24 +511,12 @@ async fn unsubscribe_form(
     Path((blog, token)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    let Some(mut page) = Page::find(&sites, &blog, &uri) else {
-        return not_found();
-    };
-    let now = Utc::now();
-    match page.site.signer.verify(&token, Purpose::Unsubscribe, now) {
-        Err(e) => page.token_problem(e),
-        Ok(claims) => {
+    match open(&sites, &blog, &token, Purpose::Unsubscribe, &uri).await {
+        Ok((mut page, claims)) => {
             page.adopt_subscriber(&claims.subscriber, &uri).await;
-            let form = format!("unsubscribe:{}", claims.subscriber);
-            page.render(
-                StatusCode::OK,
-                "unsubscribe",
-                json!({
-                    "action": page.url(&format!("unsubscribe/{token}")),
-                    "csrf": security::csrf_token(&page.site.signer, &form, now),
-                }),
-            )
+            page.button_page("unsubscribe", &token, &claims)
         }
+        Err(response) => response,
     }
 }
 
@@ -530,14 +530,11 @@ async fn unsubscribe(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(mut page) = Page::find(&sites, &blog, &uri) else {
-        return not_found();
+    let (mut page, claims) = match open(&sites, &blog, &token, Purpose::Unsubscribe, &uri).await {
+        Ok(opened) => opened,
+        Err(response) => return response,
     };
     let now = Utc::now();
-    let claims = match page.site.signer.verify(&token, Purpose::Unsubscribe, now) {
-        Ok(claims) => claims,
-        Err(e) => return page.token_problem(e),
-    };
     page.adopt_subscriber(&claims.subscriber, &uri).await;
     let content_type = headers
         .get(header::CONTENT_TYPE)

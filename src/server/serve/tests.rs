@@ -154,6 +154,13 @@ secret_env = "SECRET"
         format!("csrf={}&{extra}", csrf(&page.body))
     }
 
+    /// A confirmed subscription, as if made long ago.
+    async fn confirmed(&self, address: &str, choices: &Choices) -> Subscription {
+        let store = &self.site().store;
+        let added = store.add_confirmed("blog", Kind::Email, address, None, choices, Utc::now());
+        added.await.unwrap().unwrap()
+    }
+
     async fn rows(&self) -> Vec<Subscription> {
         self.site().store.subscriptions("blog").await.unwrap()
     }
@@ -183,6 +190,15 @@ secret_env = "SECRET"
             key,
             expires: expires_in.map(|d| Utc::now() + d),
         })
+    }
+}
+
+/// Every post, at once, in `language`.
+fn every_post(language: &str) -> Choices {
+    Choices {
+        digest: "none".into(),
+        language: language.into(),
+        ..Choices::default()
     }
 }
 
@@ -327,23 +343,8 @@ async fn a_reader_subscribes_confirms_changes_choices_and_leaves_with_one_click(
 #[tokio::test]
 async fn new_pending_and_confirmed_addresses_get_the_same_answer() {
     let env = Env::new("nl", &[]).await;
-    let site = env.site();
-    let choices = Choices {
-        digest: "none".into(),
-        language: "nl".into(),
-        ..Choices::default()
-    };
-    site.store
-        .add_confirmed(
-            "blog",
-            Kind::Email,
-            "known@example.org",
-            None,
-            &choices,
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+    let choices = every_post("nl");
+    env.confirmed("known@example.org", &choices).await;
     let mut pages = Vec::new();
     for address in ["new@example.org", "new@example.org", "KNOWN@example.org"] {
         let body = env
@@ -542,11 +543,7 @@ async fn a_flood_of_sign_ups_from_one_client_gets_429_with_retry_after() {
 async fn forged_expired_and_reused_links_are_refused_without_a_change() {
     let env = Env::new("en", &[]).await;
     let site = env.site();
-    let choices = Choices {
-        digest: "none".into(),
-        language: "en".into(),
-        ..Choices::default()
-    };
+    let choices = every_post("en");
     let Requested::Pending {
         subscription: s, ..
     } = site
@@ -678,20 +675,7 @@ async fn the_manage_page_unsubscribes_and_refuses_bad_choices() {
         language: "nl".into(),
         ..Choices::default()
     };
-    let s = env
-        .site()
-        .store
-        .add_confirmed(
-            "blog",
-            Kind::Email,
-            "m@example.org",
-            None,
-            &choices,
-            Utc::now(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let s = env.confirmed("m@example.org", &choices).await;
     let uri = format!(
         "/blog/manage/{}",
         env.token(Purpose::Manage, &s.subscriber_id(), s.manage_key, None)
@@ -732,25 +716,8 @@ async fn the_manage_page_unsubscribes_and_refuses_bad_choices() {
 #[tokio::test]
 async fn the_unsubscribe_link_shows_a_page_and_its_form_unsubscribes() {
     let env = Env::new("en", &[]).await;
-    let choices = Choices {
-        digest: "none".into(),
-        language: "en".into(),
-        ..Choices::default()
-    };
-    let s = env
-        .site()
-        .store
-        .add_confirmed(
-            "blog",
-            Kind::Email,
-            "u@example.org",
-            None,
-            &choices,
-            Utc::now(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let choices = every_post("en");
+    let s = env.confirmed("u@example.org", &choices).await;
     let uri = format!(
         "/blog/unsubscribe/{}",
         env.token(Purpose::Unsubscribe, &s.subscriber_id(), s.manage_key, None)
@@ -860,11 +827,7 @@ async fn the_operator_s_privacy_paragraph_replaces_the_built_in_one() {
 async fn unconfirmed_sign_ups_are_erased_after_seven_days() {
     let env = Env::new("nl", &[]).await;
     let store = &env.site().store;
-    let choices = Choices {
-        digest: "none".into(),
-        language: "nl".into(),
-        ..Choices::default()
-    };
+    let choices = every_post("nl");
     let now = Utc::now();
     for (address, age) in [("old@example.org", 8), ("new@example.org", 6)] {
         store
