@@ -276,8 +276,9 @@ enum Refused {
     TooLarge,
 }
 
-/// The page a link leads to, with the claims of its token (checked for
-/// `purpose`), or the page that says what is wrong with the link.
+/// The page a link leads to, in the subscriber's language, with the claims
+/// of its token (checked for `purpose`), or the page that says what is
+/// wrong with the link.
 async fn open(
     sites: &Sites,
     blog: &str,
@@ -285,11 +286,14 @@ async fn open(
     purpose: Purpose,
     uri: &Uri,
 ) -> Result<(Page, Claims), Response> {
-    let Some(page) = Page::find(sites, blog, uri) else {
+    let Some(mut page) = Page::find(sites, blog, uri) else {
         return Err(not_found());
     };
     match page.site.signer.verify(token, purpose, Utc::now()) {
-        Ok(claims) => Ok((page, claims)),
+        Ok(claims) => {
+            page.adopt_subscriber(&claims.subscriber, uri).await;
+            Ok((page, claims))
+        }
         Err(e) => Err(page.token_problem(e)),
     }
 }
@@ -377,10 +381,7 @@ async fn confirm_form(
     uri: Uri,
 ) -> Response {
     match open(&sites, &blog, &token, Purpose::Confirm, &uri).await {
-        Ok((mut page, claims)) => {
-            page.adopt_subscriber(&claims.subscriber, &uri).await;
-            page.button_page("confirm", &token, &claims)
-        }
+        Ok((page, claims)) => page.button_page("confirm", &token, &claims),
         Err(response) => response,
     }
 }
@@ -392,12 +393,11 @@ async fn confirm(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (mut page, claims) = match open(&sites, &blog, &token, Purpose::Confirm, &uri).await {
+    let (page, claims) = match open(&sites, &blog, &token, Purpose::Confirm, &uri).await {
         Ok(opened) => opened,
         Err(response) => return response,
     };
     let now = Utc::now();
-    page.adopt_subscriber(&claims.subscriber, &uri).await;
     if let Err(why) = page.posted(&headers, body, &format!("confirm:{}", claims.subscriber)) {
         return page.refused(why);
     }
@@ -425,7 +425,7 @@ async fn manage_form(
     Path((blog, token)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    let (mut page, claims) = match open(&sites, &blog, &token, Purpose::Manage, &uri).await {
+    let (page, claims) = match open(&sites, &blog, &token, Purpose::Manage, &uri).await {
         Ok(opened) => opened,
         Err(response) => return response,
     };
@@ -433,7 +433,6 @@ async fn manage_form(
         Ok(s) => s,
         Err(response) => return response,
     };
-    page.adopt(&subscription, &uri);
     let filled = Filled::from_choices(&subscription.choices);
     page.manage_page(StatusCode::OK, &token, &claims, &filled, &[], false)
 }
@@ -445,7 +444,7 @@ async fn manage(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (mut page, claims) = match open(&sites, &blog, &token, Purpose::Manage, &uri).await {
+    let (page, claims) = match open(&sites, &blog, &token, Purpose::Manage, &uri).await {
         Ok(opened) => opened,
         Err(response) => return response,
     };
@@ -457,7 +456,6 @@ async fn manage(
         Ok(s) => s,
         Err(response) => return response,
     };
-    page.adopt(&subscription, &uri);
     match form.get("action") {
         Some("unsubscribe") => match page
             .site
@@ -512,10 +510,7 @@ async fn unsubscribe_form(
     uri: Uri,
 ) -> Response {
     match open(&sites, &blog, &token, Purpose::Unsubscribe, &uri).await {
-        Ok((mut page, claims)) => {
-            page.adopt_subscriber(&claims.subscriber, &uri).await;
-            page.button_page("unsubscribe", &token, &claims)
-        }
+        Ok((page, claims)) => page.button_page("unsubscribe", &token, &claims),
         Err(response) => response,
     }
 }
@@ -530,12 +525,11 @@ async fn unsubscribe(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (mut page, claims) = match open(&sites, &blog, &token, Purpose::Unsubscribe, &uri).await {
+    let (page, claims) = match open(&sites, &blog, &token, Purpose::Unsubscribe, &uri).await {
         Ok(opened) => opened,
         Err(response) => return response,
     };
     let now = Utc::now();
-    page.adopt_subscriber(&claims.subscriber, &uri).await;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
