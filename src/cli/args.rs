@@ -84,6 +84,10 @@ pub enum Command {
         /// Serve /healthz and Prometheus /metrics here, e.g. 127.0.0.1:9090.
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
+        /// Also serve the subscription pages (as `postbode serve`) here,
+        /// e.g. 0.0.0.0:8080.
+        #[arg(long, value_name = "ADDR")]
+        serve: Option<std::net::SocketAddr>,
         /// Publish even when the blog lost more than half of its published
         /// posts since the last build (or all of them): without it such a
         /// build is an error that leaves the published feeds untouched.
@@ -102,6 +106,16 @@ pub enum Command {
         /// `postbode build`) writes the feeds.
         #[arg(long)]
         no_build: bool,
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
+    /// Serve the subscription pages (subscribe, confirm, manage, unsubscribe)
+    /// and the webhook API of every blog with a [serve] table.
+    Serve {
+        feed_files: Vec<PathBuf>,
+        /// Address to listen on, e.g. 127.0.0.1:8080 (behind a TLS proxy).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
@@ -187,6 +201,13 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
+    /// The subscribers of a blog: list them (from the feed definition and
+    /// from postbode serve), export or erase one person's data, import
+    /// addresses.
+    Subscribers {
+        #[command(subcommand)]
+        command: SubscribersCommand,
+    },
     /// Manage the state database.
     State {
         #[command(subcommand)]
@@ -249,5 +270,54 @@ pub enum StateCommand {
         /// Print what was copied as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// Who `subscribers export` and `remove` are about.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct PersonArg {
+    /// The subscriber id (serve:12), as `subscribers list` shows it.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// The email address.
+    #[arg(long, value_name = "ADDRESS")]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubscribersCommand {
+    /// Every subscriber with its origin (definition or serve), channel,
+    /// status (active, unsubscribed, pending, confirmed) and digest.
+    List {
+        feed_files: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
+    /// One person's data (address, choices, times, what was sent) as JSON.
+    Export {
+        feed_file: PathBuf,
+        #[command(flatten)]
+        who: PersonArg,
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
+    /// Erase one subscriber of postbode serve now (and cancel what was not sent).
+    Remove {
+        feed_file: PathBuf,
+        #[command(flatten)]
+        who: PersonArg,
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
+    /// Add addresses whose consent you hold, confirmed: one per line, or
+    /// CSV `address,tags,authors,digest` with `;` between tags.
+    Import {
+        feed_file: PathBuf,
+        file: PathBuf,
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
     },
 }

@@ -28,7 +28,7 @@ use crate::state::Store;
 pub async fn run(
     files: &[PathBuf],
     every: Duration,
-    listen: Option<SocketAddr>,
+    [listen, serve]: [Option<SocketAddr>; 2],
     build: Option<BuildOptions>,
     state: StateChoice<'_>,
     fixed_now: Option<DateTime<Utc>>,
@@ -44,6 +44,11 @@ pub async fn run(
         && let Err(e) = http::serve(addr, health.clone(), metrics.clone()).await
     {
         output::error(format_args!("cannot listen on {addr}: {e}"));
+        return Outcome::Fatal;
+    }
+    if let Some(addr) = serve
+        && super::serve::start(files, state.path, addr).await.is_none()
+    {
         return Outcome::Fatal;
     }
     let opts = Options {

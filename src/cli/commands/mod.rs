@@ -10,5 +10,7 @@ pub mod posts;
 pub mod preview;
 pub mod retry;
 pub mod run;
+pub mod serve;
 pub mod state;
 pub mod status;
+pub mod subscribers;
