@@ -1,7 +1,8 @@
-//! The subscription pages over real HTTP on 127.0.0.1: the service as
-//! `postbode serve` starts it (`server::serve::{prepare, start}`), a real
-//! SQLite state, and the confirmation mail through a real SMTP server
-//! (aiosmtpd); and the feeds index that links to the subscribe page.
+//! The subscription pages over real HTTP on 127.0.0.1: the `postbode serve`
+//! binary with mails in a file outbox, and the service started in-process
+//! (`server::serve::{prepare, start}`) with the confirmation mail through a
+//! real SMTP server (aiosmtpd); a real SQLite state in both. And the feeds
+//! index that links to the subscribe page.
 
 use std::time::Duration;
 
@@ -10,6 +11,27 @@ use postbode::state::Store;
 use postbode::token::{Claims, Purpose, Signer};
 
 use crate::helpers::{SmtpServer, TestBlog, free_port};
+
+/// A `postbode serve` process, killed when dropped.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The first `{origin}/{blog}/{kind}/…` link in `text`.
+fn link(text: &str, prefix: &str) -> String {
+    let start = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} in {text}"));
+    text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"')
+        .collect()
+}
 
 const SECRET: &str = "an-http-test-secret-of-at-least-32-bytes";
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -141,6 +163,76 @@ secret_env = "UNUSED_HERE"
         assert!(store.subscriptions(&name).await.unwrap().is_empty());
     }
     assert_eq!(smtp.received().len(), 1, "one mail in all");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_serve_binary_takes_a_sign_up_to_its_confirmation_and_lets_the_reader_leave() {
+    let port = free_port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let blog = TestBlog::new(&format!(
+        "state = \"state.db\"\n\n[email]\nfrom = \"blog@example.org\"\ntransport = \"file\"\noutbox = \"outbox\"\n\n[serve]\npublic_url = \"{origin}\"\nsecret_env = \"PAGES_SECRET\"\n"
+    ));
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_postbode"));
+    command
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg(blog.toml())
+        .current_dir(blog.path())
+        .env("PAGES_SECRET", SECRET)
+        .envs(blog.state_env())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let _served = Served(command.spawn().unwrap());
+    let client = reqwest::Client::new();
+    let url = |rest: &str| format!("{origin}/feeds/{rest}");
+    let mut form = None;
+    for _ in 0..100 {
+        if let Ok(response) = client.get(url("subscribe")).send().await {
+            form = Some(response.text().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let form = form.expect("postbode serve answers");
+    let post = |to: String, body: String| {
+        client
+            .post(to)
+            .header("content-type", FORM)
+            .header("origin", &origin)
+            .body(body)
+    };
+    let body = format!(
+        "csrf={}&email=r%40example.org&scope=all&digest=daily",
+        csrf(&form)
+    );
+    let answer = call(&client, post(url("subscribe"), body)).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+
+    let outbox = blog.path().join("outbox");
+    let mut mail = None;
+    for _ in 0..100 {
+        if let Some(Ok(entry)) = std::fs::read_dir(&outbox).ok().and_then(|mut d| d.next()) {
+            mail = Some(std::fs::read(entry.path()).unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let raw = mail.expect("a confirmation mail in the outbox");
+    let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let confirm = link(&parsed.body_text(0).unwrap(), &url("confirm/"));
+    let page = call(&client, client.get(&confirm)).await;
+    let confirmed = call(&client, post(confirm, format!("csrf={}", csrf(&page.body)))).await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    let manage = link(&confirmed.body, &url("manage/"));
+    let page = call(&client, client.get(&manage)).await;
+    assert!(
+        page.body.contains("value=\"daily\" checked"),
+        "{}",
+        page.body
+    );
+    let body = format!("csrf={}&action=unsubscribe", csrf(&page.body));
+    let left = call(&client, post(manage.clone(), body)).await;
+    assert_eq!(left.status, 200, "{}", left.body);
+    assert_eq!(call(&client, client.get(&manage)).await.status, 404);
 }
 
 #[test]
