@@ -26,6 +26,7 @@ mod misconfig;
 mod notify;
 mod operations;
 mod retry_after;
+mod serve;
 mod serve_api;
 mod smtp;
 mod state_safety;
