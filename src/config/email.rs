@@ -2,12 +2,15 @@
 //! `.eml` files in a folder). Addresses and the server URL are checked while
 //! the feed definition is read, so a typo is an error with its line and
 //! column instead of a failed delivery later; the full `smtp_url` options are
-//! read by the sender.
+//! read by the sender. DKIM signing has its own module (`dkim`).
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, de::Error as _};
+use toml::Spanned;
 
+use super::dkim::{self, DkimSettings, RawDkim};
+use super::error::Located;
 use crate::diag::redact_url;
 use crate::paths::normalize_path;
 
@@ -38,6 +41,12 @@ pub struct RawEmail {
     #[serde(default, deserialize_with = "optional_mailbox")]
     pub reply_to: Option<String>,
     pub unsubscribe_url: Option<String>,
+    #[serde(default, deserialize_with = "dkim::selector")]
+    pub dkim_selector: Option<Spanned<String>>,
+    #[serde(default, deserialize_with = "dkim::domain")]
+    pub dkim_domain: Option<Spanned<String>>,
+    pub dkim_key_file: Option<Spanned<PathBuf>>,
+    pub dkim_key_env: Option<Spanned<String>>,
 }
 
 /// Email settings with paths resolved.
@@ -52,18 +61,33 @@ pub struct EmailConfig {
     pub reply_to: Option<String>,
     /// With `{subscriber}` and `{token}` placeholders.
     pub unsubscribe_url: Option<String>,
+    /// DKIM signing of every message; `None` sends unsigned mail.
+    pub dkim: Option<DkimSettings>,
 }
 
 impl EmailConfig {
     /// `base` is the definition's folder (relative paths are read from
-    /// there); `project` the folder of the defaults (`outbox/`).
-    pub fn from_raw(raw: RawEmail, base: &Path, project: &Path) -> EmailConfig {
+    /// there); `project` the folder of the defaults (`outbox/`); `text` the
+    /// definition, which places an error in the DKIM keys.
+    pub(super) fn from_raw(
+        raw: RawEmail,
+        base: &Path,
+        project: &Path,
+        text: &str,
+    ) -> Result<EmailConfig, Located> {
+        let dkim = RawDkim {
+            selector: raw.dkim_selector,
+            domain: raw.dkim_domain,
+            key_file: raw.dkim_key_file,
+            key_env: raw.dkim_key_env,
+        }
+        .resolve(text, base)?;
         let outbox = match raw.outbox {
             Some(p) if p.is_absolute() => normalize_path(&p),
             Some(p) => normalize_path(&base.join(p)),
             None => project.join("outbox"),
         };
-        EmailConfig {
+        Ok(EmailConfig {
             from: raw.from,
             transport: raw.transport,
             smtp_url: raw.smtp_url,
@@ -72,7 +96,8 @@ impl EmailConfig {
             outbox,
             reply_to: raw.reply_to,
             unsubscribe_url: raw.unsubscribe_url,
-        }
+            dkim,
+        })
     }
 }
 

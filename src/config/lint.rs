@@ -1,13 +1,14 @@
 //! What `check` holds a feed definition to beyond what reading it checks:
 //! the settings a send depends on that can only be judged with the
-//! environment (the login variables) or with the blog's posts (the tags and
-//! authors subscribers filter on). Each problem is a [`Diagnostic`] at the
-//! line of the setting, with the fix in the sentence, and all of them are
-//! reported at once.
+//! environment (the login variables, the DKIM key) or with the blog's posts
+//! (the tags and authors subscribers filter on). Each problem is a
+//! [`Diagnostic`] at the line of the setting, with the fix in the sentence,
+//! and all of them are reported at once.
 
 use std::path::Path;
 
 use super::BlogConfig;
+use super::dkim::{DkimKeySource, DkimSettings, aligned};
 use super::email::{EmailTransport, SmtpSecurity, parse_smtp_url};
 use super::error::closest;
 use super::subscribers::WrittenFilter;
@@ -15,7 +16,8 @@ use crate::diag::Diagnostic;
 
 /// `[email]` against the environment: the SMTP URL when the transport needs
 /// it, the login variables, a password that would cross the network in
-/// clear, and the unsubscribe link when there are email subscribers.
+/// clear, the DKIM key, and the unsubscribe link when there are email
+/// subscribers.
 pub fn email_problems(
     config: &BlogConfig,
     text: &str,
@@ -111,13 +113,114 @@ pub fn email_problems(
             ));
         }
     }
-    if has_email_subscribers && email.unsubscribe_url.is_none() {
+    if let Some(dkim) = &email.dkim {
+        out.extend(dkim_problems(dkim, &email.from, file, text, env));
+    }
+    if config.serve.is_some() && email.unsubscribe_url.is_some() {
+        out.push(at(
+            "unsubscribe_url",
+            Diagnostic::warning(
+                file,
+                "email: unsubscribe_url is not used: with [serve] every email links to the service's own unsubscribe page",
+            ),
+        ));
+    }
+    if has_email_subscribers && email.unsubscribe_url.is_none() && config.serve.is_none() {
         let (line, column) = find_table(text, "email").unwrap_or((1, 1));
         out.push(
             Diagnostic::warning(
                 file,
                 "email: no unsubscribe_url, so mail goes out without any unsubscribe link; \
                  add unsubscribe_url = \"https://example.org/unsubscribe?s={subscriber}&t={token}\"",
+            )
+            .at(line, column),
+        );
+    }
+    out
+}
+
+/// `[serve]` against the environment: its secret (set, long enough), the
+/// API token variable when named, and an `[email]` section to send the
+/// confirmation mails with.
+pub fn serve_problems(
+    config: &BlogConfig,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Diagnostic> {
+    let Some(serve) = &config.serve else {
+        return Vec::new();
+    };
+    let file = &config.file;
+    let at = |key: &str, d: Diagnostic| {
+        let (line, column) = find_in_table(text, "serve", key);
+        d.at(line, column)
+    };
+    let mut out = Vec::new();
+    if let Err(message) = serve.secret(env) {
+        out.push(at("secret_env", Diagnostic::error(file, message)));
+    }
+    if let Some(var) = &serve.webhooks_api_token_env
+        && env(var).is_none_or(|v| v.trim().is_empty())
+    {
+        let key = if text.contains("allow_webhooks_api_token_env") {
+            "allow_webhooks_api_token_env"
+        } else {
+            "webhooks_api_token_env"
+        };
+        out.push(at(
+            key,
+            Diagnostic::error(
+                file,
+                format!("serve: {key} names {var}, which is not set; the webhook API would refuse every request"),
+            ),
+        ));
+    }
+    if config.email.is_none() {
+        let (line, column) = find_table(text, "serve").unwrap_or((1, 1));
+        out.push(
+            Diagnostic::error(
+                file,
+                "serve: sign-ups are confirmed by email, but there is no [email] section (from, transport)",
+            )
+            .at(line, column),
+        );
+    }
+    out
+}
+
+/// The DKIM key read as the sender reads it (a file that cannot be read,
+/// an unset variable, not a PEM RSA or Ed25519 key), and a signing domain
+/// that DMARC will not count for the From address.
+fn dkim_problems(
+    dkim: &DkimSettings,
+    from: &str,
+    file: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let key = match dkim.key {
+        DkimKeySource::File(_) => "dkim_key_file",
+        DkimKeySource::Env(_) => "dkim_key_env",
+    };
+    if let Err(e) = dkim.signing_key(env) {
+        let (line, column) = find_in_table(text, "email", key);
+        out.push(Diagnostic::error(file, format!("email: {key}: {e}")).at(line, column));
+    }
+    let from_domain = from
+        .parse::<lettre::message::Mailbox>()
+        .map(|m| m.email.domain().to_string())
+        .unwrap_or_default();
+    if !aligned(&dkim.domain, &from_domain) {
+        let (line, column) = find_in_table(text, "email", "dkim_domain");
+        out.push(
+            Diagnostic::warning(
+                file,
+                format!(
+                    "email: dkim_domain {} is not the domain of from ({from_domain}), so DMARC does not count the signature; \
+                     sign with {from_domain} (or a parent domain of it)",
+                    dkim.domain
+                ),
             )
             .at(line, column),
         );

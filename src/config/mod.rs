@@ -5,7 +5,7 @@
 //! [`ConfigError`] at `path:line:col` (see `error`); values are checked while
 //! they are read (`values`, `email`), so the place is the value's own. The
 //! parts other layers read on their own have their own modules:
-//! `subscribers`, `email`, `delivery`.
+//! `subscribers`, `email` (with `dkim`), `delivery`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use crate::model::Format;
 use crate::paths::normalize_path;
 
 pub mod delivery;
+pub mod dkim;
 pub mod email;
 mod error;
 pub mod lint;
@@ -281,6 +282,11 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
         None => raw.static_dir.map(|p| resolve(&p)),
     };
     let subscribers = raw.subscribers.map(|s| s.with_text(Arc::from(text)));
+    let email = raw
+        .email
+        .map(|e| EmailConfig::from_raw(e, &base, &project, text))
+        .transpose()
+        .map_err(|e| e.into_error(path.to_path_buf()))?;
     Ok(BlogConfig {
         file: path.to_path_buf(),
         name,
@@ -304,7 +310,7 @@ pub fn parse(text: &str, path: &Path) -> Result<BlogConfig, ConfigError> {
         by_author: raw.by_author.unwrap_or(true),
         timezone: raw.timezone.unwrap_or(chrono_tz::UTC),
         subscribers,
-        email: raw.email.map(|e| EmailConfig::from_raw(e, &base, &project)),
+        email,
         delivery: raw.delivery,
         state: match raw.state.as_deref().map(StateLocation::parse) {
             Some(StateLocation::File(p)) => StateLocation::File(resolve(&p)),

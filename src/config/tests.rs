@@ -2,6 +2,7 @@
 //! mistake reported with its file, line and column.
 
 use super::*;
+use dkim::{DkimKeySource, DkimSettings};
 
 const MINIMAL: &str = r#"
 title = "Example"
@@ -327,7 +328,24 @@ fn email_and_delivery_settings_are_read_with_paths_resolved() {
     let email = c.email.unwrap();
     assert_eq!(email.transport, EmailTransport::Smtp);
     assert_eq!(email.outbox, Path::new("/srv/feeds/mail"));
+    assert_eq!(email.dkim, None);
     assert_eq!(c.delivery.max_attempts, Some(3));
+
+    let text = format!(
+        "{MINIMAL}[email]\nfrom = \"noreply@example.org\"\ndkim_selector = \"s1\"\ndkim_domain = \"Example.org\"\ndkim_key_file = \"../keys/dkim.pem\"\n"
+    );
+    let email = parse(&text, Path::new("/srv/feeds/x.toml"))
+        .unwrap()
+        .email
+        .unwrap();
+    assert_eq!(
+        email.dkim,
+        Some(DkimSettings {
+            selector: "s1".into(),
+            domain: "example.org".into(),
+            key: DkimKeySource::File("/srv/keys/dkim.pem".into()),
+        })
+    );
 }
 
 #[test]

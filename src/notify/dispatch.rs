@@ -55,14 +55,22 @@ pub struct Context {
     pub blog: BlogInfo,
     pub templates: Templates,
     pub subscribers: HashMap<String, Subscriber>,
+    /// The manage and unsubscribe links of `[serve]`.
+    pub links: Option<email::Links>,
 }
 
 impl Context {
-    pub fn new(config: &BlogConfig, templates: Templates, subscribers: Vec<Subscriber>) -> Self {
+    pub fn new(
+        config: &BlogConfig,
+        templates: Templates,
+        subscribers: Vec<Subscriber>,
+        links: Option<email::Links>,
+    ) -> Self {
         Context {
             blog: blog_info(config),
             templates,
             subscribers: subscribers.into_iter().map(|s| (s.id.clone(), s)).collect(),
+            links,
         }
     }
 }
@@ -389,8 +397,15 @@ async fn send_one(
                 senders.done(claimed, SendOutcome::Failed(no_email_section()), None);
                 return;
             };
-            let built =
-                email::build_message(email_cfg, &cx.templates, &payload, address, sub, &id, now);
+            let built = email::build_message(
+                email_cfg,
+                &cx.templates,
+                &payload,
+                sub,
+                &id,
+                now,
+                cx.links.as_ref(),
+            );
             let msg = match built {
                 Err(e) => {
                     let err = SendError::Permanent {

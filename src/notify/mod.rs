@@ -14,6 +14,7 @@
 //! would send), progress goes to the caller's hook in [`Options`], and
 //! [`preview`] returns the message one subscriber would get.
 
+mod audience;
 mod dispatch;
 pub mod email;
 mod options;
@@ -175,6 +176,10 @@ pub async fn run(
     if opts.dry_run {
         // No state yet is a first run with no history; nothing is created.
         let store = Store::open_for_dry_run(&config.state, opts.new_state).await?;
+        let subscribers = match &store {
+            Some(store) => audience::with_state(config, store, subscribers).await?,
+            None => subscribers,
+        };
         let planned =
             outbox::plan_run(config, now, opts, store.as_ref(), &blog.posts, &subscribers).await;
         if let Some(store) = store {
@@ -182,9 +187,15 @@ pub async fn run(
         }
         return Ok(planned?.summary);
     }
+    let links = email::Links::for_blog(config.serve.as_ref(), &config.name, &|k| {
+        std::env::var(k).ok()
+    })
+    .map_err(|e| NotifyError::Config(format!("{}: {e}", config.file.display())))?;
     let store = Store::open_for_run(&config.state, opts.new_state).await?;
     let guard = store.begin_run(&config.name, now, opts.lock_wait).await?;
     let result = async {
+        audience::purge(config, &store, now).await?;
+        let subscribers = audience::with_state(config, &store, subscribers).await?;
         reenable::enable_changed(&store, &config.name, &subscribers).await?;
         let mut summary = Summary::default();
         if !opts.send_only {
@@ -198,7 +209,7 @@ pub async fn run(
                 .record(&config.name, now, &planned.seen, &planned.announcements)
                 .await?;
         }
-        let cx = dispatch::Context::new(config, templates, subscribers);
+        let cx = dispatch::Context::new(config, templates, subscribers, links);
         outbox::merge_digests(config, &store, &cx.blog, &cx.subscribers, now).await?;
         dispatch::send_due(config, now, opts, &store, &guard, &cx, &mut summary).await?;
         reenable::note_targets(&store, &config.name, cx.subscribers.values()).await?;

@@ -51,13 +51,27 @@ pub fn preview(
     };
     let id = message_id(config, 0);
     match &subscriber.target {
-        Target::Email { address } => {
+        Target::Email { .. } => {
             let cfg = config
                 .email
                 .as_ref()
                 .ok_or_else(|| PreviewError::NoEmailSection(config.file.clone()))?;
-            let msg =
-                email::build_message(cfg, templates, &payload, address, subscriber, &id, now)?;
+            // A missing secret shows as no links here; `check` and `run`
+            // report it.
+            let links = email::Links::for_blog(config.serve.as_ref(), &config.name, &|k| {
+                std::env::var(k).ok()
+            })
+            .ok()
+            .flatten();
+            let msg = email::build_message(
+                cfg,
+                templates,
+                &payload,
+                subscriber,
+                &id,
+                now,
+                links.as_ref(),
+            )?;
             Ok(Preview::Email(msg.formatted()))
         }
         Target::Webhook {

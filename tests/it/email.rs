@@ -32,6 +32,7 @@ pub fn config(transport: EmailTransport, outbox: &Path) -> EmailConfig {
         outbox: outbox.to_path_buf(),
         reply_to: Some("redactie@example.org".into()),
         unsubscribe_url: Some(UNSUBSCRIBE.into()),
+        dkim: None,
     }
 }
 
@@ -84,11 +85,8 @@ pub fn subscriber(id: &str, address: &str, language: Language) -> Subscriber {
 }
 
 pub fn build(cfg: &EmailConfig, payload: &Payload, sub: &Subscriber, id: &str) -> Message {
-    let Target::Email { address } = &sub.target else {
-        unreachable!()
-    };
     let templates = Templates::load(None).unwrap();
-    build_message(cfg, &templates, payload, address, sub, id, now()).unwrap()
+    build_message(cfg, &templates, payload, sub, id, now(), None).unwrap()
 }
 
 /// The message as a receiver parses it (independent parser), and its
@@ -145,6 +143,7 @@ fn a_dutch_message_has_list_headers_and_both_parts() {
         m.header_raw("Auto-Submitted").unwrap().trim(),
         "auto-generated"
     );
+    assert_eq!(m.header_raw("Precedence").unwrap().trim(), "bulk");
 
     for needle in [
         "Nieuw op Developer Overheid:\n\nCafé <API> & \"REST\" 1\n",
@@ -268,24 +267,16 @@ fn a_message_without_posts_or_with_a_bad_address_is_an_error() {
     let cfg = config(EmailTransport::File, Path::new("/unused"));
     let sub = subscriber("f", "f@example.net", Language::Nl);
     let templates = Templates::load(None).unwrap();
-    let none = build_message(
-        &cfg,
-        &templates,
-        &payload(0),
-        "f@example.net",
-        &sub,
-        "i@x",
-        now(),
-    );
+    let none = build_message(&cfg, &templates, &payload(0), &sub, "i@x", now(), None);
     assert!(matches!(none, Err(EmailError::NoPosts)));
     let bad = build_message(
         &cfg,
         &templates,
         &payload(1),
-        "not an address",
-        &sub,
+        &subscriber("f", "not an address", Language::Nl),
         "i@x",
         now(),
+        None,
     );
     assert!(
         matches!(&bad, Err(EmailError::Address { field: "to", .. })),

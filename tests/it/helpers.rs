@@ -55,7 +55,7 @@ pub fn history(state: &str) -> PathBuf {
 }
 
 /// Python with the test tools (feedparser for `feedcheck.py`, aiosmtpd for
-/// `smtp_server.py`): `POSTBODE_TEST_PYTHON`, or the project's `.venv`,
+/// `smtp_server.py`, dkimpy and PyNaCl for `dkim_verify.py`): `POSTBODE_TEST_PYTHON`, or the project's `.venv`,
 /// which is created on first use (as `.ci/run` does) so that `cargo test`
 /// works on a fresh clone.
 pub fn python() -> PathBuf {
@@ -69,7 +69,7 @@ pub fn python() -> PathBuf {
             let py = venv.join("bin/python");
             let has_tools = |py: &Path| {
                 Command::new(py)
-                    .args(["-c", "import feedparser, aiosmtpd"])
+                    .args(["-c", "import feedparser, aiosmtpd, dkim, nacl"])
                     .output()
                     .is_ok_and(|o| o.status.success())
             };
@@ -93,7 +93,7 @@ pub fn python() -> PathBuf {
                         .is_ok_and(|s| s.success());
                 assert!(
                     ok,
-                    "could not create {} with feedparser and aiosmtpd; run .ci/run",
+                    "could not create {} with the tools of tests/tools/requirements.txt; run .ci/run",
                     venv.display()
                 );
             }

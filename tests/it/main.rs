@@ -15,6 +15,7 @@ mod cli_output;
 mod contract;
 mod crash;
 mod daemon;
+mod dkim;
 mod email;
 mod feeds;
 mod fuzz_corpus;

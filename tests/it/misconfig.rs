@@ -252,3 +252,32 @@ fn check_says_how_to_write_an_smtp_url_without_scheme_or_with_a_wrong_one() {
         );
     }
 }
+
+#[test]
+fn check_names_a_serve_secret_that_is_missing_or_short_and_serve_without_email() {
+    // TestBlog's common lines take 5 lines; [serve] starts on line 7.
+    let blog = check_blog(
+        r#"
+[serve]
+public_url = "https://abonneren.example.org"
+secret_env = "MISCONFIG_SERVE_SECRET"
+allow_webhooks_api_token_env = "MISCONFIG_API_TOKEN"
+"#,
+    );
+    let file = blog.toml().display().to_string();
+    let run = check(&blog, &[("MISCONFIG_SERVE_SECRET", "too short")]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    for expected in [
+        format!("{file}:9:14: error: serve: the secret in MISCONFIG_SERVE_SECRET is 9 bytes; use at least 32"),
+        format!("{file}:10:32: error: serve: allow_webhooks_api_token_env names MISCONFIG_API_TOKEN, which is not set"),
+        format!("{file}:7:1: error: serve: sign-ups are confirmed by email, but there is no [email] section"),
+    ] {
+        assert!(run.stderr.contains(&expected), "missing {expected:?} in\n{}", run.stderr);
+    }
+    let run = check(&blog, &[]);
+    assert!(
+        run.stderr.contains("serve: secret_env names MISCONFIG_SERVE_SECRET, which is not set"),
+        "{}",
+        run.stderr
+    );
+}

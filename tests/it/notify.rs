@@ -19,6 +19,7 @@ crate::on_both_stores!([
     a_410_kills_the_delivery_and_disables_the_subscriber_until_retry_dead_enables_it,
     a_weekly_digest_waits_for_the_week_to_end_and_lists_every_new_post_in_one_message,
     a_delivery_still_failing_after_the_configured_age_becomes_dead_and_the_run_exits_1,
+    confirmed_sign_ups_are_announced_to_with_signed_links_and_who_left_gets_nothing,
 ]);
 
 const BEFORE: &str = "before";
@@ -947,4 +948,144 @@ fn a_delivery_still_failing_after_the_configured_age_becomes_dead_and_the_run_ex
     );
     let (_, rows) = status_json(&blog);
     assert!(rows.iter().all(|r| r["status"] == "dead"), "{rows:?}");
+}
+
+const SERVE_SECRET: &str = "0123456789abcdef0123456789abcdef-test-secret";
+
+/// The blog's state, opened in this process (the file, or the test's
+/// PostgreSQL database).
+fn open_state(blog: &TestBlog, rt: &tokio::runtime::Runtime) -> postbode::state::Store {
+    let at = match &blog.db {
+        Some(db) => postbode::config::StateLocation::parse(&db.url),
+        None => postbode::config::StateLocation::File(blog.path().join("state.db")),
+    };
+    rt.block_on(postbode::state::Store::open(&at)).unwrap()
+}
+
+/// The plain-text part of a message, decoded.
+fn body_text(raw: &str) -> String {
+    let parsed = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("a message");
+    parsed.body_text(0).expect("a text part").into_owned()
+}
+
+fn confirmed_sign_ups_are_announced_to_with_signed_links_and_who_left_gets_nothing() {
+    use postbode::state::subscriptions::{Choices, Kind, Requested};
+    use postbode::token::{Purpose, Signer};
+
+    let email = FILE_EMAIL.replace("unsubscribe_url", "# unsubscribe_url");
+    let blog = history_blog_with(
+        &email,
+        r#"[serve]
+public_url = "https://abonneren.example.org/"
+secret_env = "TEST_SERVE_SECRET"
+
+[[subscribers]]
+id = "all"
+email = "all@example.org"
+
+[[subscribers]]
+id = "left"
+email = "left@example.org"
+"#,
+    );
+    let env = [("TEST_SERVE_SECRET", SERVE_SECRET)];
+    use_snapshot(&blog, BEFORE);
+    let (run, _) = notify_with_env(&blog, "2025-07-11T00:00:00Z", &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = open_state(&blog, &rt);
+    let nds = Choices {
+        tags: vec!["nds".into()],
+        authors: vec![],
+        digest: "none".into(),
+        language: "en".into(),
+    };
+    let at = "2025-07-12T00:00:00Z".parse().unwrap();
+    let carol = rt
+        .block_on(store.add_confirmed("feeds", Kind::Email, "carol@example.org", None, &nds, at))
+        .unwrap()
+        .unwrap();
+    let quiet = chrono::TimeDelta::minutes(10);
+    let Requested::Pending { .. } = rt
+        .block_on(store.request_email(
+            "feeds",
+            "pending@example.org",
+            &Choices::default(),
+            at,
+            quiet,
+        ))
+        .unwrap()
+    else {
+        panic!("pending")
+    };
+    assert!(rt.block_on(store.opt_out("feeds", "left", at)).unwrap());
+    rt.block_on(store.close());
+
+    use_snapshot(&blog, AFTER);
+    let (run, summary) = notify_with_env(&blog, "2025-07-16T00:00:00Z", &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mail = outbox(&blog.path().join("outbox"));
+    let count = |to: &str| mail.get(to).map_or(0, Vec::len);
+    assert_eq!(count("all@example.org"), 2);
+    assert_eq!(count("carol@example.org"), 1, "only the post tagged nds");
+    assert_eq!(count("pending@example.org"), 0, "not confirmed: nothing");
+    assert_eq!(count("left@example.org"), 0, "unsubscribed through a link");
+    assert_eq!(summary["sent"], 3);
+
+    let signer = Signer::new(SERVE_SECRET.as_bytes(), "feeds");
+    let now = chrono::Utc::now();
+    let token_in = |text: &str, prefix: &str| -> String {
+        let start = text
+            .find(prefix)
+            .unwrap_or_else(|| panic!("{prefix} in {text}"))
+            + prefix.len();
+        text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .collect()
+    };
+    let letter = &mail["carol@example.org"][0];
+    assert!(letter.contains("data-strategie"), "{letter}");
+    assert!(
+        letter.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+        "{letter}"
+    );
+    let header = "List-Unsubscribe: <https://abonneren.example.org/feeds/unsubscribe/";
+    let claims = signer
+        .verify(&token_in(letter, header), Purpose::Unsubscribe, now)
+        .expect("a token the service accepts");
+    assert_eq!(claims.subscriber, carol.subscriber_id());
+    assert_eq!(claims.key, carol.manage_key);
+    assert!(
+        !letter.contains("carol@example.org/"),
+        "no address in a link"
+    );
+    let manage = signer
+        .verify(
+            &token_in(
+                &body_text(letter),
+                "https://abonneren.example.org/feeds/manage/",
+            ),
+            Purpose::Manage,
+            now,
+        )
+        .expect("a manage link");
+    assert_eq!(manage.subscriber, carol.subscriber_id());
+
+    // A subscriber of the definition: an unsubscribe link, no manage link.
+    let plain = &mail["all@example.org"][0];
+    let claims = signer
+        .verify(&token_in(plain, header), Purpose::Unsubscribe, now)
+        .unwrap();
+    assert_eq!((claims.subscriber.as_str(), claims.key), ("all", 0));
+    assert!(!body_text(plain).contains("/feeds/manage/"), "{plain}");
+
+    // Without its secret the run refuses to send links the service would
+    // not accept.
+    let run = blog.run(&["--now", "2025-07-17T00:00:00Z", "notify"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("TEST_SERVE_SECRET"), "{}", run.stderr);
 }

@@ -46,7 +46,9 @@ fn settings(config: &BlogConfig, subscribers: &[Subscriber], posts: &[Post]) -> 
     let has_email = subscribers
         .iter()
         .any(|s| matches!(s.target, Target::Email { .. }));
-    let mut out = lint::email_problems(config, &text, has_email, &|k| std::env::var(k).ok());
+    let env = |k: &str| std::env::var(k).ok();
+    let mut out = lint::email_problems(config, &text, has_email, &env);
+    out.extend(lint::serve_problems(config, &text, &env));
     let mut tags = Vec::new();
     let mut authors = Vec::new();
     for post in posts {

@@ -1,6 +1,6 @@
 //! The list headers every notification carries, which lettre has no types
 //! for: `List-Id` (RFC 2919), `List-Unsubscribe` (RFC 2369) with RFC 8058
-//! one-click, and `Auto-Submitted` (RFC 3834).
+//! one-click, `Auto-Submitted` (RFC 3834) and `Precedence: bulk`.
 
 use std::fmt::Write as _;
 
@@ -82,41 +82,51 @@ impl Header for ListUnsubscribe {
     }
 }
 
-/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
-#[derive(Debug, Clone)]
-pub(super) struct ListUnsubscribePost;
+/// A header whose value never changes, as a unit struct lettre can set.
+macro_rules! fixed_header {
+    ($(#[$doc:meta])* $name:ident, $header:literal, $value:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub(super) struct $name;
 
-impl Header for ListUnsubscribePost {
-    fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
-    }
+        impl Header for $name {
+            fn name() -> HeaderName {
+                HeaderName::new_from_ascii_str($header)
+            }
 
-    fn parse(_: &str) -> Result<Self, BoxError> {
-        Ok(ListUnsubscribePost)
-    }
+            fn parse(_: &str) -> Result<Self, BoxError> {
+                Ok($name)
+            }
 
-    fn display(&self) -> HeaderValue {
-        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".into())
-    }
+            fn display(&self) -> HeaderValue {
+                HeaderValue::new(Self::name(), $value.into())
+            }
+        }
+    };
 }
 
-/// `Auto-Submitted: auto-generated` (RFC 3834).
-#[derive(Debug, Clone)]
-pub(super) struct AutoSubmitted;
+fixed_header!(
+    /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
+    ListUnsubscribePost,
+    "List-Unsubscribe-Post",
+    "List-Unsubscribe=One-Click"
+);
 
-impl Header for AutoSubmitted {
-    fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str("Auto-Submitted")
-    }
+fixed_header!(
+    /// `Auto-Submitted: auto-generated` (RFC 3834).
+    AutoSubmitted,
+    "Auto-Submitted",
+    "auto-generated"
+);
 
-    fn parse(_: &str) -> Result<Self, BoxError> {
-        Ok(AutoSubmitted)
-    }
-
-    fn display(&self) -> HeaderValue {
-        HeaderValue::new(Self::name(), "auto-generated".into())
-    }
-}
+fixed_header!(
+    /// `Precedence: bulk`: no standard (RFC 2076 only lists it), but what
+    /// many vacation responders and list-aware filters still look for
+    /// besides `Auto-Submitted`.
+    PrecedenceBulk,
+    "Precedence",
+    "bulk"
+);
 
 #[cfg(test)]
 mod tests {

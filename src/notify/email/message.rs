@@ -5,14 +5,16 @@
 
 use chrono::{DateTime, Utc};
 use lettre::Message;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{ContentTransferEncoding, ContentType, MIME_VERSION_1_0};
+use lettre::message::{Body, Mailbox, MultiPart};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use super::EmailError;
-use super::headers::{AutoSubmitted, ListId, ListUnsubscribe, ListUnsubscribePost};
-use crate::config::subscribers::{EmailConfig, Subscriber};
+use super::headers::{AutoSubmitted, ListId, ListUnsubscribe, ListUnsubscribePost, PrecedenceBulk};
+use super::links::Links;
+use crate::config::subscribers::{EmailConfig, Subscriber, Target};
 use crate::notify::Payload;
 use crate::templates::Templates;
 
@@ -59,28 +61,37 @@ pub fn unsubscribe_url(template: &str, blog: &str, subscriber: &str, address: &s
         .replace("{token}", &unsubscribe_token(blog, subscriber, address))
 }
 
-/// Builds the message telling `subscriber` (at address `to`) about
+/// Builds the message telling `subscriber` (at its address) about
 /// `payload`: subject and both bodies from the subscriber's language's
 /// templates, list headers, and the given `Message-ID` and `Date`.
 pub fn build_message(
     cfg: &EmailConfig,
     templates: &Templates,
     payload: &Payload,
-    to: &str,
     subscriber: &Subscriber,
     message_id: &str,
     date: DateTime<Utc>,
+    links: Option<&Links>,
 ) -> Result<Message, EmailError> {
     if payload.posts.is_empty() {
         return Err(EmailError::NoPosts);
     }
+    let Target::Email { address: to } = &subscriber.target else {
+        return Err(EmailError::NotEmail(subscriber.id.clone()));
+    };
     let from = mailbox("from", &cfg.from)?;
     let recipient = mailbox("to", to)?;
     let blog = &payload.blog;
-    let unsubscribe = cfg
-        .unsubscribe_url
-        .as_deref()
-        .map(|template| unsubscribe_url(template, &blog.name, &subscriber.id, to));
+    // The service's signed links when the blog has [serve]; else the
+    // operator's own endpoint, if any.
+    let unsubscribe = match links {
+        Some(links) => Some(links.unsubscribe(&blog.name, subscriber)),
+        None => cfg
+            .unsubscribe_url
+            .as_deref()
+            .map(|template| unsubscribe_url(template, &blog.name, &subscriber.id, to)),
+    };
+    let manage = links.and_then(|l| l.manage(&blog.name, subscriber));
     let language = subscriber.language.code();
     let ctx = json!({
         "blog": blog,
@@ -89,6 +100,7 @@ pub fn build_message(
         "digest": payload.posts.len() > 1,
         "subscriber": { "id": subscriber.id },
         "unsubscribe_url": unsubscribe,
+        "manage_url": manage,
         "language": language,
     });
     let subject = one_line(&templates.render(&format!("email/{language}/subject.txt"), &ctx)?);
@@ -106,20 +118,55 @@ pub fn build_message(
             id: format!("{}.postbode.{}", atom(&blog.name), from_domain(&cfg.from)),
         })
         // RFC 3834: keeps vacation responders from answering a notification.
-        .header(AutoSubmitted);
+        .header(AutoSubmitted)
+        .header(PrecedenceBulk);
     if let Some(reply_to) = &cfg.reply_to {
         builder = builder.reply_to(mailbox("reply_to", reply_to)?);
     }
     if let Some(url) = unsubscribe {
-        // RFC 8058 one-click needs an HTTPS URI to POST to; a mailto: link
-        // gets the plain header only.
-        let one_click = url.starts_with("https://");
+        // RFC 8058 one-click needs an HTTPS URI to POST to (plain http
+        // only on loopback, where the tests serve); a mailto: link gets
+        // the plain header only.
+        let one_click = url.starts_with("https://") || is_loopback_http(&url);
         builder = builder.header(ListUnsubscribe(url));
         if one_click {
             builder = builder.header(ListUnsubscribePost);
         }
     }
-    Ok(builder.multipart(MultiPart::alternative_plain_html(text, html))?)
+    let parts = MultiPart::alternative_plain_html(text, html);
+    // lettre keeps a multipart's Content-Type with the body, where a DKIM
+    // signature (which covers the message's own headers) cannot reach it:
+    // the message takes it over and carries the parts, already encoded
+    // (7-bit: lettre encodes each part as quoted-printable or base64 when
+    // needed), as its body.
+    let content_type = parts
+        .headers()
+        .get::<ContentType>()
+        .ok_or(EmailError::NoContentType)?;
+    let whole = parts.formatted();
+    let body = whole
+        .get(parts.headers().to_string().len() + 2..)
+        .unwrap_or_default()
+        .to_vec();
+    Ok(builder
+        .header(MIME_VERSION_1_0)
+        .header(content_type)
+        .body(Body::dangerous_pre_encoded(
+            body,
+            ContentTransferEncoding::SevenBit,
+        ))?)
+}
+
+fn is_loopback_http(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| {
+        u.scheme() == "http"
+            && match u.host() {
+                Some(url::Host::Domain(d)) => d == "localhost",
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            }
+    })
 }
 
 fn mailbox(field: &'static str, value: &str) -> Result<Mailbox, EmailError> {

@@ -2,7 +2,8 @@
 //! lettre from the `email/<language>/` templates (`message.rs`, with the
 //! list headers of `headers.rs`), and the two ways to send it: an outbox
 //! folder of `.eml` files (`file.rs`, `transport = "file"`) or SMTP
-//! (`smtp.rs`, TLS in `tls.rs`).
+//! (`smtp.rs`, TLS in `tls.rs`). With DKIM configured, the sender signs
+//! each message just before it leaves (`dkim.rs`).
 //!
 //! A message's `Message-ID` is derived from its outbox row, so a resend
 //! after a crash carries the same id and a receiver (or the file outbox,
@@ -10,8 +11,10 @@
 //! list message: `List-Id`, and with an unsubscribe URL configured,
 //! `List-Unsubscribe` plus RFC 8058 one-click unsubscribe.
 
+mod dkim;
 mod file;
 mod headers;
+mod links;
 mod message;
 mod smtp;
 mod tls;
@@ -20,11 +23,13 @@ use std::path::{Path, PathBuf};
 
 use lettre::Message;
 
+pub use links::Links;
 pub use message::{build_message, message_id, unsubscribe_token, unsubscribe_url};
 
 use crate::config::subscribers::{EmailConfig, EmailTransport};
 use crate::notify::SendError;
 use crate::templates::TemplateError;
+use dkim::Signer;
 use smtp::Smtp;
 
 /// Environment variable naming a PEM file of extra CA certificates to trust
@@ -43,8 +48,12 @@ pub enum EmailError {
     },
     #[error("a message needs at least one post")]
     NoPosts,
+    #[error("subscriber {0} has no email address")]
+    NotEmail(String),
     #[error("cannot build the message: {0}")]
     Build(#[from] lettre::error::Error),
+    #[error("cannot build the message: the parts have no Content-Type")]
+    NoContentType,
 }
 
 /// Sends built messages: to the outbox folder, or over one SMTP connection
@@ -52,6 +61,7 @@ pub enum EmailError {
 /// (the dispatcher keeps several `Mailer`s to send in parallel).
 pub struct Mailer {
     inner: Inner,
+    signer: Option<Signer>,
 }
 
 enum Inner {
@@ -61,7 +71,8 @@ enum Inner {
 
 impl Mailer {
     /// Opens the configured transport. Secrets are read through `env`
-    /// (the SMTP login, and extra CAs from `POSTBODE_SMTP_CA_FILE`).
+    /// (the SMTP login, the DKIM key from `dkim_key_env`, and extra CAs
+    /// from `POSTBODE_SMTP_CA_FILE`).
     pub async fn connect(
         cfg: &EmailConfig,
         env: &(dyn Fn(&str) -> Option<String> + Sync),
@@ -77,6 +88,9 @@ impl Mailer {
         env: &(dyn Fn(&str) -> Option<String> + Sync),
         extra_ca: Option<&Path>,
     ) -> Result<Mailer, SendError> {
+        // Before connecting: a key that cannot sign is a failure to connect
+        // (permanent), so the run sends no unsigned mail and says why.
+        let signer = Signer::load(cfg, env)?;
         let inner = match cfg.transport {
             EmailTransport::File => {
                 tokio::fs::create_dir_all(&cfg.outbox).await.map_err(|e| {
@@ -91,12 +105,15 @@ impl Mailer {
             }
             EmailTransport::Smtp => Inner::Smtp(Box::new(Smtp::connect(cfg, env, extra_ca).await?)),
         };
-        Ok(Mailer { inner })
+        Ok(Mailer { inner, signer })
     }
 
     /// Sends `msg` to `envelope_to` (SMTP `RCPT TO`; the file outbox keeps
-    /// the message as built, named after its `Message-ID`).
+    /// the message as sent, named after its `Message-ID`), DKIM-signed when
+    /// configured.
     pub async fn send(&mut self, msg: &Message, envelope_to: &str) -> Result<(), SendError> {
+        let signed = self.signer.as_ref().map(|s| s.sign(msg));
+        let msg = signed.as_ref().unwrap_or(msg);
         match &mut self.inner {
             Inner::File { dir } => file::write_eml(dir, msg).await,
             Inner::Smtp(smtp) => smtp.send(msg, envelope_to).await,
