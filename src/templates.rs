@@ -95,10 +95,20 @@ impl Templates {
     /// overridable by a file of the same relative name in `override_dir`
     /// (e.g. `<dir>/email/nl/subject.txt`).
     pub fn load(override_dir: Option<&Path>) -> Result<Templates, TemplateError> {
+        Templates::load_set(override_dir, BUILT_IN)
+    }
+
+    /// Like [`Templates::load`] for another set of built-in templates (the
+    /// subscription pages of `postbode serve` have their own), overridden
+    /// from the same folder the same way.
+    pub fn load_set(
+        override_dir: Option<&Path>,
+        built_in: &[(&'static str, &'static str)],
+    ) -> Result<Templates, TemplateError> {
         let mut env = environment();
         env.add_filter("date", date_filter);
 
-        for &(name, text) in BUILT_IN {
+        for &(name, text) in built_in {
             let (origin, source): (String, Cow<'static, str>) = match override_dir
                 .map(|dir| dir.join(name))
             {

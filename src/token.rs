@@ -24,6 +24,9 @@ pub enum Purpose {
     Manage,
     /// End a subscription (the `List-Unsubscribe` link, RFC 8058).
     Unsubscribe,
+    /// The CSRF token of a form on the subscription pages: short-lived,
+    /// and its subscriber field names the form it belongs to.
+    Form,
 }
 
 impl Purpose {
@@ -32,6 +35,7 @@ impl Purpose {
             Purpose::Confirm => b'c',
             Purpose::Manage => b'm',
             Purpose::Unsubscribe => b'u',
+            Purpose::Form => b'f',
         }
     }
 }
@@ -129,6 +133,7 @@ impl Signer {
             b'c' => Purpose::Confirm,
             b'm' => Purpose::Manage,
             b'u' => Purpose::Unsubscribe,
+            b'f' => Purpose::Form,
             _ => return Err(TokenError::Invalid),
         };
         // A manage link may unsubscribe too: it is the stronger of the two.
@@ -227,6 +232,32 @@ mod tests {
             assert_eq!(
                 signer.verify(junk, Purpose::Confirm, now()),
                 Err(TokenError::Invalid)
+            );
+        }
+    }
+
+    #[test]
+    fn a_form_token_is_no_link_and_no_link_is_a_form_token() {
+        let signer = Signer::new(b"secret", "blog");
+        let form = signer.sign(&Claims {
+            purpose: Purpose::Form,
+            subscriber: "subscribe".into(),
+            key: 0,
+            expires: Some(now() + chrono::Duration::hours(2)),
+        });
+        assert_eq!(
+            signer.verify(&form, Purpose::Form, now()).unwrap().subscriber,
+            "subscribe"
+        );
+        for purpose in [Purpose::Confirm, Purpose::Manage, Purpose::Unsubscribe] {
+            assert_eq!(
+                signer.verify(&form, purpose, now()),
+                Err(TokenError::WrongPurpose)
+            );
+            let link = signer.sign(&claims(purpose, None));
+            assert_eq!(
+                signer.verify(&link, Purpose::Form, now()),
+                Err(TokenError::WrongPurpose)
             );
         }
     }

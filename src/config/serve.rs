@@ -23,6 +23,13 @@ pub struct RawServe {
     /// issue that asked for this spelled it `allow_webhooks_api_token_env`.
     #[serde(default, alias = "allow_webhooks_api_token_env")]
     pub webhooks_api_token_env: Option<String>,
+    /// Behind a reverse proxy every request comes from the proxy's address;
+    /// with this set, the per-client limit of sign-ups counts the address
+    /// the proxy appended last to `X-Forwarded-For` instead. Only set it
+    /// when the service is reachable through the proxy alone: anyone who
+    /// can reach it directly can write that header.
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
 }
 
 /// `[serve]` checked: `public_url` without trailing slash.
@@ -31,6 +38,7 @@ pub struct ServeConfig {
     pub public_url: String,
     pub secret_env: String,
     pub webhooks_api_token_env: Option<String>,
+    pub trust_forwarded_for: bool,
 }
 
 impl From<RawServe> for ServeConfig {
@@ -39,6 +47,7 @@ impl From<RawServe> for ServeConfig {
             public_url: raw.public_url,
             secret_env: raw.secret_env,
             webhooks_api_token_env: raw.webhooks_api_token_env,
+            trust_forwarded_for: raw.trust_forwarded_for,
         }
     }
 }

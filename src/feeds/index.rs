@@ -28,6 +28,8 @@ struct Page<'a> {
     /// browser or reader offers these when someone subscribes to the page.
     autodiscovery: Vec<FeedLink>,
     channels: Vec<ChannelView<'a>>,
+    /// The page where readers subscribe by email (`[serve]`), if any.
+    subscribe_url: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -58,12 +60,14 @@ struct PostView<'a> {
     date: String,
 }
 
-/// Renders the index page for `channels` in the given `formats`.
+/// Renders the index page for `channels` in the given `formats`, linking
+/// to `subscribe_url` (the email sign-up page) when there is one.
 pub fn render_index_html(
     title: &str,
     description: &str,
     channels: &[&Channel],
     formats: &[Format],
+    subscribe_url: Option<&str>,
 ) -> Vec<u8> {
     let feed_links = |channel: &Channel| -> Vec<FeedLink> {
         formats
@@ -79,6 +83,7 @@ pub fn render_index_html(
     let page = Page {
         title,
         description,
+        subscribe_url,
         lang: channels.first().and_then(|c| c.language.as_deref()),
         autodiscovery: channels
             .iter()
@@ -134,6 +139,7 @@ mod tests {
             "Alles van de blog",
             &[&blog, &tag],
             &Format::ALL,
+            None,
         );
         String::from_utf8(html).unwrap()
     }
@@ -176,6 +182,18 @@ mod tests {
     }
 
     #[test]
+    fn index_page_links_the_subscribe_page_only_when_there_is_one() {
+        let posts = posts();
+        let blog = channel(&posts, ChannelKind::Blog);
+        let url = "https://example.org/abonneren/blog/subscribe";
+        let with =
+            String::from_utf8(render_index_html("t", "", &[&blog], &Format::ALL, Some(url)))
+                .unwrap();
+        assert!(with.contains(&format!("<a href=\"{url}\">")), "{with}");
+        assert!(!page().contains("/subscribe"));
+    }
+
+    #[test]
     fn index_page_shows_at_most_five_posts_per_channel() {
         let mut posts = posts();
         let extra = posts.clone();
@@ -183,7 +201,7 @@ mod tests {
         posts.extend(extra);
         let blog = channel(&posts, ChannelKind::Blog);
         assert_eq!(blog.items.len(), 9);
-        let html = String::from_utf8(render_index_html("t", "", &[&blog], &Format::ALL)).unwrap();
+        let html = String::from_utf8(render_index_html("t", "", &[&blog], &Format::ALL, None)).unwrap();
         assert_eq!(html.matches("<time").count(), 5);
         assert!(!html.contains("<p lang=\"nl\"></p>"));
     }

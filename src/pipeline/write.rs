@@ -247,8 +247,17 @@ pub fn write_feeds(
     let refs: Vec<&Channel> = channels.iter().collect();
     let opml = feeds::render_opml(&config.title, &refs, &config.formats);
     count += usize::from(out.write_if_changed("feeds.opml", &opml)?);
-    let index =
-        feeds::render_index_html(&config.title, &config.description, &refs, &config.formats);
+    let subscribe_url = config
+        .serve
+        .as_ref()
+        .map(|serve| serve.page(&config.name, "subscribe"));
+    let index = feeds::render_index_html(
+        &config.title,
+        &config.description,
+        &refs,
+        &config.formats,
+        subscribe_url.as_deref(),
+    );
     count += usize::from(out.write_if_changed("index.html", &index)?);
     keep.extend(["feeds.opml".to_string(), "index.html".to_string()]);
     for stale in out.remove_stale(&keep, written_before)? {

@@ -48,6 +48,14 @@ impl AuthorsFile {
     pub fn get(&self, key: &str) -> Option<&AuthorFields> {
         self.authors.get(key)
     }
+
+    /// Every author of the file with its key, by key.
+    pub fn entries(&self) -> Vec<(&str, &AuthorFields)> {
+        let mut all: Vec<(&str, &AuthorFields)> =
+            self.authors.iter().map(|(k, a)| (k.as_str(), a)).collect();
+        all.sort_by_key(|(k, _)| *k);
+        all
+    }
 }
 
 /// Docusaurus `toAuthor`: the map entry for the key, overridden field by

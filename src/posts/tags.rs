@@ -84,6 +84,20 @@ impl TagsFile {
         self.tags.is_empty()
     }
 
+    /// Every declared tag that gets feeds (rejected ones left out), by key:
+    /// what a reader may choose on the subscribe page.
+    pub fn declared(&self, tags_route: &str) -> Vec<Tag> {
+        let mut keys: Vec<&String> = self
+            .tags
+            .keys()
+            .filter(|k| !self.rejected.contains(*k))
+            .collect();
+        keys.sort();
+        keys.into_iter()
+            .filter_map(|k| self.resolve(k, tags_route))
+            .collect()
+    }
+
     /// Docusaurus `normalizeTagsFile` + `normalizeTag` for a declared key.
     pub fn resolve(&self, key: &str, tags_route: &str) -> Option<Tag> {
         let def = self.tags.get(key)?;

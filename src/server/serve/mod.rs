@@ -11,7 +11,14 @@
 //! (`crate::token`), never an address.
 
 pub mod api;
+pub mod forms;
+pub mod mail;
 pub mod pages;
+pub mod ratelimit;
+pub mod security;
+pub mod view;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -33,6 +40,8 @@ pub struct Site {
     pub signer: Signer,
     /// The webhook API's bearer token; `None`: the API answers 404.
     pub api_token: Option<SecretString>,
+    /// The pages' templates and the tags and authors they offer.
+    pub pages: view::Pages,
 }
 
 /// Every blog served, by name.
@@ -53,6 +62,8 @@ pub enum ServeError {
     },
     #[error(transparent)]
     State(#[from] StateError),
+    #[error(transparent)]
+    Template(#[from] crate::templates::TemplateError),
 }
 
 /// Opens the state of every blog and reads its secrets from `env`.
@@ -86,8 +97,10 @@ pub async fn prepare(
                 }
             },
         };
+        let pages = view::Pages::load(config)?;
         let store = Store::open(&config.state).await?;
         let site = Site {
+            pages,
             signer: Signer::new(&secret, &config.name),
             config: config.clone(),
             serve,
@@ -104,6 +117,7 @@ pub fn router(sites: Sites) -> Router {
     Router::new()
         .merge(pages::routes())
         .merge(api::routes())
+        .layer(axum::middleware::from_fn(security::headers))
         .with_state(sites)
 }
 
@@ -112,7 +126,8 @@ pub fn router(sites: Sites) -> Router {
 pub async fn start(addr: SocketAddr, sites: Sites) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    let app = router(sites);
+    let app = router(sites.clone());
+    tokio::spawn(pages::purge_every_hour(sites));
     tracing::info!(listen = %bound, "serving the subscription pages");
     tokio::spawn(async move {
         let app = app.into_make_service_with_connect_info::<SocketAddr>();

@@ -1,9 +1,506 @@
-//! The subscription pages (to be written).
+//! The subscription pages: sign up (double opt-in), confirm, manage, leave
+//! (RFC 8058 one-click). Opening a link never changes anything (mail
+//! scanners fetch links); every change is a POST from a page's form, which
+//! carries a CSRF token bound to that form and must come from the site's
+//! own origin, except the one-click POST, which RFC 8058 sends without
+//! either and which the signed token in its URL authorises.
+//!
+//! The sign-up form answers the same page whether the address is new,
+//! pending or subscribed, and never waits for a mail: nobody learns from
+//! it who is subscribed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Extension, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 
-use super::Sites;
+use super::forms::{self, FieldError, Filled, FormData};
+use super::mail::{self, Kind};
+use super::ratelimit::Limiter;
+use super::security::{self, Peer};
+use super::view::requested;
+use super::{Site, Sites};
+use crate::config::subscribers::Language;
+use crate::state::subscriptions::{Confirmed, Requested, Subscription, subscription_id};
+use crate::token::{Claims, Purpose, TokenError};
+
+/// The largest request body accepted; the forms need a fraction of it.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// Sign-up requests per client address per hour.
+pub const SIGNUPS_PER_HOUR: u32 = 10;
+
+/// At most one mail per address per this long, however often it is typed in.
+const QUIET: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Sign-ups never confirmed are erased after this long.
+pub const UNCONFIRMED_FOR: chrono::Duration = chrono::Duration::days(7);
 
 pub fn routes() -> Router<Sites> {
+    let limiter = Arc::new(Limiter::new(SIGNUPS_PER_HOUR, Duration::from_secs(3600)));
     Router::new()
+        .route("/{blog}/subscribe", get(subscribe_form).post(subscribe))
+        .route("/{blog}/confirm/{token}", get(confirm_form).post(confirm))
+        .route("/{blog}/manage/{token}", get(manage_form).post(manage))
+        .route(
+            "/{blog}/unsubscribe/{token}",
+            get(unsubscribe_form).post(unsubscribe),
+        )
+        .layer(Extension(limiter))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+/// Erases every site's sign-ups older than [`UNCONFIRMED_FOR`], hourly.
+pub async fn purge_every_hour(sites: Sites) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        purge(&sites, Utc::now()).await;
+    }
+}
+
+/// Erases every site's sign-ups requested before `now - UNCONFIRMED_FOR`.
+pub async fn purge(sites: &Sites, now: DateTime<Utc>) {
+    for (blog, site) in sites.0.iter() {
+        match site.store.purge_unconfirmed(blog, now - UNCONFIRMED_FOR).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(blog = %blog, erased = n, "unconfirmed sign-ups erased"),
+            Err(e) => tracing::warn!(blog = %blog, "erasing unconfirmed sign-ups: {e}"),
+        }
+    }
+}
+
+/// A blog's page being answered: the site and the page's language.
+struct Page {
+    site: Arc<Site>,
+    language: Language,
+}
+
+impl Page {
+    fn find(sites: &Sites, blog: &str, uri: &Uri) -> Result<Page, Response> {
+        let site = sites
+            .0
+            .get(blog)
+            .cloned()
+            .ok_or_else(|| (StatusCode::NOT_FOUND, "not found").into_response())?;
+        let language = site.pages.language(uri.query());
+        Ok(Page { site, language })
+    }
+
+    /// The URL of page `rest` of this blog, in this page's language.
+    fn url(&self, rest: &str) -> String {
+        format!(
+            "{}?lang={}",
+            self.site.serve.page(&self.site.config.name, rest),
+            self.language.code()
+        )
+    }
+
+    fn render(&self, status: StatusCode, name: &str, mut ctx: Value) -> Response {
+        if let Value::Object(map) = &mut ctx {
+            map.insert("subscribe_url".into(), self.url("subscribe").into());
+        }
+        self.site.pages.page(status, self.language, name, ctx)
+    }
+
+    /// The page that says what went wrong (`problem` is a code the
+    /// template turns into words).
+    fn problem(&self, status: StatusCode, problem: &str) -> Response {
+        self.render(status, "problem", json!({ "problem": problem }))
+    }
+
+    fn token_problem(&self, error: TokenError) -> Response {
+        match error {
+            TokenError::Expired => self.problem(StatusCode::GONE, "expired_link"),
+            TokenError::Invalid | TokenError::WrongPurpose => {
+                self.problem(StatusCode::BAD_REQUEST, "invalid_link")
+            }
+        }
+    }
+
+    fn state_problem(&self, error: &dyn std::fmt::Display) -> Response {
+        tracing::error!(blog = %self.site.config.name, "{error}");
+        self.problem(StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+    }
+
+    /// The sign-up form, filled in as `filled`, with `errors`.
+    fn subscribe_page(&self, status: StatusCode, filled: &Filled, errors: &[FieldError]) -> Response {
+        let csrf = security::csrf_token(&self.site.signer, "subscribe", Utc::now());
+        self.render(
+            status,
+            "subscribe",
+            json!({
+                "action": self.url("subscribe"),
+                "csrf": csrf,
+                "filled": filled,
+                "errors": errors,
+                "field_errors": forms::by_field(errors),
+                "tags": self.site.pages.tags,
+                "authors": self.site.pages.authors,
+            }),
+        )
+    }
+
+    /// A form post's fields, once its origin, size and CSRF token for form
+    /// `form` checked out.
+    fn posted(
+        &self,
+        headers: &HeaderMap,
+        body: Result<Bytes, BytesRejection>,
+        form: &str,
+    ) -> Result<FormData, Response> {
+        if !security::same_origin(headers, &self.site.serve) {
+            return Err(self.problem(StatusCode::FORBIDDEN, "forbidden"));
+        }
+        let body = body.map_err(|_| self.problem(StatusCode::PAYLOAD_TOO_LARGE, "too_large"))?;
+        let fields = FormData::parse(&body);
+        if !security::csrf_ok(&self.site.signer, fields.get("csrf"), form, Utc::now()) {
+            return Err(self.problem(StatusCode::FORBIDDEN, "forbidden"));
+        }
+        Ok(fields)
+    }
+
+    /// The subscription a manage token names, when the token's key is
+    /// still its key.
+    async fn managed(&self, claims: &Claims) -> Result<Subscription, Response> {
+        let Some(id) = subscription_id(&claims.subscriber) else {
+            return Err(self.problem(StatusCode::NOT_FOUND, "unknown_subscription"));
+        };
+        match self.site.store.subscription(&self.site.config.name, id).await {
+            Ok(Some(s)) if s.manage_key == claims.key => Ok(s),
+            Ok(_) => Err(self.problem(StatusCode::NOT_FOUND, "unknown_subscription")),
+            Err(e) => Err(self.state_problem(&e)),
+        }
+    }
+
+    fn manage_page(
+        &self,
+        status: StatusCode,
+        token: &str,
+        claims: &Claims,
+        filled: &Filled,
+        errors: &[FieldError],
+        saved: bool,
+    ) -> Response {
+        let form = format!("manage:{}", claims.subscriber);
+        self.render(
+            status,
+            "manage",
+            json!({
+                "action": self.url(&format!("manage/{token}")),
+                "csrf": security::csrf_token(&self.site.signer, &form, Utc::now()),
+                "filled": filled,
+                "errors": errors,
+                "field_errors": forms::by_field(errors),
+                "saved": saved,
+                "tags": self.site.pages.tags,
+                "authors": self.site.pages.authors,
+            }),
+        )
+    }
+}
+
+type Body = Result<Bytes, BytesRejection>;
+
+async fn subscribe_form(
+    State(sites): State<Sites>,
+    Path(blog): Path<String>,
+    uri: Uri,
+) -> Response {
+    match Page::find(&sites, &blog, &uri) {
+        Ok(page) => page.subscribe_page(StatusCode::OK, &Filled::blank(), &[]),
+        Err(response) => response,
+    }
+}
+
+async fn subscribe(
+    State(sites): State<Sites>,
+    Extension(limiter): Extension<Arc<Limiter>>,
+    Path(blog): Path<String>,
+    Peer(peer): Peer,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let page = match Page::find(&sites, &blog, &uri) {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let client = security::client(peer, &headers, &page.site.serve);
+    if let Err(wait) = limiter.check(client, Instant::now()) {
+        let mut response = page.problem(StatusCode::TOO_MANY_REQUESTS, "too_many");
+        let seconds = wait.as_secs().max(1).to_string();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_str(&seconds).expect("digits are a header value"),
+        );
+        return response;
+    }
+    let form = match page.posted(&headers, body, "subscribe") {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let check_mailbox = || page.render(StatusCode::OK, "check_mailbox", json!({}));
+    // Only a robot fills in a field that people cannot see: it gets the
+    // same answer, and nothing is stored or sent.
+    if form.get("website").is_some_and(|v| !v.trim().is_empty()) {
+        tracing::info!(blog = %blog, "sign-up with the honeypot filled in: ignored");
+        return check_mailbox();
+    }
+    let mut errors = Vec::new();
+    let address = forms::address(&form).map_err(|e| errors.push(e)).ok();
+    let choices = forms::choices(&form, &page.site.pages, page.language)
+        .map_err(|e| errors.extend(e))
+        .ok();
+    let (Some(address), Some(choices)) = (address, choices) else {
+        let filled = Filled::from_form(&form);
+        return page.subscribe_page(StatusCode::UNPROCESSABLE_ENTITY, &filled, &errors);
+    };
+    let now = Utc::now();
+    let requested = page
+        .site
+        .store
+        .request_email(&blog, &address, &choices, now, QUIET)
+        .await;
+    let (subscription, mail, kind) = match requested {
+        Ok(Requested::Pending { subscription, mail }) => (subscription, mail, Kind::Confirm),
+        Ok(Requested::Confirmed { subscription, mail }) => (subscription, mail, Kind::Known),
+        Err(e) => return page.state_problem(&e),
+    };
+    tracing::info!(blog = %blog, subscription = %subscription.subscriber_id(), mail, "sign-up requested");
+    if mail {
+        let language = Language::from_code(&subscription.choices.language).unwrap_or(page.language);
+        mail::spawn(page.site.clone(), subscription, kind, language, now);
+    }
+    check_mailbox()
+}
+
+async fn confirm_form(
+    State(sites): State<Sites>,
+    Path((blog, token)): Path<(String, String)>,
+    uri: Uri,
+) -> Response {
+    let page = match Page::find(&sites, &blog, &uri) {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let now = Utc::now();
+    match page.site.signer.verify(&token, Purpose::Confirm, now) {
+        Err(e) => page.token_problem(e),
+        Ok(claims) => {
+            let form = format!("confirm:{}", claims.subscriber);
+            page.render(
+                StatusCode::OK,
+                "confirm",
+                json!({
+                    "action": page.url(&format!("confirm/{token}")),
+                    "csrf": security::csrf_token(&page.site.signer, &form, now),
+                }),
+            )
+        }
+    }
+}
+
+async fn confirm(
+    State(sites): State<Sites>,
+    Path((blog, token)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let page = match Page::find(&sites, &blog, &uri) {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let now = Utc::now();
+    let claims = match page.site.signer.verify(&token, Purpose::Confirm, now) {
+        Ok(claims) => claims,
+        Err(e) => return page.token_problem(e),
+    };
+    if let Err(response) = page.posted(&headers, body, &format!("confirm:{}", claims.subscriber)) {
+        return response;
+    }
+    let Some(id) = subscription_id(&claims.subscriber) else {
+        return page.problem(StatusCode::BAD_REQUEST, "invalid_link");
+    };
+    match page.site.store.confirm(&blog, id, claims.key, now).await {
+        Ok(Confirmed::Now(subscription)) => {
+            tracing::info!(blog = %blog, subscription = %claims.subscriber, "subscription confirmed");
+            let manage_url = mail::manage_url(&page.site, &subscription);
+            page.render(
+                StatusCode::OK,
+                "confirmed",
+                json!({ "manage_url": manage_url }),
+            )
+        }
+        Ok(Confirmed::AlreadyUsed) => page.problem(StatusCode::CONFLICT, "already_confirmed"),
+        Ok(Confirmed::Unknown) => page.problem(StatusCode::NOT_FOUND, "unknown_request"),
+        Err(e) => page.state_problem(&e),
+    }
+}
+
+async fn manage_form(
+    State(sites): State<Sites>,
+    Path((blog, token)): Path<(String, String)>,
+    uri: Uri,
+) -> Response {
+    let mut page = match Page::find(&sites, &blog, &uri) {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let claims = match page.site.signer.verify(&token, Purpose::Manage, Utc::now()) {
+        Ok(claims) => claims,
+        Err(e) => return page.token_problem(e),
+    };
+    let subscription = match page.managed(&claims).await {
+        Ok(s) => s,
+        Err(response) => return response,
+    };
+    // The reader's own language, unless the page was asked for in another.
+    if requested(uri.query()).is_none()
+        && let Some(language) = Language::from_code(&subscription.choices.language)
+    {
+        page.language = language;
+    }
+    let filled = Filled::from_choices(&subscription.choices);
+    page.manage_page(StatusCode::OK, &token, &claims, &filled, &[], false)
+}
+
+async fn manage(
+    State(sites): State<Sites>,
+    Path((blog, token)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let page = match Page::find(&sites, &blog, &uri) {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let claims = match page.site.signer.verify(&token, Purpose::Manage, Utc::now()) {
+        Ok(claims) => claims,
+        Err(e) => return page.token_problem(e),
+    };
+    let form = match page.posted(&headers, body, &format!("manage:{}", claims.subscriber)) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let subscription = match page.managed(&claims).await {
+        Ok(s) => s,
+        Err(response) => return response,
+    };
+    match form.get("action") {
+        Some("unsubscribe") => match page.site.store.remove_subscription(&blog, subscription.id).await {
+            Ok(_) => {
+                tracing::info!(blog = %blog, subscription = %claims.subscriber, "unsubscribed (manage page)");
+                page.render(StatusCode::OK, "unsubscribed", json!({}))
+            }
+            Err(e) => page.state_problem(&e),
+        },
+        Some("save") => {
+            // The language the reader subscribed in stays theirs.
+            let language = Language::from_code(&subscription.choices.language).unwrap_or(page.language);
+            match forms::choices(&form, &page.site.pages, language) {
+                Err(errors) => {
+                    let filled = Filled::from_form(&form);
+                    page.manage_page(StatusCode::UNPROCESSABLE_ENTITY, &token, &claims, &filled, &errors, false)
+                }
+                Ok(choices) => match page.site.store.update_choices(&blog, subscription.id, &choices).await {
+                    Ok(_) => {
+                        tracing::info!(blog = %blog, subscription = %claims.subscriber, "choices changed");
+                        let filled = Filled::from_choices(&choices);
+                        page.manage_page(StatusCode::OK, &token, &claims, &filled, &[], true)
+                    }
+                    Err(e) => page.state_problem(&e),
+                },
+            }
+        }
+        _ => page.problem(StatusCode::BAD_REQUEST, "bad_form"),
+    }
+}
+
+async fn unsubscribe_form(
+    State(sites): State<Sites>,
+    Path((blog, token)): Path<(String, String)>,
+    uri: Uri,
+) -> Response {
+    let page = match Page::find(&sites, &blog, &uri) {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let now = Utc::now();
+    match page.site.signer.verify(&token, Purpose::Unsubscribe, now) {
+        Err(e) => page.token_problem(e),
+        Ok(claims) => {
+            let form = format!("unsubscribe:{}", claims.subscriber);
+            page.render(
+                StatusCode::OK,
+                "unsubscribe",
+                json!({
+                    "action": page.url(&format!("unsubscribe/{token}")),
+                    "csrf": security::csrf_token(&page.site.signer, &form, now),
+                }),
+            )
+        }
+    }
+}
+
+/// RFC 8058 one-click (no CSRF token, no origin check: mail providers POST
+/// `List-Unsubscribe=One-Click` from their servers) or the confirm page's
+/// form. Idempotent: leaving twice answers the same page.
+async fn unsubscribe(
+    State(sites): State<Sites>,
+    Path((blog, token)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let page = match Page::find(&sites, &blog, &uri) {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let now = Utc::now();
+    let claims = match page.site.signer.verify(&token, Purpose::Unsubscribe, now) {
+        Ok(claims) => claims,
+        Err(e) => return page.token_problem(e),
+    };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let one_click = match &body {
+        Ok(bytes) => forms::is_one_click(content_type, bytes),
+        Err(_) => false,
+    };
+    if !one_click
+        && let Err(response) = page.posted(&headers, body, &format!("unsubscribe:{}", claims.subscriber))
+    {
+        return response;
+    }
+    let store = &page.site.store;
+    let done = match subscription_id(&claims.subscriber) {
+        Some(id) => match store.subscription(&blog, id).await {
+            // Gone already: leaving twice is leaving once.
+            Ok(None) => Ok(()),
+            Ok(Some(s)) if s.manage_key != claims.key => {
+                return page.problem(StatusCode::BAD_REQUEST, "invalid_link");
+            }
+            Ok(Some(_)) => store.remove_subscription(&blog, id).await.map(drop),
+            Err(e) => Err(e),
+        },
+        // A subscriber of the feed definition: its choice is remembered.
+        None => store.opt_out(&blog, &claims.subscriber, now).await.map(drop),
+    };
+    match done {
+        Ok(()) => {
+            tracing::info!(blog = %blog, subscriber = %claims.subscriber, one_click, "unsubscribed");
+            page.render(StatusCode::OK, "unsubscribed", json!({}))
+        }
+        Err(e) => page.state_problem(&e),
+    }
 }
