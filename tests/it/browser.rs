@@ -326,25 +326,21 @@ impl Screenshots {
     /// `<name>-<width>.png` for every width, as tall as the page; asserts
     /// that nothing sticks out sideways on a phone.
     async fn take(&self, b: &Client, name: &str) {
+        let measure = async |script: &str| -> u64 {
+            b.execute(script, vec![]).await.unwrap().as_u64().unwrap()
+        };
         for width in WIDTHS {
-            b.set_window_size(width, 800).await.unwrap();
-            let height = b
-                .execute("return document.documentElement.scrollHeight", vec![])
-                .await
-                .unwrap()
-                .as_u64()
-                .unwrap();
-            b.set_window_size(width, height.clamp(400, 4000) as u32)
-                .await
-                .unwrap();
-            let sizes = b
-                .execute(
-                    "return [window.innerWidth, document.documentElement.scrollWidth]",
-                    vec![],
-                )
+            // A short window first, so that the page's height is its
+            // content's; the window is taller than its viewport by the
+            // frame headless Chromium still draws.
+            b.set_window_size(width, 400).await.unwrap();
+            let frame = 400 - measure("return window.innerHeight").await;
+            let height = measure("return document.documentElement.scrollHeight").await;
+            b.set_window_size(width, (height + frame).min(8000) as u32)
                 .await
                 .unwrap();
-            let (inner, scroll) = (sizes[0].as_u64().unwrap(), sizes[1].as_u64().unwrap());
+            let inner = measure("return window.innerWidth").await;
+            let scroll = measure("return document.documentElement.scrollWidth").await;
             assert_eq!(inner, u64::from(width), "the viewport of {name}");
             assert!(
                 scroll <= inner,
