@@ -111,5 +111,5 @@ run() { # $1 name, then wrk arguments
 }
 run subscribe-get "$BASE/subscribe"
 run one-click-post -s "$WORK/one-click.lua" "$BASE/unsubscribe/$TOKEN"
-echo "== summary ($CONNECTIONS connections, $THREADS threads, $DURATION; target p99 < 10 ms)"
+echo "== summary ($CONNECTIONS connections, $THREADS threads, $DURATION; target p99 < 10 ms; $(nproc) cores, load$(uptime | sed 's/.*load average//'))"
 printf '%s\n' "${summary[@]}"

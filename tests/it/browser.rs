@@ -146,7 +146,7 @@ async fn a_reader_subscribes_in_a_browser_confirms_gets_one_post_and_leaves_with
     b.goto(unsubscribe).await.unwrap();
     b.find(Locator::Id("unsubscribe")).await.unwrap();
     shots.take(b, "6-unsubscribe").await;
-    browser.stop().await;
+    drop(browser);
     post("more-apis", "api");
     run(&blog);
     assert_eq!(mail_to(&smtp, READER).len(), 3, "a GET unsubscribed");
@@ -220,12 +220,11 @@ impl Serve {
             .spawn()
             .expect("start postbode serve");
         let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        assert!(
-            line.contains("serving the subscription pages"),
-            "postbode serve did not start: {line}"
-        );
+        let mut said = String::new();
+        while !said.contains("serving the subscription pages") {
+            let n = stderr.read_line(&mut said).unwrap();
+            assert!(n > 0, "postbode serve did not start:\n{said}");
+        }
         // Keep reading, so that the process never blocks on a full pipe;
         // what it logs shows up in the test's output.
         std::thread::spawn(move || {
@@ -249,6 +248,8 @@ impl Drop for Serve {
 struct Browser {
     client: Client,
     driver: Child,
+    port: u16,
+    session: String,
     _profile: tempfile::TempDir,
 }
 
@@ -287,24 +288,32 @@ impl Browser {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .expect("a chromedriver session");
+        let session = client.session_id().await.unwrap().unwrap();
         Browser {
             client,
             driver,
+            port,
+            session,
             _profile: profile,
         }
-    }
-
-    async fn stop(mut self) {
-        let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
 impl Drop for Browser {
+    /// Ends the session (chromedriver then quits Chromium) and chromedriver,
+    /// also when the test failed half-way.
     fn drop(&mut self) {
-        // A failed test still stops chromedriver (and with it the browser).
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let request = format!(
+                "DELETE /session/{} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                self.session
+            );
+            let _ = s.write_all(request.as_bytes());
+            let _ = s.read_to_end(&mut Vec::new());
+        }
         let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }
 
