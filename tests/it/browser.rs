@@ -52,7 +52,9 @@ async fn a_reader_subscribes_in_a_browser_confirms_gets_one_post_and_leaves_with
     let post = |slug: &str, tag: &str| {
         blog.write(
             &format!("{today}-{slug}.md"),
-            &format!("---\ntitle: Post {slug}\ndate: {today}\ntags: [{tag}]\n---\nText of {slug}.\n"),
+            &format!(
+                "---\ntitle: Post {slug}\ndate: {today}\ntags: [{tag}]\n---\nText of {slug}.\n"
+            ),
         );
     };
     post("existing", "api");
@@ -364,7 +366,12 @@ impl Screenshots {
 /// Clicks the button with this id and waits for the page that follows
 /// (one without that button).
 async fn submit(b: &Client, id: &str) {
-    b.find(Locator::Id(id)).await.unwrap().click().await.unwrap();
+    b.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let start = std::time::Instant::now();
     while b.find(Locator::Id(id)).await.is_ok() {
         assert!(
@@ -378,7 +385,12 @@ async fn submit(b: &Client, id: &str) {
 
 /// The text of the page's `h1`.
 async fn heading(b: &Client) -> String {
-    b.find(Locator::Css("h1")).await.unwrap().text().await.unwrap()
+    b.find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 /// Waits until the server has `n` messages; returns the last.
