@@ -7,8 +7,9 @@
 #                     Kubernetes 1.37 JSON schemas it ships (PyPI, installed
 #                     into .venv), then cross-references the schemas cannot see
 #                     (names, mounts, ports, security context, versions,
-#                     replicas, who builds); `kubectl kustomize` too where
-#                     kubectl is installed
+#                     replicas, who builds, --serve with the pages' Service,
+#                     [serve] public_url where the example Ingress publishes
+#                     it); `kubectl kustomize` too where kubectl is installed
 #   - Containerfile:  parsed and checked (hadolint is not in a package registry)
 #   - publiccode.yml: YAML and the rules of publiccode.yml 0.4; LICENSE is the
 #                     verbatim EUPL-1.2 text
@@ -90,7 +91,9 @@ for unit in deploy/systemd/*.service; do
 done
 # What verify cannot tell: that the hardening asked for is there, and that the
 # timer starts an existing unit.
-for unit in deploy/systemd/postbode.service deploy/systemd/postbode-daemon.service; do
+# postbode-serve.service shares the state of the other two (same user, same
+# StateDirectory) but writes no feeds.
+for unit in deploy/systemd/postbode.service deploy/systemd/postbode-daemon.service deploy/systemd/postbode-serve.service; do
   for setting in 'DynamicUser=yes' 'User=postbode' 'StateDirectory=postbode' 'CacheDirectory=postbode' \
     'ProtectSystem=strict' 'ProtectHome=yes' 'PrivateTmp=yes' 'PrivateDevices=yes' \
     'NoNewPrivileges=yes' 'ProtectKernelTunables=yes' 'ProtectKernelModules=yes' \
@@ -98,17 +101,38 @@ for unit in deploy/systemd/postbode.service deploy/systemd/postbode-daemon.servi
     'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX' 'RestrictNamespaces=yes' \
     'LockPersonality=yes' 'MemoryDenyWriteExecute=yes' 'SystemCallFilter=@system-service' \
     'SystemCallArchitectures=native' 'CapabilityBoundingSet=' 'UMask=0027' \
-    'EnvironmentFile=-/etc/postbode/env' 'ReadWritePaths=/var/www/feeds' \
+    'EnvironmentFile=-/etc/postbode/env' 'Environment=POSTBODE_CACHE_DIR=%C/postbode' \
     'WorkingDirectory=/etc/postbode'; do
     grep -qxF "$setting" "$unit" || fail "$unit: missing $setting"
   done
 done
+for unit in deploy/systemd/postbode.service deploy/systemd/postbode-daemon.service; do
+  grep -qxF 'ReadWritePaths=/var/www/feeds' "$unit" || fail "$unit: missing ReadWritePaths=/var/www/feeds"
+done
+grep -q '^ReadWritePaths=' deploy/systemd/postbode-serve.service \
+  && fail "postbode-serve.service: writes no feeds, needs no ReadWritePaths"
 grep -qxF 'ExecStart=/usr/local/bin/postbode run --state %S/postbode/state.db' deploy/systemd/postbode.service \
   || fail "postbode.service: unexpected ExecStart"
-grep -qE '^ExecStart=/usr/local/bin/postbode daemon --every 10m --listen 127\.0\.0\.1:9090' deploy/systemd/postbode-daemon.service \
-  || fail "postbode-daemon.service: unexpected ExecStart"
+# The daemon and postbode-serve.service serve the pages on the same loopback
+# port (the one a reverse proxy forwards to), on the state of postbode.service.
+grep -qxF 'ExecStart=/usr/local/bin/postbode daemon --every 10m --listen 127.0.0.1:9090 --serve 127.0.0.1:8080' \
+  deploy/systemd/postbode-daemon.service || fail "postbode-daemon.service: unexpected ExecStart"
+grep -qxF 'ExecStart=/usr/local/bin/postbode serve --listen 127.0.0.1:8080 --state %S/postbode/state.db' \
+  deploy/systemd/postbode-serve.service || fail "postbode-serve.service: unexpected ExecStart"
 for setting in 'Restart=on-failure' 'TimeoutStopSec=60'; do
   grep -qxF "$setting" deploy/systemd/postbode-daemon.service || fail "postbode-daemon.service: missing $setting"
+done
+grep -qxF 'Restart=on-failure' deploy/systemd/postbode-serve.service || fail "postbode-serve.service: missing Restart=on-failure"
+# The daemon replaces the timer and serves the pages itself: it conflicts with
+# all three. postbode-serve.service runs beside the timer: it must not.
+conflicts() { sed -n 's/^Conflicts=//p' "$1" | tr ' ' '\n'; }
+for other in postbode.timer postbode.service postbode-serve.service; do
+  conflicts deploy/systemd/postbode-daemon.service | grep -qxF "$other" \
+    || fail "postbode-daemon.service: does not conflict with $other"
+done
+for other in postbode.timer postbode.service; do
+  conflicts deploy/systemd/postbode-serve.service | grep -qxF "$other" \
+    && fail "postbode-serve.service: conflicts with $other, beside which it is meant to run"
 done
 for setting in 'OnCalendar=*:0/10' 'Persistent=true' 'Unit=postbode.service'; do
   grep -qxF "$setting" deploy/systemd/postbode.timer || fail "postbode.timer: missing $setting"
@@ -191,12 +215,13 @@ def check_kubernetes(kdir, pg, base=None):
     for r in resources:
         if r not in docs:
             problem(kw, f"resource {r} does not exist")
-        elif r == "secret.example.yaml":
-            problem(kw, "secret.example.yaml is an example, not a resource")
+        elif r.endswith(".example.yaml"):
+            problem(kw, f"{r} is an example, not a resource")
     with open(kw, encoding="utf-8") as f:
         commented = set(re.findall(r"^\s*#\s*-\s*(\S+\.yaml)\s*$", f.read(), re.M))
     for name in docs:
-        if name != "secret.example.yaml" and name not in resources and name not in commented:
+        # *.example.yaml (the Secrets, the Ingress) are yours to adapt, never applied as they are.
+        if not name.endswith(".example.yaml") and name not in resources and name not in commented:
             problem(kw, f"{name} is neither a resource nor a commented-out alternative")
     if not kust.get("images"):
         problem(kw, f"no images entry for {image}")
@@ -296,6 +321,25 @@ def check_kubernetes(kdir, pg, base=None):
                         problem(fw, f"differs from the SQLite variant's in {', '.join(diff)} (only state may differ)")
             elif not str(feed.get("state", "")).startswith("/var/lib/postbode/"):
                 problem(fw, "state is not under /var/lib/postbode")
+            serve = feed.get("serve")
+            if serve is not None:
+                # [serve] (src/config/serve.rs): an https public_url without
+                # query; its secrets from the Secret; sign-ups are confirmed
+                # by email; unsubscribe_url would go unused.
+                for k in serve:
+                    if k not in ("public_url", "secret_env", "webhooks_api_token_env"): problem(fw, f"serve: unknown key {k}")
+                url = serve.get("public_url")
+                if not isinstance(url, str) or not re.match(r"https://[\w.-]+(:\d+)?(/[^?#\s]*)?$", url):
+                    problem(fw, f"serve.public_url {url!r} is not an https URL without query")
+                if "secret_env" not in serve:
+                    problem(fw, "serve: no secret_env")
+                for k in ("secret_env", "webhooks_api_token_env"):
+                    if k in serve and serve[k] not in all_secret_keys:
+                        problem(fw, f"serve.{k}: {serve[k]} is not in secret.example.yaml")
+                if not isinstance(feed.get("email"), dict):
+                    problem(fw, "has [serve] but no [email] (the confirmation mails)")
+                elif "unsubscribe_url" in feed["email"]:
+                    problem(fw, "email.unsubscribe_url is unused with [serve] (emails link to its pages)")
             for sub in feed.get("subscribers", []) if isinstance(feed.get("subscribers"), list) else []:
                 for k in ("webhook_env", "secret_env"):
                     if k in sub and sub[k] not in all_secret_keys:
@@ -460,7 +504,7 @@ def check_kubernetes(kdir, pg, base=None):
         main = check_pod(where, pod, "daemon", daemon_mounts)
         if main:
             ports = {p["name"]: p["containerPort"] for p in main.get("ports", [])}
-            pod_labels[name] = (tlabels, ports, spec.get("replicas"))
+            pod_labels[name] = (tlabels, ports, spec.get("replicas"), main.get("args", []))
             for probe in ("livenessProbe", "readinessProbe"):
                 get = main.get(probe, {}).get("httpGet", {})
                 port = ports.get(get.get("port"), get.get("port"))
@@ -471,6 +515,20 @@ def check_kubernetes(kdir, pg, base=None):
                 problem(where, "daemon does not --listen on port 9090")
             if pg and "--no-build" not in args:
                 problem(where, "daemon without --no-build: every replica would write the feeds (the CronJob builds them)")
+            # --serve ADDR: the subscription pages on the port named http, on
+            # the pod's address (the Service and Ingress reach it there); the
+            # daemon refuses to start when no definition has a [serve] table.
+            if "--serve" in args:
+                addr = args[args.index("--serve") + 1] if args.index("--serve") + 1 < len(args) else ""
+                host, _, port = addr.rpartition(":")
+                if host != "0.0.0.0":
+                    problem(where, f"--serve {addr}: not on 0.0.0.0, the Service cannot reach it")
+                if not port.isdigit() or ports.get("http") != int(port):
+                    problem(where, f"--serve {addr}: no container port named http with that number")
+                if not any(isinstance(f.get("serve"), dict) for _, f, _, _ in feeds):
+                    problem(where, "--serve, but no feed definition has a [serve] table (the daemon would not start)")
+            elif "http" in ports:
+                problem(where, "a container port http, but the daemon has no --serve")
         if pg:
             # The replicas on different nodes: a spread constraint or an
             # anti-affinity over kubernetes.io/hostname that selects them.
@@ -488,7 +546,7 @@ def check_kubernetes(kdir, pg, base=None):
     for name, (where, pdb) in objects.get("PodDisruptionBudget", {}).items():
         spec = pdb["spec"]
         sel = spec.get("selector", {}).get("matchLabels", {})
-        matches = [d for d, (labels, _, _) in pod_labels.items() if sel and all(labels.get(k) == v for k, v in sel.items())]
+        matches = [d for d, (labels, _, _, _) in pod_labels.items() if sel and all(labels.get(k) == v for k, v in sel.items())]
         if not matches:
             problem(where, "selects no pod of a Deployment")
         for d in matches:
@@ -503,7 +561,7 @@ def check_kubernetes(kdir, pg, base=None):
 
     for name, (where, svc) in objects.get("Service", {}).items():
         sel = svc["spec"]["selector"]
-        matches = [d for d, (labels, _, _) in pod_labels.items() if all(labels.get(k) == v for k, v in sel.items())]
+        matches = [d for d, (labels, _, _, _) in pod_labels.items() if all(labels.get(k) == v for k, v in sel.items())]
         if not matches:
             problem(where, "selects no pod of a Deployment")
         for p in svc["spec"]["ports"]:
@@ -511,6 +569,39 @@ def check_kubernetes(kdir, pg, base=None):
                 ports = pod_labels[d][1]
                 if p.get("targetPort") not in ports and p.get("targetPort") not in ports.values():
                     problem(where, f"targetPort {p.get('targetPort')} is not a port of Deployment {d}")
+                # The pages' port (http) is only open with --serve.
+                if p.get("targetPort") in ("http", ports.get("http", "http")) and "--serve" not in pod_labels[d][3]:
+                    problem(where, f"targets the pages' port http, but Deployment {d} has no --serve")
+
+    # The Ingress (an example, but it must fit): TLS for every host, each path
+    # to an existing Service port, and every [serve] public_url published by
+    # it (the links in pages and emails are built on public_url).
+    services = objects.get("Service", {})
+    published = []  # (host, literal path prefix)
+    for name, (where, ing) in objects.get("Ingress", {}).items():
+        spec = ing["spec"]
+        tls_hosts = {h for t in spec.get("tls", []) for h in t.get("hosts", [])}
+        for rule in spec.get("rules", []):
+            host = rule.get("host")
+            if host not in tls_hosts:
+                problem(where, f"host {host}: no TLS (public_url is https)")
+            for path in rule.get("http", {}).get("paths", []):
+                backend = path.get("backend", {}).get("service", {})
+                svc = services.get(backend.get("name"))
+                if svc is None:
+                    problem(where, f"path {path.get('path')}: no Service {backend.get('name')}")
+                    continue
+                port = backend.get("port", {})
+                if not any(port.get("name") == sp.get("name") if "name" in port else port.get("number") == sp.get("port")
+                           for sp in svc[1]["spec"]["ports"]):
+                    problem(where, f"path {path.get('path')}: Service {backend.get('name')} has no port {port}")
+                published.append((host, re.split(r"[(\[.*+?$^|\\]", path.get("path", "/"))[0].rstrip("/")))
+    if objects.get("Ingress"):
+        for fw, feed, _, _ in feeds:
+            url = (feed.get("serve") or {}).get("public_url")
+            m = re.match(r"https://([^/:]+)(?::\d+)?(/[^?#]*)?$", url or "")
+            if m and (m.group(1), (m.group(2) or "").rstrip("/")) not in published:
+                problem(fw, f"serve.public_url {url} is not where an Ingress publishes the pages")
     return objects
 
 sqlite_objects = check_kubernetes("deploy/kubernetes", pg=False)

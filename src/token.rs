@@ -246,7 +246,10 @@ mod tests {
             expires: Some(now() + chrono::Duration::hours(2)),
         });
         assert_eq!(
-            signer.verify(&form, Purpose::Form, now()).unwrap().subscriber,
+            signer
+                .verify(&form, Purpose::Form, now())
+                .unwrap()
+                .subscriber,
             "subscribe"
         );
         for purpose in [Purpose::Confirm, Purpose::Manage, Purpose::Unsubscribe] {

@@ -201,6 +201,13 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         state: Option<PathBuf>,
     },
+    /// The subscribers of a blog: list them (from the feed definition and
+    /// from postbode serve), export or erase one person's data, import
+    /// addresses.
+    Subscribers {
+        #[command(subcommand)]
+        command: SubscribersCommand,
+    },
     /// Manage the state database.
     State {
         #[command(subcommand)]
@@ -263,5 +270,54 @@ pub enum StateCommand {
         /// Print what was copied as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// Who `subscribers export` and `remove` are about.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct PersonArg {
+    /// The subscriber id (serve:12), as `subscribers list` shows it.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// The email address.
+    #[arg(long, value_name = "ADDRESS")]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubscribersCommand {
+    /// Every subscriber with its origin (definition or serve), channel,
+    /// status (active, unsubscribed, pending, confirmed) and digest.
+    List {
+        feed_files: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
+    /// One person's data (address, choices, times, what was sent) as JSON.
+    Export {
+        feed_file: PathBuf,
+        #[command(flatten)]
+        who: PersonArg,
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
+    /// Erase one subscriber of postbode serve now (and cancel what was not sent).
+    Remove {
+        feed_file: PathBuf,
+        #[command(flatten)]
+        who: PersonArg,
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+    },
+    /// Add addresses whose consent you hold, confirmed: one per line, or
+    /// CSV `address,tags,authors,digest` with `;` between tags.
+    Import {
+        feed_file: PathBuf,
+        file: PathBuf,
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
     },
 }

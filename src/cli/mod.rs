@@ -9,7 +9,7 @@ mod output;
 
 use std::path::{Path, PathBuf};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::config::{self, BlogConfig, StateLocation};
 pub use crate::diag::Outcome;
@@ -17,7 +17,7 @@ use crate::notify::{Clock, Options};
 use crate::pipeline::BuildOptions;
 use crate::server::{Stop, schedule};
 
-use args::{Cli, Command, StateCommand};
+use args::{Cli, Command, PersonArg, StateCommand, SubscribersCommand};
 
 /// Runs one invocation on the runtime `main` built.
 pub async fn run(cli: Cli) -> Outcome {
@@ -128,12 +128,43 @@ pub async fn run(cli: Cli) -> Outcome {
         Command::State {
             command: StateCommand::Migrate { from, to, json },
         } => commands::state::migrate(&from, &to, json).await,
+        Command::Subscribers { command } => subscribers(command, now).await,
         Command::Serve {
             feed_files,
             listen,
             state,
         } => commands::serve::run(&feed_files, state.as_deref(), listen).await,
         Command::Posts { feed_file, json } => commands::posts::run(feed_file, now, json).await,
+    }
+}
+
+async fn subscribers(command: SubscribersCommand, now: DateTime<Utc>) -> Outcome {
+    use commands::subscribers::{self as subs, Person};
+    let person = |who: PersonArg| match (who.id, who.email) {
+        (Some(id), _) => Person::Id(id),
+        (None, email) => Person::Email(email.unwrap_or_default()),
+    };
+    match command {
+        SubscribersCommand::List {
+            feed_files,
+            json,
+            state,
+        } => subs::list(&feed_files, json, state.as_deref()).await,
+        SubscribersCommand::Export {
+            feed_file,
+            who,
+            state,
+        } => subs::export(&feed_file, person(who), state.as_deref()).await,
+        SubscribersCommand::Remove {
+            feed_file,
+            who,
+            state,
+        } => subs::remove(&feed_file, person(who), state.as_deref()).await,
+        SubscribersCommand::Import {
+            feed_file,
+            file,
+            state,
+        } => subs::import(&feed_file, &file, now, state.as_deref()).await,
     }
 }
 

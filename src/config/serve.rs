@@ -94,15 +94,9 @@ fn public_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let text = String::deserialize(d)?;
     let url = url::Url::parse(&text)
         .map_err(|e| D::Error::custom(format!("public_url {text:?} is not a URL ({e})")))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
     match url.scheme() {
         "https" => {}
-        "http" if loopback => {}
+        "http" if super::subscribers::is_loopback(&url) => {}
         other => {
             return Err(D::Error::custom(format!(
                 "public_url must use https (got {other}:); plain http only on localhost"

@@ -186,9 +186,14 @@ mod tests {
         let posts = posts();
         let blog = channel(&posts, ChannelKind::Blog);
         let url = "https://example.org/abonneren/blog/subscribe";
-        let with =
-            String::from_utf8(render_index_html("t", "", &[&blog], &Format::ALL, Some(url)))
-                .unwrap();
+        let with = String::from_utf8(render_index_html(
+            "t",
+            "",
+            &[&blog],
+            &Format::ALL,
+            Some(url),
+        ))
+        .unwrap();
         assert!(with.contains(&format!("<a href=\"{url}\">")), "{with}");
         assert!(!page().contains("/subscribe"));
     }
@@ -201,7 +206,8 @@ mod tests {
         posts.extend(extra);
         let blog = channel(&posts, ChannelKind::Blog);
         assert_eq!(blog.items.len(), 9);
-        let html = String::from_utf8(render_index_html("t", "", &[&blog], &Format::ALL, None)).unwrap();
+        let html =
+            String::from_utf8(render_index_html("t", "", &[&blog], &Format::ALL, None)).unwrap();
         assert_eq!(html.matches("<time").count(), 5);
         assert!(!html.contains("<p lang=\"nl\"></p>"));
     }

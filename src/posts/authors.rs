@@ -49,12 +49,11 @@ impl AuthorsFile {
         self.authors.get(key)
     }
 
-    /// Every author of the file with its key, by key.
-    pub fn entries(&self) -> Vec<(&str, &AuthorFields)> {
-        let mut all: Vec<(&str, &AuthorFields)> =
-            self.authors.iter().map(|(k, a)| (k.as_str(), a)).collect();
-        all.sort_by_key(|(k, _)| *k);
-        all
+    /// Every key, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.authors.keys().cloned().collect();
+        keys.sort();
+        keys
     }
 }
 

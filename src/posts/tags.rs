@@ -84,18 +84,17 @@ impl TagsFile {
         self.tags.is_empty()
     }
 
-    /// Every declared tag that gets feeds (rejected ones left out), by key:
-    /// what a reader may choose on the subscribe page.
-    pub fn declared(&self, tags_route: &str) -> Vec<Tag> {
-        let mut keys: Vec<&String> = self
+    /// The declared keys a post can carry (not the rejected ones), sorted:
+    /// what a subscriber may choose from.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
             .tags
             .keys()
             .filter(|k| !self.rejected.contains(*k))
+            .cloned()
             .collect();
         keys.sort();
-        keys.into_iter()
-            .filter_map(|k| self.resolve(k, tags_route))
-            .collect()
+        keys
     }
 
     /// Docusaurus `normalizeTagsFile` + `normalizeTag` for a declared key.

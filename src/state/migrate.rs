@@ -23,6 +23,10 @@ pub struct Copied {
     pub runs: u64,
     pub deliveries: u64,
     pub disabled_subscribers: u64,
+    /// Sign-ups of `postbode serve`, pending ones too.
+    pub subscriptions: u64,
+    /// Definition subscribers who unsubscribed through a link.
+    pub opt_outs: u64,
 }
 
 type PostRow = (
@@ -90,14 +94,16 @@ async fn copy(source: &SqliteStore, target: &PgStore) -> Result<Copied, StateErr
     let mut tx = target.pool().begin().await.map_err(target.err(what))?;
     // Nobody else may write while we copy (a worker started too early).
     sqlx::query(
-        "LOCK TABLE posts, runs, deliveries, disabled_subscribers IN ACCESS EXCLUSIVE MODE",
+        "LOCK TABLE posts, runs, deliveries, disabled_subscribers, subscriptions, opt_outs
+         IN ACCESS EXCLUSIVE MODE",
     )
     .execute(&mut *tx)
     .await
     .map_err(target.err(what))?;
     let rows: i64 = sqlx::query_scalar(
         "SELECT (SELECT COUNT(*) FROM posts) + (SELECT COUNT(*) FROM runs)
-              + (SELECT COUNT(*) FROM deliveries) + (SELECT COUNT(*) FROM disabled_subscribers)",
+              + (SELECT COUNT(*) FROM deliveries) + (SELECT COUNT(*) FROM disabled_subscribers)
+              + (SELECT COUNT(*) FROM subscriptions) + (SELECT COUNT(*) FROM opt_outs)",
     )
     .fetch_one(&mut *tx)
     .await
@@ -259,14 +265,16 @@ async fn copy(source: &SqliteStore, target: &PgStore) -> Result<Copied, StateErr
         copied.disabled_subscribers += done.rows_affected();
     }
 
+    (copied.subscriptions, copied.opt_outs) = copy_subscriptions(source, target, &mut tx).await?;
+
     // The copied ids were given explicitly: new ones continue after them,
-    // so that no id on the wire is ever used twice.
-    for table in ["runs", "deliveries"] {
+    // so that no id on the wire is ever used twice (nor a subscriber id).
+    for table in ["runs", "deliveries", "subscriptions"] {
         let sql = format!(
             "SELECT setval(pg_get_serial_sequence('{table}', 'id'),
                            COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
         );
-        // Only the two table names above are formatted in.
+        // Only the table names above are formatted in.
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .execute(&mut *tx)
             .await
@@ -274,4 +282,91 @@ async fn copy(source: &SqliteStore, target: &PgStore) -> Result<Copied, StateErr
     }
     tx.commit().await.map_err(target.err(what))?;
     Ok(copied)
+}
+
+#[derive(sqlx::FromRow)]
+struct SubscriptionRow {
+    id: i64,
+    blog: String,
+    kind: String,
+    target: String,
+    target_key: String,
+    format: Option<String>,
+    secret: Option<String>,
+    label: Option<String>,
+    tags: String,
+    authors: String,
+    digest: String,
+    language: String,
+    requested_at: DateTime<Utc>,
+    confirmed_at: Option<DateTime<Utc>>,
+    confirm_key: Option<i64>,
+    manage_key: i64,
+    mailed_at: Option<DateTime<Utc>>,
+}
+
+/// The sign-ups with their ids and keys (so links in mail already sent keep
+/// working) and the opt-outs. Few rows: one statement per row.
+async fn copy_subscriptions(
+    source: &SqliteStore,
+    target: &PgStore,
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+) -> Result<(u64, u64), StateError> {
+    let what = "copying the subscriptions";
+    let read = |e: sqlx::Error| StateError::Query {
+        path: source.path().to_path_buf(),
+        what: "reading the subscriptions",
+        source: Box::new(e),
+    };
+    let rows: Vec<SubscriptionRow> = sqlx::query_as("SELECT * FROM subscriptions ORDER BY id")
+        .fetch_all(source.pool())
+        .await
+        .map_err(read)?;
+    let mut copied = 0;
+    for r in &rows {
+        let done = sqlx::query(
+            "INSERT INTO subscriptions (id, blog, kind, target, target_key, format, secret, label,
+                 tags, authors, digest, language, requested_at, confirmed_at, confirm_key,
+                 manage_key, mailed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )
+        .bind(r.id)
+        .bind(&r.blog)
+        .bind(&r.kind)
+        .bind(&r.target)
+        .bind(&r.target_key)
+        .bind(&r.format)
+        .bind(&r.secret)
+        .bind(&r.label)
+        .bind(&r.tags)
+        .bind(&r.authors)
+        .bind(&r.digest)
+        .bind(&r.language)
+        .bind(r.requested_at)
+        .bind(r.confirmed_at)
+        .bind(r.confirm_key)
+        .bind(r.manage_key)
+        .bind(r.mailed_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(target.err(what))?;
+        copied += done.rows_affected();
+    }
+    let opt_outs: Vec<(String, String, DateTime<Utc>)> =
+        sqlx::query_as("SELECT blog, subscriber, at FROM opt_outs ORDER BY blog, subscriber")
+            .fetch_all(source.pool())
+            .await
+            .map_err(read)?;
+    let mut left = 0;
+    for (blog, subscriber, at) in &opt_outs {
+        let done = sqlx::query("INSERT INTO opt_outs (blog, subscriber, at) VALUES ($1, $2, $3)")
+            .bind(blog)
+            .bind(subscriber)
+            .bind(at)
+            .execute(&mut **tx)
+            .await
+            .map_err(target.err(what))?;
+        left += done.rows_affected();
+    }
+    Ok((copied, left))
 }

@@ -268,15 +268,26 @@ allow_webhooks_api_token_env = "MISCONFIG_API_TOKEN"
     let run = check(&blog, &[("MISCONFIG_SERVE_SECRET", "too short")]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     for expected in [
-        format!("{file}:9:14: error: serve: the secret in MISCONFIG_SERVE_SECRET is 9 bytes; use at least 32"),
-        format!("{file}:10:32: error: serve: allow_webhooks_api_token_env names MISCONFIG_API_TOKEN, which is not set"),
-        format!("{file}:7:1: error: serve: sign-ups are confirmed by email, but there is no [email] section"),
+        format!(
+            "{file}:9:14: error: serve: the secret in MISCONFIG_SERVE_SECRET is 9 bytes; use at least 32"
+        ),
+        format!(
+            "{file}:10:32: error: serve: allow_webhooks_api_token_env names MISCONFIG_API_TOKEN, which is not set"
+        ),
+        format!(
+            "{file}:7:1: error: serve: sign-ups are confirmed by email, but there is no [email] section"
+        ),
     ] {
-        assert!(run.stderr.contains(&expected), "missing {expected:?} in\n{}", run.stderr);
+        assert!(
+            run.stderr.contains(&expected),
+            "missing {expected:?} in\n{}",
+            run.stderr
+        );
     }
     let run = check(&blog, &[]);
     assert!(
-        run.stderr.contains("serve: secret_env names MISCONFIG_SERVE_SECRET, which is not set"),
+        run.stderr
+            .contains("serve: secret_env names MISCONFIG_SERVE_SECRET, which is not set"),
         "{}",
         run.stderr
     );

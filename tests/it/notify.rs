@@ -33,7 +33,7 @@ fn snapshot(name: &str) -> PathBuf {
 
 /// A blog whose `blog/` and `tags.yml` are replaced by a state of the
 /// sample blog in `tests/data/history/`.
-fn use_snapshot(blog: &TestBlog, name: &str) {
+pub(crate) fn use_snapshot(blog: &TestBlog, name: &str) {
     let _ = std::fs::remove_dir_all(blog.blog());
     copy_dir(&snapshot(name).join("blog"), &blog.blog());
     std::fs::copy(
@@ -286,7 +286,13 @@ fn hook(id: &str, format: &str, url: &str, extra: &str) -> String {
 /// Checks a Standard Webhooks signature the way a receiver does: HMAC-SHA256
 /// over `{id}.{timestamp}.{body}` with the base64-decoded secret (minus
 /// `whsec_`), against any of the space-separated `v1,` signatures.
-fn signature_is_valid(secret: &str, id: &str, timestamp: &str, body: &[u8], header: &str) -> bool {
+pub(crate) fn signature_is_valid(
+    secret: &str,
+    id: &str,
+    timestamp: &str,
+    body: &[u8],
+    header: &str,
+) -> bool {
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
     use hmac::{Hmac, Mac as _};

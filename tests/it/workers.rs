@@ -284,6 +284,18 @@ digest = "weekly"
         sqlite_status.stdout
     );
 
+    // A reader who signed up (imported here), and one who left.
+    let list = blog.path().join("list.txt");
+    std::fs::write(&list, "reader@example.org\n").unwrap();
+    let toml = blog.toml();
+    let import = postbode(&[
+        "subscribers",
+        "import",
+        toml.to_str().unwrap(),
+        list.to_str().unwrap(),
+    ]);
+    assert_eq!(import.code, 0, "{}", import.stderr);
+
     let db = TestDatabase::create();
     let state = blog.path().join("state.db");
     let migrated = postbode(&[
@@ -300,6 +312,7 @@ digest = "weekly"
     assert_eq!(copied["posts"], 2, "{copied}");
     assert_eq!(copied["deliveries"], 3, "{copied}");
     assert_eq!(copied["disabled_subscribers"], 1, "{copied}");
+    assert_eq!(copied["subscriptions"], 1, "{copied}");
     // Into a database that holds a state: refused, nothing changed.
     let again = postbode(&[
         "state",
@@ -349,6 +362,13 @@ digest = "weekly"
         .collect();
     assert_eq!(hook_ids.len(), 2);
     assert_ne!(hook_ids[0], hook_ids[1]);
+    // The reader came along and got the new post (the digest waits).
+    let mails: Vec<String> = std::fs::read_dir(blog.path().join("outbox"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(mails.len(), 2);
+    assert!(mails.iter().any(|m| m.contains("To: reader@example.org")));
 }
 
 #[test]

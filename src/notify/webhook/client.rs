@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{PreparedRequest, WebhookError, display_url};
+use crate::config::subscribers::is_loopback;
 use crate::diag::error_chain;
 use crate::net::USER_AGENT;
 use crate::notify::SendError;
@@ -226,15 +227,6 @@ fn may_follow(from: &url::Url, to: &url::Url) -> Result<(), &'static str> {
         "http" if is_loopback(from) && is_loopback(to) => Ok(()),
         "http" => Err("plain http is only followed between loopback addresses"),
         _ => Err("only https is followed"),
-    }
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
     }
 }
 

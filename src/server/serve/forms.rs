@@ -222,9 +222,7 @@ pub fn choices(
 /// (RFC 8058 §3.1 allows both, and providers send both).
 pub fn is_one_click(content_type: Option<&str>, body: &[u8]) -> bool {
     let content_type = content_type.unwrap_or_default();
-    let (media, params) = content_type
-        .split_once(';')
-        .unwrap_or((content_type, ""));
+    let (media, params) = content_type.split_once(';').unwrap_or((content_type, ""));
     match media.trim().to_ascii_lowercase().as_str() {
         "application/x-www-form-urlencoded" => {
             let form = FormData::parse(body);
@@ -287,7 +285,10 @@ mod tests {
         assert!(is_one_click(form, b"List-Unsubscribe=One-Click"));
         assert!(!is_one_click(form, b"List-Unsubscribe=One-Click&csrf=x"));
         assert!(!is_one_click(form, b"List-Unsubscribe=Yes"));
-        assert!(!is_one_click(Some("text/plain"), b"List-Unsubscribe=One-Click"));
+        assert!(!is_one_click(
+            Some("text/plain"),
+            b"List-Unsubscribe=One-Click"
+        ));
         assert!(!is_one_click(None, b"List-Unsubscribe=One-Click"));
         let multipart = "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--XyZ--\r\n";
         let ct = Some("multipart/form-data; boundary=XyZ");

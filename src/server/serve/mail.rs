@@ -56,7 +56,8 @@ pub fn manage_url(site: &Site, subscription: &Subscription) -> String {
         key: subscription.manage_key,
         expires: None,
     });
-    site.serve.page(&site.config.name, &format!("manage/{token}"))
+    site.serve
+        .page(&site.config.name, &format!("manage/{token}"))
 }
 
 /// Sends mail `kind` about `subscription` in a task of its own; a failure
@@ -68,8 +69,9 @@ pub fn spawn(
     language: Language,
     now: DateTime<Utc>,
 ) {
-    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    let counted = InFlight::count();
     tokio::spawn(async move {
+        let _counted = counted;
         let id = subscription.subscriber_id();
         if let Err(reason) = send(&site, &subscription, kind, language, now).await {
             // An SMTP server's answer may quote the address.
@@ -78,8 +80,24 @@ pub fn spawn(
         } else {
             tracing::info!(blog = %site.config.name, subscription = %id, ?kind, "sign-up mail sent");
         }
-        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
     });
+}
+
+/// One mail in [`IN_FLIGHT`], until dropped: also when its task is
+/// cancelled (the runtime stops).
+struct InFlight;
+
+impl InFlight {
+    fn count() -> InFlight {
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Waits until every mail started by [`spawn`] is sent or given up (for
@@ -210,7 +228,10 @@ mod tests {
     #[test]
     fn an_address_in_an_error_is_blanked_in_any_case() {
         assert_eq!(
-            redact("550 <Ann@Example.org>: no such user ann@example.org", "ann@example.org"),
+            redact(
+                "550 <Ann@Example.org>: no such user ann@example.org",
+                "ann@example.org"
+            ),
             "550 <[address]>: no such user [address]"
         );
         assert_eq!(redact("timeout", "a@b"), "timeout");

@@ -16,9 +16,9 @@ pub mod mail;
 pub mod pages;
 pub mod ratelimit;
 pub mod security;
-pub mod view;
 #[cfg(test)]
 mod tests;
+pub mod view;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -70,7 +70,11 @@ pub async fn purge_every_hour(sites: Sites) {
 /// Erases every site's sign-ups requested before `now - UNCONFIRMED_FOR`.
 pub async fn purge(sites: &Sites, now: DateTime<Utc>) {
     for (blog, site) in sites.0.iter() {
-        match site.store.purge_unconfirmed(blog, now - UNCONFIRMED_FOR).await {
+        match site
+            .store
+            .purge_unconfirmed(blog, now - UNCONFIRMED_FOR)
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(blog = %blog, erased = n, "unconfirmed sign-ups erased"),
             Err(e) => tracing::warn!(blog = %blog, "erasing unconfirmed sign-ups: {e}"),
@@ -85,14 +89,36 @@ struct Page {
 }
 
 impl Page {
-    fn find(sites: &Sites, blog: &str, uri: &Uri) -> Result<Page, Response> {
-        let site = sites
-            .0
-            .get(blog)
-            .cloned()
-            .ok_or_else(|| (StatusCode::NOT_FOUND, "not found").into_response())?;
+    /// The page of blog `blog`, if it is served.
+    fn find(sites: &Sites, blog: &str, uri: &Uri) -> Option<Page> {
+        let site = sites.0.get(blog).cloned()?;
         let language = site.pages.language(uri.query());
-        Ok(Page { site, language })
+        Some(Page { site, language })
+    }
+
+    /// Speaks the subscriber's own language, unless the page was asked for
+    /// in another (`?lang=`).
+    fn adopt(&mut self, subscription: &Subscription, uri: &Uri) {
+        if requested(uri.query()).is_none()
+            && let Some(language) = Language::from_code(&subscription.choices.language)
+        {
+            self.language = language;
+        }
+    }
+
+    /// [`Page::adopt`] for the subscription a token names, if it exists.
+    async fn adopt_subscriber(&mut self, subscriber: &str, uri: &Uri) {
+        let Some(id) = subscription_id(subscriber) else {
+            return;
+        };
+        if let Ok(Some(s)) = self
+            .site
+            .store
+            .subscription(&self.site.config.name, id)
+            .await
+        {
+            self.adopt(&s, uri);
+        }
     }
 
     /// The URL of page `rest` of this blog, in this page's language.
@@ -132,7 +158,12 @@ impl Page {
     }
 
     /// The sign-up form, filled in as `filled`, with `errors`.
-    fn subscribe_page(&self, status: StatusCode, filled: &Filled, errors: &[FieldError]) -> Response {
+    fn subscribe_page(
+        &self,
+        status: StatusCode,
+        filled: &Filled,
+        errors: &[FieldError],
+    ) -> Response {
         let csrf = security::csrf_token(&self.site.signer, "subscribe", Utc::now());
         self.render(
             status,
@@ -149,6 +180,21 @@ impl Page {
         )
     }
 
+    /// The page of a link that changes something (`confirm`,
+    /// `unsubscribe`): opening it only shows a button whose form posts
+    /// back to the link.
+    fn button_page(&self, name: &str, token: &str, claims: &Claims) -> Response {
+        let form = format!("{name}:{}", claims.subscriber);
+        self.render(
+            StatusCode::OK,
+            name,
+            json!({
+                "action": self.url(&format!("{name}/{token}")),
+                "csrf": security::csrf_token(&self.site.signer, &form, Utc::now()),
+            }),
+        )
+    }
+
     /// A form post's fields, once its origin, size and CSRF token for form
     /// `form` checked out.
     fn posted(
@@ -156,16 +202,23 @@ impl Page {
         headers: &HeaderMap,
         body: Result<Bytes, BytesRejection>,
         form: &str,
-    ) -> Result<FormData, Response> {
+    ) -> Result<FormData, Refused> {
         if !security::same_origin(headers, &self.site.serve) {
-            return Err(self.problem(StatusCode::FORBIDDEN, "forbidden"));
+            return Err(Refused::Forbidden);
         }
-        let body = body.map_err(|_| self.problem(StatusCode::PAYLOAD_TOO_LARGE, "too_large"))?;
+        let body = body.map_err(|_| Refused::TooLarge)?;
         let fields = FormData::parse(&body);
         if !security::csrf_ok(&self.site.signer, fields.get("csrf"), form, Utc::now()) {
-            return Err(self.problem(StatusCode::FORBIDDEN, "forbidden"));
+            return Err(Refused::Forbidden);
         }
         Ok(fields)
+    }
+
+    fn refused(&self, why: Refused) -> Response {
+        match why {
+            Refused::Forbidden => self.problem(StatusCode::FORBIDDEN, "forbidden"),
+            Refused::TooLarge => self.problem(StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        }
     }
 
     /// The subscription a manage token names, when the token's key is
@@ -174,7 +227,12 @@ impl Page {
         let Some(id) = subscription_id(&claims.subscriber) else {
             return Err(self.problem(StatusCode::NOT_FOUND, "unknown_subscription"));
         };
-        match self.site.store.subscription(&self.site.config.name, id).await {
+        match self
+            .site
+            .store
+            .subscription(&self.site.config.name, id)
+            .await
+        {
             Ok(Some(s)) if s.manage_key == claims.key => Ok(s),
             Ok(_) => Err(self.problem(StatusCode::NOT_FOUND, "unknown_subscription")),
             Err(e) => Err(self.state_problem(&e)),
@@ -210,14 +268,49 @@ impl Page {
 
 type Body = Result<Bytes, BytesRejection>;
 
+/// Why a form post was turned away before its fields were read.
+enum Refused {
+    /// Another origin, or no valid CSRF token for the form.
+    Forbidden,
+    /// Over [`MAX_BODY`].
+    TooLarge,
+}
+
+/// The page a link leads to, in the subscriber's language, with the claims
+/// of its token (checked for `purpose`), or the page that says what is
+/// wrong with the link.
+async fn open(
+    sites: &Sites,
+    blog: &str,
+    token: &str,
+    purpose: Purpose,
+    uri: &Uri,
+) -> Result<(Page, Claims), Response> {
+    let Some(mut page) = Page::find(sites, blog, uri) else {
+        return Err(not_found());
+    };
+    match page.site.signer.verify(token, purpose, Utc::now()) {
+        Ok(claims) => {
+            page.adopt_subscriber(&claims.subscriber, uri).await;
+            Ok((page, claims))
+        }
+        Err(e) => Err(page.token_problem(e)),
+    }
+}
+
+/// An unknown blog: nothing to render a page with.
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found").into_response()
+}
+
 async fn subscribe_form(
     State(sites): State<Sites>,
     Path(blog): Path<String>,
     uri: Uri,
 ) -> Response {
     match Page::find(&sites, &blog, &uri) {
-        Ok(page) => page.subscribe_page(StatusCode::OK, &Filled::blank(), &[]),
-        Err(response) => response,
+        Some(page) => page.subscribe_page(StatusCode::OK, &Filled::blank(), &[]),
+        None => not_found(),
     }
 }
 
@@ -230,9 +323,8 @@ async fn subscribe(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let page = match Page::find(&sites, &blog, &uri) {
-        Ok(page) => page,
-        Err(response) => return response,
+    let Some(page) = Page::find(&sites, &blog, &uri) else {
+        return not_found();
     };
     let client = security::client(peer, &headers, &page.site.serve);
     if let Err(wait) = limiter.check(client, Instant::now()) {
@@ -246,7 +338,7 @@ async fn subscribe(
     }
     let form = match page.posted(&headers, body, "subscribe") {
         Ok(form) => form,
-        Err(response) => return response,
+        Err(why) => return page.refused(why),
     };
     let check_mailbox = || page.render(StatusCode::OK, "check_mailbox", json!({}));
     // Only a robot fills in a field that people cannot see: it gets the
@@ -288,24 +380,9 @@ async fn confirm_form(
     Path((blog, token)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    let page = match Page::find(&sites, &blog, &uri) {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
-    let now = Utc::now();
-    match page.site.signer.verify(&token, Purpose::Confirm, now) {
-        Err(e) => page.token_problem(e),
-        Ok(claims) => {
-            let form = format!("confirm:{}", claims.subscriber);
-            page.render(
-                StatusCode::OK,
-                "confirm",
-                json!({
-                    "action": page.url(&format!("confirm/{token}")),
-                    "csrf": security::csrf_token(&page.site.signer, &form, now),
-                }),
-            )
-        }
+    match open(&sites, &blog, &token, Purpose::Confirm, &uri).await {
+        Ok((page, claims)) => page.button_page("confirm", &token, &claims),
+        Err(response) => response,
     }
 }
 
@@ -316,17 +393,13 @@ async fn confirm(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let page = match Page::find(&sites, &blog, &uri) {
-        Ok(page) => page,
+    let (page, claims) = match open(&sites, &blog, &token, Purpose::Confirm, &uri).await {
+        Ok(opened) => opened,
         Err(response) => return response,
     };
     let now = Utc::now();
-    let claims = match page.site.signer.verify(&token, Purpose::Confirm, now) {
-        Ok(claims) => claims,
-        Err(e) => return page.token_problem(e),
-    };
-    if let Err(response) = page.posted(&headers, body, &format!("confirm:{}", claims.subscriber)) {
-        return response;
+    if let Err(why) = page.posted(&headers, body, &format!("confirm:{}", claims.subscriber)) {
+        return page.refused(why);
     }
     let Some(id) = subscription_id(&claims.subscriber) else {
         return page.problem(StatusCode::BAD_REQUEST, "invalid_link");
@@ -352,24 +425,14 @@ async fn manage_form(
     Path((blog, token)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    let mut page = match Page::find(&sites, &blog, &uri) {
-        Ok(page) => page,
+    let (page, claims) = match open(&sites, &blog, &token, Purpose::Manage, &uri).await {
+        Ok(opened) => opened,
         Err(response) => return response,
-    };
-    let claims = match page.site.signer.verify(&token, Purpose::Manage, Utc::now()) {
-        Ok(claims) => claims,
-        Err(e) => return page.token_problem(e),
     };
     let subscription = match page.managed(&claims).await {
         Ok(s) => s,
         Err(response) => return response,
     };
-    // The reader's own language, unless the page was asked for in another.
-    if requested(uri.query()).is_none()
-        && let Some(language) = Language::from_code(&subscription.choices.language)
-    {
-        page.language = language;
-    }
     let filled = Filled::from_choices(&subscription.choices);
     page.manage_page(StatusCode::OK, &token, &claims, &filled, &[], false)
 }
@@ -381,24 +444,25 @@ async fn manage(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let page = match Page::find(&sites, &blog, &uri) {
-        Ok(page) => page,
+    let (page, claims) = match open(&sites, &blog, &token, Purpose::Manage, &uri).await {
+        Ok(opened) => opened,
         Err(response) => return response,
-    };
-    let claims = match page.site.signer.verify(&token, Purpose::Manage, Utc::now()) {
-        Ok(claims) => claims,
-        Err(e) => return page.token_problem(e),
     };
     let form = match page.posted(&headers, body, &format!("manage:{}", claims.subscriber)) {
         Ok(form) => form,
-        Err(response) => return response,
+        Err(why) => return page.refused(why),
     };
     let subscription = match page.managed(&claims).await {
         Ok(s) => s,
         Err(response) => return response,
     };
     match form.get("action") {
-        Some("unsubscribe") => match page.site.store.remove_subscription(&blog, subscription.id).await {
+        Some("unsubscribe") => match page
+            .site
+            .store
+            .remove_subscription(&blog, subscription.id)
+            .await
+        {
             Ok(_) => {
                 tracing::info!(blog = %blog, subscription = %claims.subscriber, "unsubscribed (manage page)");
                 page.render(StatusCode::OK, "unsubscribed", json!({}))
@@ -407,13 +471,26 @@ async fn manage(
         },
         Some("save") => {
             // The language the reader subscribed in stays theirs.
-            let language = Language::from_code(&subscription.choices.language).unwrap_or(page.language);
+            let language =
+                Language::from_code(&subscription.choices.language).unwrap_or(page.language);
             match forms::choices(&form, &page.site.pages, language) {
                 Err(errors) => {
                     let filled = Filled::from_form(&form);
-                    page.manage_page(StatusCode::UNPROCESSABLE_ENTITY, &token, &claims, &filled, &errors, false)
+                    page.manage_page(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &token,
+                        &claims,
+                        &filled,
+                        &errors,
+                        false,
+                    )
                 }
-                Ok(choices) => match page.site.store.update_choices(&blog, subscription.id, &choices).await {
+                Ok(choices) => match page
+                    .site
+                    .store
+                    .update_choices(&blog, subscription.id, &choices)
+                    .await
+                {
                     Ok(_) => {
                         tracing::info!(blog = %blog, subscription = %claims.subscriber, "choices changed");
                         let filled = Filled::from_choices(&choices);
@@ -432,24 +509,9 @@ async fn unsubscribe_form(
     Path((blog, token)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    let page = match Page::find(&sites, &blog, &uri) {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
-    let now = Utc::now();
-    match page.site.signer.verify(&token, Purpose::Unsubscribe, now) {
-        Err(e) => page.token_problem(e),
-        Ok(claims) => {
-            let form = format!("unsubscribe:{}", claims.subscriber);
-            page.render(
-                StatusCode::OK,
-                "unsubscribe",
-                json!({
-                    "action": page.url(&format!("unsubscribe/{token}")),
-                    "csrf": security::csrf_token(&page.site.signer, &form, now),
-                }),
-            )
-        }
+    match open(&sites, &blog, &token, Purpose::Unsubscribe, &uri).await {
+        Ok((page, claims)) => page.button_page("unsubscribe", &token, &claims),
+        Err(response) => response,
     }
 }
 
@@ -463,24 +525,26 @@ async fn unsubscribe(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let page = match Page::find(&sites, &blog, &uri) {
-        Ok(page) => page,
+    let (page, claims) = match open(&sites, &blog, &token, Purpose::Unsubscribe, &uri).await {
+        Ok(opened) => opened,
         Err(response) => return response,
     };
     let now = Utc::now();
-    let claims = match page.site.signer.verify(&token, Purpose::Unsubscribe, now) {
-        Ok(claims) => claims,
-        Err(e) => return page.token_problem(e),
-    };
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     let one_click = match &body {
         Ok(bytes) => forms::is_one_click(content_type, bytes),
         Err(_) => false,
     };
     if !one_click
-        && let Err(response) = page.posted(&headers, body, &format!("unsubscribe:{}", claims.subscriber))
+        && let Err(why) = page.posted(
+            &headers,
+            body,
+            &format!("unsubscribe:{}", claims.subscriber),
+        )
     {
-        return response;
+        return page.refused(why);
     }
     let store = &page.site.store;
     let done = match subscription_id(&claims.subscriber) {
@@ -494,7 +558,10 @@ async fn unsubscribe(
             Err(e) => Err(e),
         },
         // A subscriber of the feed definition: its choice is remembered.
-        None => store.opt_out(&blog, &claims.subscriber, now).await.map(drop),
+        None => store
+            .opt_out(&blog, &claims.subscriber, now)
+            .await
+            .map(drop),
     };
     match done {
         Ok(()) => {

@@ -25,7 +25,8 @@ const FORM_LIFETIME: chrono::Duration = chrono::Duration::hours(4);
 
 /// The policy of a response that sets none (the pages set their own, with
 /// their stylesheet's hash): nothing may load, nothing may frame it.
-const DEFAULT_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const DEFAULT_CSP: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// Middleware for the whole service: the time limit (408 after
 /// [`REQUEST_TIMEOUT`]) and the security headers on every response, 404s
@@ -146,7 +147,10 @@ mod tests {
         for (pairs, ok) in [
             (&[][..], true),
             (&[("origin", "https://example.org")][..], true),
-            (&[("origin", "null"), ("sec-fetch-site", "same-origin")][..], true),
+            (
+                &[("origin", "null"), ("sec-fetch-site", "same-origin")][..],
+                true,
+            ),
             (&[("sec-fetch-site", "none")][..], true),
             (&[("origin", "https://evil.example")][..], false),
             (&[("origin", "http://example.org")][..], false),

@@ -116,8 +116,9 @@ impl Pages {
             .as_deref()
             .and_then(|p| TagsFile::load(p, &mut problems))
             .map(|file| {
-                file.declared(&tags_route)
-                    .into_iter()
+                file.keys()
+                    .iter()
+                    .filter_map(|key| file.resolve(key, &tags_route))
                     .map(|t| TagChoice {
                         key: t.key,
                         label: t.label,
@@ -131,12 +132,17 @@ impl Pages {
             .as_deref()
             .and_then(|p| AuthorsFile::load(p, &mut problems))
             .map(|file| {
-                file.entries()
+                file.keys()
                     .into_iter()
-                    .map(|(key, a)| AuthorChoice {
-                        key: key.to_string(),
-                        name: a.name.clone().unwrap_or_else(|| key.to_string()),
-                        title: a.title.clone(),
+                    .map(|key| {
+                        let author = file.get(&key);
+                        AuthorChoice {
+                            name: author
+                                .and_then(|a| a.name.clone())
+                                .unwrap_or_else(|| key.clone()),
+                            title: author.and_then(|a| a.title.clone()),
+                            key,
+                        }
                     })
                     .collect()
             })

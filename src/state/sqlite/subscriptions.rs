@@ -259,22 +259,57 @@ pub(crate) async fn remove_subscription(
     blog: &str,
     id: i64,
 ) -> Result<bool, StateError> {
-    let what = "removing a subscription";
-    let mut tx = store.begin_immediate(what).await?;
-    let done = sqlx::query("DELETE FROM subscriptions WHERE blog = ?1 AND id = ?2")
-        .bind(blog)
-        .bind(id)
-        .execute(&mut *tx)
+    let removed = erase(
+        store,
+        "removing a subscription",
+        &[
+            (
+                "DELETE FROM subscriptions WHERE blog = ?1 AND id = CAST(?2 AS INTEGER)",
+                [blog, &id.to_string()],
+            ),
+            (CANCEL, [blog, &subscriber_id(id)]),
+        ],
+    )
+    .await?;
+    Ok(removed > 0)
+}
+
+/// Runs deletions in one transaction with `secure_delete` on, and returns
+/// how many rows the first one deleted. Erasing means erasing: without it
+/// an address would stay in the file's free pages until they are reused.
+async fn erase(
+    store: &SqliteStore,
+    what: &'static str,
+    statements: &[(&'static str, [&str; 2])],
+) -> Result<u64, StateError> {
+    let mut conn = store.pool.acquire().await.map_err(store.err(what))?;
+    sqlx::query("PRAGMA secure_delete = ON")
+        .execute(&mut *conn)
         .await
         .map_err(store.err(what))?;
-    sqlx::query(CANCEL)
-        .bind(blog)
-        .bind(subscriber_id(id))
-        .execute(&mut *tx)
+    let result = async {
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
+            .await
+            .map_err(store.err(what))?;
+        let mut first = None;
+        for (sql, [a, b]) in statements {
+            let done = sqlx::query(*sql)
+                .bind(*a)
+                .bind(*b)
+                .execute(&mut *tx)
+                .await
+                .map_err(store.err(what))?;
+            first.get_or_insert(done.rows_affected());
+        }
+        tx.commit().await.map_err(store.err(what))?;
+        Ok(first.unwrap_or(0))
+    }
+    .await;
+    sqlx::query("PRAGMA secure_delete = OFF")
+        .execute(&mut *conn)
         .await
         .map_err(store.err(what))?;
-    tx.commit().await.map_err(store.err(what))?;
-    Ok(done.rows_affected() > 0)
+    result
 }
 
 pub(crate) async fn add_confirmed(
@@ -322,16 +357,16 @@ pub(crate) async fn purge_unconfirmed(
     blog: &str,
     before: DateTime<Utc>,
 ) -> Result<u64, StateError> {
-    let done = sqlx::query(
-        "DELETE FROM subscriptions
-         WHERE blog = ?1 AND confirmed_at IS NULL AND requested_at < ?2",
+    erase(
+        store,
+        "deleting unconfirmed sign-ups",
+        &[(
+            "DELETE FROM subscriptions
+             WHERE blog = ?1 AND confirmed_at IS NULL AND requested_at < ?2",
+            [blog, &ts(before)],
+        )],
     )
-    .bind(blog)
-    .bind(ts(before))
-    .execute(&store.pool)
     .await
-    .map_err(store.err("deleting unconfirmed sign-ups"))?;
-    Ok(done.rows_affected())
 }
 
 pub(crate) async fn opt_out(
