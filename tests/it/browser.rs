@@ -263,6 +263,8 @@ impl Browser {
             "--disable-component-update",
             "--no-first-run",
             "--hide-scrollbars",
+            // Containers give /dev/shm 64 MB, too little for Chromium.
+            "--disable-dev-shm-usage",
             &format!("--user-data-dir={}", profile.path().display()),
         ];
         let capabilities = serde_json::json!({
