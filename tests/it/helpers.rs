@@ -24,7 +24,6 @@ pub const CORPUS_HINT: &str = "needs the shared corpus (../shared/corpus or POST
 /// `.ci/run` does): then its absence is a failure, so CI always checks the
 /// contract.
 pub fn corpus_dir() -> Option<PathBuf> {
-    use std::io::Write as _;
     let dir = std::env::var_os("POSTBODE_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_dir().join("../shared/corpus"));
@@ -39,12 +38,19 @@ pub fn corpus_dir() -> Option<PathBuf> {
         "the shared corpus is missing at {} (set POSTBODE_CORPUS)",
         dir.display()
     );
+    skip(CORPUS_HINT);
+    None
+}
+
+/// Says on stderr that the running test is skipped and why: written past
+/// the test harness's capture, so that `cargo test` shows it.
+pub fn skip(why: &str) {
+    use std::io::Write as _;
     let test = std::thread::current()
         .name()
-        .unwrap_or("a corpus test")
+        .unwrap_or("a test")
         .to_string();
-    let _ = writeln!(std::io::stderr(), "skipped {test}: {CORPUS_HINT}");
-    None
+    let _ = writeln!(std::io::stderr(), "skipped {test}: {why}");
 }
 
 /// A state of the sample blog in `tests/data/history/` (`before`: a draft

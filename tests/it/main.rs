@@ -10,6 +10,7 @@ mod receiver;
 
 mod architecture;
 mod bad_input;
+mod browser;
 mod cli_output;
 mod contract;
 mod crash;
