@@ -95,6 +95,8 @@ pub struct Pages {
     /// The blog's language (`language` starting with `en`: English).
     pub language: Language,
     blog_title: String,
+    /// The blog's own page, linked from every page's header.
+    blog_url: String,
 }
 
 impl Pages {
@@ -162,6 +164,7 @@ impl Pages {
             authors,
             language,
             blog_title: config.title.clone(),
+            blog_url: config.site_link(&config.blog_route("")),
         })
     }
 
@@ -178,6 +181,7 @@ impl Pages {
         if let Value::Object(map) = &mut ctx {
             map.insert("lang".into(), language.code().into());
             map.insert("blog_title".into(), self.blog_title.clone().into());
+            map.insert("blog_url".into(), self.blog_url.clone().into());
             map.insert("css".into(), self.css.clone().into());
         }
         let template = format!("pages/{}/{name}.html", language.code());
