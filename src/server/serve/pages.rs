@@ -29,6 +29,7 @@ use super::security::{self, Peer};
 use super::view::requested;
 use super::{Site, Sites};
 use crate::config::subscribers::Language;
+use crate::state::StateError;
 use crate::state::subscriptions::{Confirmed, Requested, Subscription, subscription_id};
 use crate::token::{Claims, Purpose, TokenError};
 
@@ -106,19 +107,22 @@ impl Page {
         }
     }
 
-    /// [`Page::adopt`] for the subscription a token names, if it exists.
-    async fn adopt_subscriber(&mut self, subscriber: &str, uri: &Uri) {
+    /// The subscription a token names (`Ok(None)`: gone, or a subscriber
+    /// of the feed definition), read once per request; the page then
+    /// speaks its language.
+    async fn look_up(&mut self, subscriber: &str, uri: &Uri) -> Found {
         let Some(id) = subscription_id(subscriber) else {
-            return;
+            return Ok(None);
         };
-        if let Ok(Some(s)) = self
+        let found = self
             .site
             .store
             .subscription(&self.site.config.name, id)
-            .await
-        {
-            self.adopt(&s, uri);
+            .await;
+        if let Ok(Some(s)) = &found {
+            self.adopt(s, uri);
         }
+        found
     }
 
     /// The URL of page `rest` of this blog, in this page's language.
@@ -223,19 +227,15 @@ impl Page {
 
     /// The subscription a manage token names, when the token's key is
     /// still its key.
-    async fn managed(&self, claims: &Claims) -> Result<Subscription, Response> {
-        let Some(id) = subscription_id(&claims.subscriber) else {
-            return Err(self.problem(StatusCode::NOT_FOUND, "unknown_subscription"));
-        };
-        match self
-            .site
-            .store
-            .subscription(&self.site.config.name, id)
-            .await
-        {
+    /// The subscription a manage token is for: it must exist and carry
+    /// the token's key.
+    fn managed(&self, claims: &Claims, found: Found) -> Result<Subscription, Box<Response>> {
+        match found {
             Ok(Some(s)) if s.manage_key == claims.key => Ok(s),
-            Ok(_) => Err(self.problem(StatusCode::NOT_FOUND, "unknown_subscription")),
-            Err(e) => Err(self.state_problem(&e)),
+            Ok(_) => Err(Box::new(
+                self.problem(StatusCode::NOT_FOUND, "unknown_subscription"),
+            )),
+            Err(e) => Err(Box::new(self.state_problem(&e))),
         }
     }
 
@@ -279,20 +279,25 @@ enum Refused {
 /// The page a link leads to, in the subscriber's language, with the claims
 /// of its token (checked for `purpose`), or the page that says what is
 /// wrong with the link.
+/// The subscription a token names, as read from the state.
+type Found = Result<Option<Subscription>, StateError>;
+
+/// The page of a link: the token checked for `purpose` and the
+/// subscription it names read.
 async fn open(
     sites: &Sites,
     blog: &str,
     token: &str,
     purpose: Purpose,
     uri: &Uri,
-) -> Result<(Page, Claims), Response> {
+) -> Result<(Page, Claims, Found), Response> {
     let Some(mut page) = Page::find(sites, blog, uri) else {
         return Err(not_found());
     };
     match page.site.signer.verify(token, purpose, Utc::now()) {
         Ok(claims) => {
-            page.adopt_subscriber(&claims.subscriber, uri).await;
-            Ok((page, claims))
+            let found = page.look_up(&claims.subscriber, uri).await;
+            Ok((page, claims, found))
         }
         Err(e) => Err(page.token_problem(e)),
     }
@@ -381,7 +386,7 @@ async fn confirm_form(
     uri: Uri,
 ) -> Response {
     match open(&sites, &blog, &token, Purpose::Confirm, &uri).await {
-        Ok((page, claims)) => page.button_page("confirm", &token, &claims),
+        Ok((page, claims, _)) => page.button_page("confirm", &token, &claims),
         Err(response) => response,
     }
 }
@@ -393,7 +398,7 @@ async fn confirm(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (page, claims) = match open(&sites, &blog, &token, Purpose::Confirm, &uri).await {
+    let (page, claims, _) = match open(&sites, &blog, &token, Purpose::Confirm, &uri).await {
         Ok(opened) => opened,
         Err(response) => return response,
     };
@@ -425,13 +430,13 @@ async fn manage_form(
     Path((blog, token)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    let (page, claims) = match open(&sites, &blog, &token, Purpose::Manage, &uri).await {
+    let (page, claims, found) = match open(&sites, &blog, &token, Purpose::Manage, &uri).await {
         Ok(opened) => opened,
         Err(response) => return response,
     };
-    let subscription = match page.managed(&claims).await {
+    let subscription = match page.managed(&claims, found) {
         Ok(s) => s,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let filled = Filled::from_choices(&subscription.choices);
     page.manage_page(StatusCode::OK, &token, &claims, &filled, &[], false)
@@ -444,7 +449,7 @@ async fn manage(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (page, claims) = match open(&sites, &blog, &token, Purpose::Manage, &uri).await {
+    let (page, claims, found) = match open(&sites, &blog, &token, Purpose::Manage, &uri).await {
         Ok(opened) => opened,
         Err(response) => return response,
     };
@@ -452,9 +457,9 @@ async fn manage(
         Ok(form) => form,
         Err(why) => return page.refused(why),
     };
-    let subscription = match page.managed(&claims).await {
+    let subscription = match page.managed(&claims, found) {
         Ok(s) => s,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match form.get("action") {
         Some("unsubscribe") => match page
@@ -510,7 +515,7 @@ async fn unsubscribe_form(
     uri: Uri,
 ) -> Response {
     match open(&sites, &blog, &token, Purpose::Unsubscribe, &uri).await {
-        Ok((page, claims)) => page.button_page("unsubscribe", &token, &claims),
+        Ok((page, claims, _)) => page.button_page("unsubscribe", &token, &claims),
         Err(response) => response,
     }
 }
@@ -525,7 +530,8 @@ async fn unsubscribe(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (page, claims) = match open(&sites, &blog, &token, Purpose::Unsubscribe, &uri).await {
+    let (page, claims, found) = match open(&sites, &blog, &token, Purpose::Unsubscribe, &uri).await
+    {
         Ok(opened) => opened,
         Err(response) => return response,
     };
@@ -548,7 +554,7 @@ async fn unsubscribe(
     }
     let store = &page.site.store;
     let done = match subscription_id(&claims.subscriber) {
-        Some(id) => match store.subscription(&blog, id).await {
+        Some(id) => match found {
             // Gone already: leaving twice is leaving once.
             Ok(None) => Ok(()),
             Ok(Some(s)) if s.manage_key != claims.key => {
