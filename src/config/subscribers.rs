@@ -218,6 +218,16 @@ pub enum Language {
 impl Language {
     pub const ALL: [Language; 2] = [Language::Nl, Language::En];
 
+    /// A blog's language as its `language` setting says (`en…` is English;
+    /// anything else, or none, Dutch): the default of its subscribers and
+    /// of its pages.
+    pub fn of_blog(language: Option<&str>) -> Language {
+        match language {
+            Some(l) if l.to_ascii_lowercase().starts_with("en") => Language::En,
+            _ => Language::Nl,
+        }
+    }
+
     pub fn from_code(code: &str) -> Option<Language> {
         Language::ALL.into_iter().find(|l| l.code() == code)
     }
@@ -330,10 +340,7 @@ pub fn resolve(
             }
         }
     };
-    let default_language = match default_language.map(|l| l.to_ascii_lowercase()) {
-        Some(l) if l.starts_with("en") => Language::En,
-        _ => Language::Nl,
-    };
+    let default_language = Language::of_blog(default_language);
     let mut out = Vec::new();
     let mut problems = Vec::new();
     let mut ids = HashSet::new();

@@ -21,10 +21,7 @@ pub async fn with_state(
 ) -> Result<Vec<Subscriber>, StateError> {
     let left: HashSet<String> = store.opt_outs(&config.name).await?.into_iter().collect();
     list.retain(|s| !left.contains(&s.id));
-    let language = match config.language.as_deref().map(str::to_ascii_lowercase) {
-        Some(l) if l.starts_with("en") => Language::En,
-        _ => Language::Nl,
-    };
+    let language = Language::of_blog(config.language.as_deref());
     list.extend(
         store
             .subscriptions(&config.name)

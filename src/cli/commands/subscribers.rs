@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::cli::output::{self, JsonPerBlog};
 use crate::cli::{Outcome, for_each_blog};
 use crate::config::BlogConfig;
-use crate::config::subscribers::{Origin, Target};
+use crate::config::subscribers::{Language, Origin, Target};
 use crate::state::subscriptions::{Choices, Kind, Subscription, subscription_id};
 use crate::state::{HistoryFilter, StateError, Store};
 
@@ -248,10 +248,7 @@ pub async fn import(
         }
     };
     for_each_blog(&[config_file.to_path_buf()], state, async |c| {
-        let language = match c.language.as_deref() {
-            Some(l) if l.to_ascii_lowercase().starts_with("en") => "en",
-            _ => "nl",
-        };
+        let language = Language::of_blog(c.language.as_deref()).code();
         let mut worst = Outcome::Ok;
         let (mut added, mut known) = (0u64, 0u64);
         let store = match Store::open_for_run(&c.state, false).await {

@@ -14,7 +14,7 @@ use sha2::{Digest as _, Sha256};
 use super::EmailError;
 use super::headers::{AutoSubmitted, ListId, ListUnsubscribe, ListUnsubscribePost, PrecedenceBulk};
 use super::links::Links;
-use crate::config::subscribers::{EmailConfig, Subscriber, Target};
+use crate::config::subscribers::{EmailConfig, Subscriber, Target, is_loopback};
 use crate::notify::Payload;
 use crate::templates::Templates;
 
@@ -158,15 +158,7 @@ pub fn build_message(
 }
 
 fn is_loopback_http(url: &str) -> bool {
-    url::Url::parse(url).is_ok_and(|u| {
-        u.scheme() == "http"
-            && match u.host() {
-                Some(url::Host::Domain(d)) => d == "localhost",
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            }
-    })
+    url::Url::parse(url).is_ok_and(|u| u.scheme() == "http" && is_loopback(&u))
 }
 
 fn mailbox(field: &'static str, value: &str) -> Result<Mailbox, EmailError> {

@@ -152,10 +152,7 @@ impl Pages {
         for problem in problems {
             tracing::warn!(blog = %config.name, "{problem}");
         }
-        let language = match config.language.as_deref() {
-            Some(l) if l.to_ascii_lowercase().starts_with("en") => Language::En,
-            _ => Language::Nl,
-        };
+        let language = Language::of_blog(config.language.as_deref());
         Ok(Pages {
             templates,
             csp: HeaderValue::from_str(&csp).expect("a CSP of ASCII is a header value"),

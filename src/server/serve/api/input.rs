@@ -86,13 +86,10 @@ impl Known {
             .and_then(|p| AuthorsFile::load(p, &mut ignored))
             .map(|a| a.keys())
             .unwrap_or_default();
-        let language = config.language.as_deref().map(|l| {
-            if l.to_ascii_lowercase().starts_with("en") {
-                Language::En
-            } else {
-                Language::Nl
-            }
-        });
+        let language = config
+            .language
+            .as_deref()
+            .map(|l| Language::of_blog(Some(l)));
         Known {
             tags,
             authors,
