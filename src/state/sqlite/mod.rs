@@ -101,6 +101,10 @@ impl SqliteStore {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // A file connection does not go stale the way a socket does,
+            // and each ping is a round trip to the connection's thread:
+            // under the subscription pages' load it was a third of them.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| StateError::Open {
