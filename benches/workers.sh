@@ -69,24 +69,38 @@ PY
 
 # Starts $1 workers at once on the state in POSTBODE_DATABASE_URL (or the
 # file), waits for all; prints "wall_s peak_kb".
+# CPU seconds (user + system, reaped children included) of the processes
+# named $1: where a run's time goes besides postbode itself.
+cpu_of() {
+  local ticks=0 pid f
+  for pid in $(pgrep -x "$1"); do
+    f=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    f=${f##*) }
+    # Fields 14-17 of stat (utime stime cutime cstime) are 12-15 after "pid (comm) ".
+    ticks=$(awk -v t="$ticks" '{ print t + $12 + $13 + $14 + $15 }' <<<"$f")
+  done
+  echo "$ticks / $(getconf CLK_TCK)" | bc -l
+}
+
 measure() {
-  local k=$1 pids=() t0 t1 peak=0
+  local k=$1 pids=() t0 t1 peak=0 cpu=0 pg0 ngx0
   rm -f "$WORK"/w*.time
+  pg0=$(cpu_of postgres) ngx0=$(cpu_of nginx)
   t0=$(date +%s.%N)
   for w in $(seq 1 "$k"); do
-    /usr/bin/time -f "%M" -o "$WORK/w$w.time" "$BIN" --now 2030-01-02T00:00:00Z notify "$WORK/bench.toml" >/dev/null 2>"$WORK/w$w.err" &
+    /usr/bin/time -f "%U %S %M" -o "$WORK/w$w.time" "$BIN" --now 2030-01-02T00:00:00Z notify "$WORK/bench.toml" >/dev/null 2>"$WORK/w$w.err" &
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p" || { echo "a worker failed:" >&2; tail -5 "$WORK"/w*.err >&2; exit 1; }; done
   t1=$(date +%s.%N)
   for w in $(seq 1 "$k"); do
-    kb=$(tail -1 "$WORK/w$w.time"); [ "$kb" -gt "$peak" ] && peak=$kb
+    read -r user sys kb < <(tail -1 "$WORK/w$w.time")
+    [ "$kb" -gt "$peak" ] && peak=$kb
+    cpu=$(echo "$cpu + $user + $sys" | bc -l)
   done
-  echo "$(echo "$t1 - $t0" | bc -l) $peak"
+  echo "$(echo "$t1 - $t0" | bc -l) $peak $cpu $(echo "$(cpu_of postgres) - $pg0" | bc -l) $(echo "$(cpu_of nginx) - $ngx0" | bc -l)"
 }
 
-# A fresh state that has seen post 1 (a first run announces nothing), then
-# post 2 is new: N deliveries to plan and send.
 prepare() {
   rm -f "$WORK/blog"/*.md "$WORK"/state.db*
   post 1
@@ -94,24 +108,24 @@ prepare() {
   post 2
 }
 
-printf '%-10s %7s %8s %9s %14s %12s\n' store workers n wall_s deliveries/s peak_rss_MB
-row() { # store workers wall peak
-  printf '%-10s %7s %8s %9.2f %14.0f %12.1f\n' "$1" "$2" "$N" "$3" "$(echo "$N / $3" | bc -l)" "$(echo "$4 / 1024" | bc -l)"
+printf '%-10s %7s %8s %9s %14s %12s %12s %9s %9s\n' store workers n wall_s deliveries/s peak_rss_MB postbode_cpu_s pg_cpu_s nginx_cpu_s
+row() { # store workers wall peak cpu pg_cpu nginx_cpu
+  printf '%-10s %7s %8s %9.2f %14.0f %12.1f %14.2f %9.2f %11.2f\n' "$1" "$2" "$N" "$3" "$(echo "$N / $3" | bc -l)" "$(echo "$4 / 1024" | bc -l)" "$5" "$6" "$7"
 }
 
 unset POSTBODE_DATABASE_URL
 prepare
-read -r wall peak < <(measure 1)
-row sqlite 1 "$wall" "$peak"
+read -r wall peak cpu pg ngx < <(measure 1)
+row sqlite 1 "$wall" "$peak" "$cpu" "$pg" "$ngx"
 
-for k in 1 2 4; do
+for k in ${WORKERS:-1 2 4}; do
   db="postbode_bench_$$_$k"
   DBS+=("$db")
   psql -q "$PG" -c "CREATE DATABASE $db" >/dev/null
   export POSTBODE_DATABASE_URL="${PG%/*}/$db"
   prepare
-  read -r wall peak < <(measure "$k")
-  row postgres "$k" "$wall" "$peak"
+  read -r wall peak cpu pg ngx < <(measure "$k")
+  row postgres "$k" "$wall" "$peak" "$cpu" "$pg" "$ngx"
   sent=$(psql -At "$POSTBODE_DATABASE_URL" -c "SELECT COUNT(*) FROM deliveries WHERE status = 'sent'")
   [ "$sent" = "$N" ] || { echo "postgres $k: $sent of $N sent" >&2; exit 1; }
   unset POSTBODE_DATABASE_URL

@@ -215,7 +215,7 @@ pub(super) async fn claim_due(
          WHERE d.id = ANY(ARRAY(
              SELECT id FROM deliveries
              WHERE blog >= $1 AND blog <= $1
-               AND status IN ('pending', 'retrying', 'sending') AND (
+               AND NOT closed AND (
                  (status IN ('pending', 'retrying')
                   AND (next_attempt_at IS NULL OR next_attempt_at <= $3)
                   AND (hold_until IS NULL OR hold_until <= $3))
@@ -301,32 +301,35 @@ pub(super) async fn release(store: &PgStore, id: i64) -> Result<(), StateError> 
         .map_err(store.err("releasing a delivery"))
 }
 
-/// Many outcomes in one transaction: the sent rows as one array of ids per
-/// time, the rest one statement each (failures and releases are rare).
+/// Many outcomes at once. The sent rows (nearly always all of them) are one
+/// statement, whatever their times; failures and releases, which are rare,
+/// one statement each, all in one transaction.
 pub(super) async fn settle(store: &PgStore, outcomes: &[Settlement]) -> Result<(), StateError> {
-    if outcomes.is_empty() {
-        return Ok(());
-    }
     let what = "recording what was sent";
-    let mut tx = store.pool.begin().await.map_err(store.err(what))?;
-    // Outcomes are committed without waiting for the WAL to reach the
-    // disk: a send slot is freed only once its outcome is committed, so
-    // the flush would otherwise bound the sending rate. What this risks is
-    // the one thing SQLite's `synchronous = NORMAL` risks: a crash of the
-    // database server itself may undo the last outcomes, and those
-    // messages are sent again with the same id. Planning and claims stay
-    // synchronous.
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
-        .await
-        .map_err(store.err(what))?;
-    let mut sent: Vec<(DateTime<Utc>, Vec<i64>)> = Vec::new();
+    let mut sent_ids = Vec::with_capacity(outcomes.len());
+    let mut sent_at = Vec::with_capacity(outcomes.len());
+    let mut others = Vec::new();
     for outcome in outcomes {
         match outcome {
-            Settlement::Sent { id, at } => match sent.last_mut() {
-                Some((t, ids)) if t == at => ids.push(*id),
-                _ => sent.push((*at, vec![*id])),
-            },
+            Settlement::Sent { id, at } => {
+                sent_ids.push(*id);
+                sent_at.push(*at);
+            }
+            other => others.push(other),
+        }
+    }
+    if others.is_empty() {
+        if sent_ids.is_empty() {
+            return Ok(());
+        }
+        // One statement is its own transaction: one round trip.
+        return set_sent_at(&store.pool, &sent_ids, &sent_at)
+            .await
+            .map_err(store.err(what));
+    }
+    let mut tx = store.pool.begin().await.map_err(store.err(what))?;
+    for outcome in others {
+        match outcome {
             Settlement::Failed {
                 id,
                 at,
@@ -341,14 +344,47 @@ pub(super) async fn settle(store: &PgStore, outcomes: &[Settlement]) -> Result<(
             Settlement::Released { id } => {
                 set_released(&mut *tx, *id).await.map_err(store.err(what))?;
             }
+            // Set apart above.
+            Settlement::Sent { .. } => {}
         }
     }
-    for (at, ids) in &sent {
-        set_sent(&mut *tx, ids, *at)
+    if !sent_ids.is_empty() {
+        set_sent_at(&mut *tx, &sent_ids, &sent_at)
             .await
             .map_err(store.err(what))?;
     }
     tx.commit().await.map_err(store.err(what))?;
+    Ok(())
+}
+
+/// Marks rows `ids[i]` sent at `at[i]`, committed without waiting for the
+/// WAL to reach the disk: a send slot is freed only once its outcome is
+/// committed, so the flush would otherwise bound the sending rate. What
+/// this risks is the one thing SQLite's `synchronous = NORMAL` risks: a
+/// crash of the database server itself may undo the last outcomes, and
+/// those messages are sent again with the same id. Planning and claims stay
+/// synchronous. `set_config(…, true)` lasts until the end of the
+/// transaction, which for a statement of its own is this statement: the
+/// setting needs no separate `SET LOCAL` (a round trip) and never outlives
+/// it. The ids are also given as `= ANY`, so that the rows are found by the
+/// primary key whatever the planner guesses of the unnested pairs.
+async fn set_sent_at(
+    conn: impl sqlx::PgExecutor<'_>,
+    ids: &[i64],
+    at: &[DateTime<Utc>],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "WITH no_flush AS (SELECT set_config('synchronous_commit', 'off', true) AS v)
+         UPDATE deliveries d
+         SET status = 'sent', sent_at = u.at, next_attempt_at = NULL,
+             lease_run = NULL, lease_until = NULL
+         FROM unnest($1::bigint[], $2::timestamptz[]) AS u(id, at)
+         WHERE d.id = u.id AND d.id = ANY($1) AND (SELECT v FROM no_flush) = 'off'",
+    )
+    .bind(ids)
+    .bind(at)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -444,7 +480,8 @@ pub(super) async fn disable_subscriber(
     sqlx::query(
         "UPDATE deliveries
          SET status = 'dead', next_attempt_at = NULL, last_error = $3
-         WHERE blog = $1 AND subscriber = $2 AND status IN ('pending', 'retrying')",
+         WHERE blog = $1 AND subscriber = $2 AND NOT closed
+           AND status IN ('pending', 'retrying')",
     )
     .bind(blog)
     .bind(subscriber)
@@ -498,7 +535,8 @@ pub(super) async fn retry_now(
     }
     let done = sqlx::query(
         "UPDATE deliveries SET next_attempt_at = $3
-         WHERE blog = $1 AND status = 'retrying' AND ($2::bigint IS NULL OR id = $2)
+         WHERE blog = $1 AND NOT closed AND status = 'retrying'
+           AND ($2::bigint IS NULL OR id = $2)
            AND (next_attempt_at IS NULL OR next_attempt_at > $3)",
     )
     .bind(blog)
@@ -520,7 +558,7 @@ pub(super) async fn held_for(
         "SELECT d.id, d.subscriber, d.channel, p.body AS payload, d.attempts, d.created_at,
                 d.hold_until
          FROM deliveries d JOIN payloads p ON p.id = d.payload_id
-         WHERE d.blog = $1 AND d.subscriber = $2 AND d.status = 'pending'
+         WHERE d.blog = $1 AND NOT d.closed AND d.subscriber = $2 AND d.status = 'pending'
            AND d.hold_until IS NOT NULL
          ORDER BY d.id",
     )

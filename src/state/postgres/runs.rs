@@ -103,14 +103,18 @@ pub(super) async fn heartbeat(
         .await
         .map_err(store.err(what))?;
     // Only rows still leased to this run: one another run took over (this
-    // run looked dead) stays the other's.
+    // run looked dead) stays the other's. No index names the lease (a claim
+    // would then rewrite every index entry of its rows): the rows are found
+    // among the blog's open ones.
     let until = after(now, lease);
     sqlx::query(
         "UPDATE deliveries SET lease_until = $2, next_attempt_at = $2
-         WHERE lease_run = $1 AND status = 'sending' AND lease_until < $2",
+         WHERE blog = $3 AND NOT closed
+           AND lease_run = $1 AND status = 'sending' AND lease_until < $2",
     )
     .bind(run.run_id)
     .bind(until)
+    .bind(&run.blog)
     .execute(&mut *tx)
     .await
     .map_err(store.err(what))?;

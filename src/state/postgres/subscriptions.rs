@@ -261,7 +261,7 @@ pub(crate) async fn update_choices(
 
 /// Deliveries not sent and not being sent: what leaving cancels.
 const CANCEL: &str = "DELETE FROM deliveries WHERE blog = $1 AND subscriber = $2
-                      AND status IN ('pending', 'retrying')";
+                      AND NOT closed AND status IN ('pending', 'retrying')";
 
 pub(crate) async fn remove_subscription(
     store: &PgStore,
