@@ -37,6 +37,7 @@ pub use webhook::display_url;
 use crate::config::BlogConfig;
 use crate::config::subscribers::{self as subs, Subscriber, Target};
 use crate::diag::Diagnostic;
+use crate::model::Post;
 use crate::posts;
 use crate::state::{self, Store};
 use crate::templates::Templates;
@@ -152,25 +153,46 @@ pub fn subscribers(config: &BlogConfig) -> (Vec<Subscriber>, Vec<Diagnostic>) {
     (list, problems)
 }
 
+/// Where a [`run`] gets the blog's posts from, so that a `run` reads each
+/// post file once for its build and its notifications.
+#[derive(Debug)]
+pub enum Posts {
+    /// Read the blog now, and add its problems to the run's (`notify`).
+    Read,
+    /// Read the blog now; its problems were reported already. A build that
+    /// found the blog unchanged read no post and reported the problems the
+    /// last build found in these same files: adding them again would show
+    /// each one twice.
+    ReadReported,
+    /// What the build of the same run read and reported the problems of:
+    /// the posts its feeds show.
+    Built(Vec<Post>),
+}
+
 /// Plans, records and sends for one blog; with `opts.dry_run`, only plans.
-/// Problems with posts and subscribers are added to `problems` and the run
-/// goes on with what is fine.
+/// Problems with posts (as `posts_from` says) and subscribers are added to
+/// `problems` and the run goes on with what is fine.
 pub async fn run(
     config: &BlogConfig,
     now: DateTime<Utc>,
     opts: &Options,
+    posts_from: Posts,
     problems: &mut Vec<Diagnostic>,
 ) -> Result<Summary, NotifyError> {
     let opts = &Options::for_blog(config, opts);
     let (subscribers, mut sub_problems) = subscribers(config);
     problems.append(&mut sub_problems);
     // A send-only run reads no posts: what it sends was frozen when planned.
-    let blog = if opts.send_only {
-        posts::Blog::default()
-    } else {
-        posts::load(config)
+    let posts = match posts_from {
+        _ if opts.send_only => Vec::new(),
+        Posts::Built(posts) => posts,
+        Posts::ReadReported => posts::load(config).posts,
+        Posts::Read => {
+            let blog = posts::load(config);
+            problems.extend(blog.problems);
+            blog.posts
+        }
     };
-    problems.extend(blog.problems);
     let templates = Templates::load(config.templates.as_deref())
         .map_err(|e| NotifyError::Templates(e.to_string()))?;
     if opts.dry_run {
@@ -181,7 +203,7 @@ pub async fn run(
             None => subscribers,
         };
         let planned =
-            outbox::plan_run(config, now, opts, store.as_ref(), &blog.posts, &subscribers).await;
+            outbox::plan_run(config, now, opts, store.as_ref(), &posts, &subscribers).await;
         if let Some(store) = store {
             store.close().await;
         }
@@ -200,8 +222,7 @@ pub async fn run(
         let mut summary = Summary::default();
         if !opts.send_only {
             let planned =
-                outbox::plan_run(config, now, opts, Some(&store), &blog.posts, &subscribers)
-                    .await?;
+                outbox::plan_run(config, now, opts, Some(&store), &posts, &subscribers).await?;
             summary = planned.summary;
             // What this run added: on a shared outbox another worker may
             // have planned the same deliveries a moment before.

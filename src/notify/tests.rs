@@ -60,7 +60,9 @@ async fn a_dry_run_changes_no_byte_on_disk_and_creates_no_state() {
 
     // No state yet: a first run in which nothing is new, and no file.
     let before = files(dir.path());
-    let summary = run(&config, at(2), &dry, &mut Vec::new()).await.unwrap();
+    let summary = run(&config, at(2), &dry, Posts::Read, &mut Vec::new())
+        .await
+        .unwrap();
     assert!(summary.dry_run && summary.first_run, "{summary:?}");
     assert!(
         !config.state.file().unwrap().exists(),
@@ -70,14 +72,22 @@ async fn a_dry_run_changes_no_byte_on_disk_and_creates_no_state() {
     assert_eq!(files(dir.path()), before);
 
     // A real first run records the post; a new one then shows in a dry run.
-    let real = run(&config, at(2), &Options::default(), &mut Vec::new())
-        .await
-        .unwrap();
+    let real = run(
+        &config,
+        at(2),
+        &Options::default(),
+        Posts::Read,
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap();
     assert!(real.first_run && real.planned == 0, "{real:?}");
     assert!(config.state.file().unwrap().exists());
     write_post(dir.path(), "2025-07-03-second.md", "Second", "2025-07-03");
     let before = files(dir.path());
-    let summary = run(&config, at(4), &dry, &mut Vec::new()).await.unwrap();
+    let summary = run(&config, at(4), &dry, Posts::Read, &mut Vec::new())
+        .await
+        .unwrap();
     assert!(!summary.first_run, "{summary:?}");
     assert_eq!(summary.planned, 1, "{summary:?}");
     assert_eq!(
@@ -95,9 +105,15 @@ async fn a_dry_run_changes_no_byte_on_disk_and_creates_no_state() {
     );
 
     // Nothing was recorded: the real run still sends it.
-    let real = run(&config, at(4), &Options::default(), &mut Vec::new())
-        .await
-        .unwrap();
+    let real = run(
+        &config,
+        at(4),
+        &Options::default(),
+        Posts::Read,
+        &mut Vec::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!((real.planned, real.sent), (1, 1), "{real:?}");
     assert!(real.would_send.is_empty());
 }

@@ -37,6 +37,12 @@ pub struct BuildReport {
     pub changed_feeds: Vec<String>,
     /// WebSub pings that still failed after their retries.
     pub websub_failures: Vec<String>,
+    /// Every post this build read, as [`posts::load`] returns them (drafts
+    /// and future posts included; those it took from its cache are the
+    /// posts it read before from the same, unchanged files), so the notify
+    /// half of a `run` plans from the posts the feeds show without reading
+    /// the blog again. `None` when `unchanged`: no post was read.
+    pub posts: Option<Vec<Post>>,
 }
 
 impl BuildReport {
@@ -206,6 +212,7 @@ fn write(
         files_written: written.count,
         changed_feeds: written.changed,
         websub_failures: Vec::new(),
+        posts: Some(blog.posts),
     })
 }
 

@@ -201,3 +201,101 @@ fn a_damaged_build_cache_costs_time_not_correctness() {
     assert!(atom(&again).contains("Lees"));
     assert_same(&again, &full_build(&blog));
 }
+
+/// A blog with a state and one email subscriber (to a file outbox: no
+/// server needed), one good post and one broken post.
+fn blog_to_run() -> TestBlog {
+    let blog = TestBlog::new(
+        r#"state = "state.db"
+
+[email]
+from = "Test blog <noreply@example.org>"
+transport = "file"
+outbox = "outbox"
+unsubscribe_url = "https://example.org/unsubscribe?s={subscriber}&t={token}"
+
+[[subscribers]]
+id = "reader"
+email = "reader@example.org"
+"#,
+    );
+    blog.write("2025-06-01-good.md", "---\ntitle: Good\n---\nText.\n");
+    blog.write(
+        "2025-06-02-broken.md",
+        "---\ntitle: Broken\ntags: 5: [\n---\nText.\n",
+    );
+    blog
+}
+
+fn run_json(blog: &TestBlog, now: &str) -> (Run, serde_json::Value) {
+    let run = blog.run(&["--now", now, "run", "--json"]);
+    let summary = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+    (run, summary)
+}
+
+#[test]
+fn a_run_reports_a_broken_post_once_whether_its_build_read_the_blog_or_found_it_unchanged() {
+    // The build and the notifications of a `run` share one reading of the
+    // posts, so each problem is reported once, not by both halves.
+    let blog = blog_to_run();
+    let runs = [
+        ("a first build", "2025-06-10T00:00:00Z"),
+        ("an unchanged blog", "2025-06-10T00:00:00Z"),
+    ];
+    for (what, now) in runs {
+        let (run, _) = run_json(&blog, now);
+        assert_eq!(run.code, 1, "{what}: {}", run.stderr);
+        assert_eq!(
+            run.stderr.matches("2025-06-02-broken.md:3:").count(),
+            1,
+            "{what}: {}",
+            run.stderr
+        );
+    }
+    // A rebuild through the build cache (which never keeps a broken post).
+    blog.write("2025-06-11-new.md", "---\ntitle: New\n---\nNews.\n");
+    let (run, summary) = run_json(&blog, "2025-06-12T00:00:00Z");
+    assert_eq!(
+        run.stderr.matches("2025-06-02-broken.md:3:").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        summary["new_posts"].as_array().unwrap().len(),
+        1,
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_run_announces_a_post_as_the_feeds_it_just_wrote_show_it() {
+    // The notifications plan from the posts the build read, not from a
+    // second reading that may differ (a file edited between the two). Shown
+    // with a file whose bytes change while its size and time do not: the
+    // build trusts its cache, and so must the announcement.
+    let blog = blog_to_run();
+    let later = "---\ntitle: Later\nslug: aaaa\ndate: 2025-07-01\n---\nSoon.\n";
+    blog.write("2025-07-01-later.md", later);
+    let (first, _) = run_json(&blog, "2025-06-10T00:00:00Z");
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    let path = blog.blog().join("2025-07-01-later.md");
+    let then = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::fs::write(&path, later.replace("aaaa", "bbbb")).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(then)
+        .unwrap();
+
+    let (run, summary) = run_json(&blog, "2025-07-02T00:00:00Z");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let announced = summary["new_posts"].as_array().unwrap();
+    assert_eq!(announced.len(), 1, "{summary}");
+    let url = announced[0].as_str().unwrap();
+    assert!(url.ends_with("/aaaa"), "{summary}");
+    let feed = std::fs::read_to_string(blog.out().join("atom.xml")).unwrap();
+    assert!(feed.contains(url), "{url} is not in the feed:\n{feed}");
+}

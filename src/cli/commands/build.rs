@@ -6,17 +6,25 @@ use chrono::{DateTime, Utc};
 
 use crate::cli::{Outcome, for_each_blog, output, with_source};
 use crate::config::BlogConfig;
+use crate::model::Post;
 use crate::pipeline::{self, BuildOptions};
 
 pub async fn run(files: &[PathBuf], now: DateTime<Utc>, opts: BuildOptions) -> Outcome {
     for_each_blog(files, None, async |c| {
-        with_source(c, async |c| build_blog(c, now, opts).await).await
+        with_source(c, async |c| build_blog(c, now, opts).await.0).await
     })
     .await
 }
 
 /// Builds one blog and prints its problems; shared with `run` and `daemon`.
-pub async fn build_blog(config: &BlogConfig, now: DateTime<Utc>, opts: BuildOptions) -> Outcome {
+/// Also returns the posts the build read, for the notify half of a `run`:
+/// `None` when it read none (the blog was unchanged, or the build could not
+/// run at all: `Outcome::Fatal`).
+pub async fn build_blog(
+    config: &BlogConfig,
+    now: DateTime<Utc>,
+    opts: BuildOptions,
+) -> (Outcome, Option<Vec<Post>>) {
     match pipeline::build(config, now, opts).await {
         Ok(report) => {
             let outcome = report.outcome();
@@ -24,11 +32,11 @@ pub async fn build_blog(config: &BlogConfig, now: DateTime<Utc>, opts: BuildOpti
             for f in &report.websub_failures {
                 output::note(format_args!("{}: warning: {f}", config.file.display()));
             }
-            outcome
+            (outcome, report.posts)
         }
         Err(e) => {
             output::error(e);
-            Outcome::Fatal
+            (Outcome::Fatal, None)
         }
     }
 }

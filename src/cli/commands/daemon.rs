@@ -19,7 +19,7 @@ use super::run::run_blog;
 use crate::cli::output::{self, JsonPerBlog};
 use crate::cli::{Outcome, StateChoice, for_each_blog, with_source};
 use crate::config::StateLocation;
-use crate::notify::{Clock, Options};
+use crate::notify::{Clock, Options, Posts};
 use crate::pipeline::BuildOptions;
 use crate::server::schedule::Round;
 use crate::server::{Health, Metrics, Stop, http, schedule};
@@ -77,7 +77,7 @@ pub async fn run(
                     metrics.watch(&c.name, &c.state);
                     with_source(c, async |c| match build {
                         Some(build) => shown(run_blog(c, now, build, &opts).await),
-                        None => shown(notify_blog(c, now, &opts).await),
+                        None => shown(notify_blog(c, now, &opts, Posts::Read).await),
                     })
                     .await
                 }
@@ -88,7 +88,7 @@ pub async fn run(
                         send_only: true,
                         ..opts.clone()
                     };
-                    shown(notify_blog(c, now, &opts).await)
+                    shown(notify_blog(c, now, &opts, Posts::Read).await)
                 }
                 Round::Planned(_) => Outcome::Ok,
             }

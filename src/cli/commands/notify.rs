@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::cli::output::{self, JsonPerBlog};
 use crate::cli::{Outcome, StateChoice, for_each_blog, stop_on_signals, stopped, with_source};
 use crate::config::BlogConfig;
-use crate::notify::{self, Options, Summary};
+use crate::notify::{self, Options, Posts, Summary};
 
 /// `opts` as the arguments say; SIGTERM/SIGINT stop the run cleanly (see
 /// `stop_on_signals`), and the blogs after it are not started.
@@ -30,7 +30,7 @@ pub async fn run(
             return Outcome::Ok;
         }
         with_source(c, async |c| {
-            let (outcome, summary) = notify_blog(c, now, &opts).await;
+            let (outcome, summary) = notify_blog(c, now, &opts, Posts::Read).await;
             if let Some(s) = summary {
                 show(&s, json, &mut doc);
             }
@@ -43,17 +43,19 @@ pub async fn run(
 }
 
 /// Notifies one blog and prints its problems; the summary is the caller's
-/// to print (`run` and `daemon` share this).
+/// to print (`run` and `daemon` share this; `posts` says whether a build
+/// of the same run read the posts already).
 pub async fn notify_blog(
     config: &BlogConfig,
     now: DateTime<Utc>,
     opts: &Options,
+    posts: Posts,
 ) -> (Outcome, Option<Summary>) {
     let mut problems = Vec::new();
     let (bar, hook) = output::progress_bar();
     let mut opts = opts.clone();
     opts.progress = hook;
-    let result = notify::run(config, now, &opts, &mut problems).await;
+    let result = notify::run(config, now, &opts, posts, &mut problems).await;
     bar.finish_and_clear();
     let outcome = output::problems(problems);
     match result {

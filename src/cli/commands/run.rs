@@ -10,7 +10,7 @@ use super::notify::{notify_blog, show};
 use crate::cli::output::JsonPerBlog;
 use crate::cli::{Outcome, StateChoice, for_each_blog, stop_on_signals, stopped, with_source};
 use crate::config::BlogConfig;
-use crate::notify::{Clock, Options, Summary};
+use crate::notify::{Clock, Options, Posts, Summary};
 use crate::pipeline::BuildOptions;
 
 /// SIGTERM/SIGINT stop the run cleanly (see `stop_on_signals`): a build
@@ -56,17 +56,25 @@ pub async fn run(
 }
 
 /// One scheduled run of one blog: the feeds first, so notifications link to
-/// pages that exist, then the notifications.
+/// pages that exist, then the notifications, from the posts the build read
+/// (each post file is read once a run, and what is announced is what the
+/// feeds show).
 pub async fn run_blog(
     config: &BlogConfig,
     now: DateTime<Utc>,
     build: BuildOptions,
     opts: &Options,
 ) -> (Outcome, Option<Summary>) {
-    let built = build_blog(config, now, build).await;
+    let (built, posts) = build_blog(config, now, build).await;
     if built == Outcome::Fatal {
         return (built, None);
     }
-    let (notified, summary) = notify_blog(config, now, opts).await;
+    let posts = match posts {
+        Some(posts) => Posts::Built(posts),
+        // An unchanged blog: the build read no post and reported the
+        // problems the last build found in the same files.
+        None => Posts::ReadReported,
+    };
+    let (notified, summary) = notify_blog(config, now, opts, posts).await;
     (built.max(notified), summary)
 }
