@@ -133,8 +133,8 @@ impl Kind {
         let log = dir.path().join("stderr.log");
         let mut command = match self {
             Kind::Nginx(nginx) => {
-                // Run as root, nginx's workers are `nobody`: they must be
-                // able to reach the temp folders nginx makes in `dir`.
+                // Run as root, nginx may serve as `nobody`: it must be able
+                // to reach the temp folders it makes in `dir`.
                 use std::os::unix::fs::PermissionsExt as _;
                 std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
                     .unwrap();
@@ -175,14 +175,15 @@ impl Kind {
 }
 
 /// `deploy/proxy/nginx.conf` included in a server on 127.0.0.1:`port`,
-/// forwarding to `upstream`; everything nginx writes stays in `dir`.
+/// forwarding to `upstream`; everything nginx writes stays in `dir`. One
+/// process (`master_process off`): killing it leaves no worker behind.
 fn nginx_conf(dir: &Path, port: u16, upstream: &str) -> String {
     let snippet = committed("nginx.conf").replace(UPSTREAM, upstream);
     let location = dir.join("postbode.conf");
     std::fs::write(&location, snippet).unwrap();
     let d = dir.display();
     format!(
-        "pid {d}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    include {};\n  }}\n}}\n",
+        "master_process off;\npid {d}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    include {};\n  }}\n}}\n",
         location.display()
     )
 }
