@@ -40,9 +40,9 @@ async fn the_committed_caddyfile_puts_the_pages_online_under_the_public_url() {
 }
 
 /// A reader signs up through the proxy and gets the mail, whose link works
-/// through the proxy too; the daemon's endpoints are not reachable; the
-/// sign-up limit counts the reader's own address, which the proxy passes
-/// on, not one a client wrote into `X-Forwarded-For`.
+/// through the proxy too; the API answers there, the daemon's endpoints do
+/// not; the sign-up limit counts the reader's own address, which the proxy
+/// passes on, not one a client wrote into `X-Forwarded-For`.
 async fn signs_up_through(kind: Kind) {
     postbode::net::install_crypto_provider();
     let maildir = tempfile::tempdir().unwrap();
@@ -51,7 +51,7 @@ async fn signs_up_through(kind: Kind) {
     let origin = format!("http://127.0.0.1:{proxy_port}");
     let public = format!("{origin}/abonneren");
     let blog = TestBlog::new(&format!(
-        "state = \"state.db\"\n\n[email]\nfrom = \"blog@example.org\"\ntransport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:{}\"\n\n[serve]\npublic_url = \"{public}\"\nsecret_env = \"PAGES_SECRET\"\ntrust_forwarded_for = true\n",
+        "state = \"state.db\"\n\n[email]\nfrom = \"blog@example.org\"\ntransport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:{}\"\n\n[serve]\npublic_url = \"{public}\"\nsecret_env = \"PAGES_SECRET\"\nwebhooks_api_token_env = \"PAGES_API_TOKEN\"\ntrust_forwarded_for = true\n",
         smtp.port
     ));
     let _serve = serve(&blog, serve_port);
@@ -74,17 +74,17 @@ async fn signs_up_through(kind: Kind) {
     let (status, body) = get(&client, &confirm).await;
     assert_eq!(status, 200, "the confirm link through the proxy: {body}");
 
+    // The API, whose document sends its clients through the proxy too.
+    let (status, body) = get(&client, &page("api/v1/openapi.json")).await;
+    assert_eq!(status, 200, "{body}");
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["servers"][0]["url"], page("api/v1"));
     // Only the pages and the API: the daemon's /healthz and /metrics are
     // on another listener, which the proxy does not forward to.
     for hidden in ["healthz", "metrics", &format!("{BLOG}/healthz")] {
         let (status, _) = get(&client, &format!("{public}/{hidden}")).await;
         assert_eq!(status, 404, "{public}/{hidden}");
     }
-    let (status, _) = get(&client, &page("api/v1/openapi.json")).await;
-    assert_eq!(
-        status, 404,
-        "no API token, so no API, through the proxy too"
-    );
 
     // One machine (127.0.0.2) pretending to be ten others: the proxy
     // appends its real address, which is what postbode counts.
@@ -161,16 +161,7 @@ impl Kind {
                 c
             }
         };
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start the proxy");
-        Running {
-            child,
-            log,
-            _dir: Some(dir),
-        }
+        Running::spawn(&mut command, log, Some(dir))
     }
 }
 
@@ -226,6 +217,21 @@ struct Running {
     _dir: Option<tempfile::TempDir>,
 }
 
+impl Running {
+    fn spawn(command: &mut Command, log: PathBuf, dir: Option<tempfile::TempDir>) -> Running {
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+        Running {
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -239,24 +245,17 @@ impl Drop for Running {
 
 /// `postbode serve` for `blog` on 127.0.0.1:`port`, stopped when dropped.
 fn serve(blog: &TestBlog, port: u16) -> Running {
-    let log = blog.path().join("serve.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_postbode"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_postbode"));
+    command
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .arg(blog.toml())
         .current_dir(blog.path())
         .env_remove("POSTBODE_LOG")
         .env_remove("POSTBODE_DATABASE_URL")
         .env("PAGES_SECRET", SECRET)
-        .envs(blog.state_env())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start postbode serve");
-    Running {
-        child,
-        log,
-        _dir: None,
-    }
+        .env("PAGES_API_TOKEN", "a-token-the-test-never-uses")
+        .envs(blog.state_env());
+    Running::spawn(&mut command, blog.path().join("serve.log"), None)
 }
 
 /// The executable `name` (on the PATH or in /usr/sbin, where Debian puts
