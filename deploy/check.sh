@@ -17,6 +17,10 @@
 #                     out of Debian's `prometheus` package, which is not
 #                     installed: it is a whole server); also its structure, and
 #                     that every metric it names is one postbode exports
+#   - reverse proxy:  `nginx -t` on deploy/proxy/nginx.conf included in a server
+#                     block, `caddy validate` on deploy/proxy/Caddyfile, where
+#                     they are installed (.ci/run installs both; the test
+#                     tests/it/reverse_proxy.rs runs them in front of postbode)
 # Installs what it needs on a fresh Debian machine (apt-get, pip). Exit 0 when
 # everything passes, 1 otherwise.
 set -euo pipefail
@@ -827,6 +831,54 @@ for p in problems:
     print(f"deploy/check.sh: {p}", file=sys.stderr)
 sys.exit(1 if problems else 0)
 PY
+
+# ---- reverse proxy -------------------------------------------------------------
+# The files the README shows for putting the pages online. Both tools only
+# parse here; everything they write goes to the scratch root.
+echo "-- reverse proxy (deploy/proxy)"
+nginx=$(command -v nginx || true)
+[ -z "$nginx" ] && [ -x /usr/sbin/nginx ] && nginx=/usr/sbin/nginx
+if [ -n "$nginx" ]; then
+  # The file is a `location` for the server block of the site: wrap it in one.
+  mkdir -p "$root/nginx"
+  cat >"$root/nginx/nginx.conf" <<EOF
+pid $root/nginx/nginx.pid;
+error_log stderr;
+events {}
+http {
+  client_body_temp_path $root/nginx/body;
+  proxy_temp_path $root/nginx/proxy;
+  fastcgi_temp_path $root/nginx/fastcgi;
+  uwsgi_temp_path $root/nginx/uwsgi;
+  scgi_temp_path $root/nginx/scgi;
+  server {
+    listen 127.0.0.1:8443;
+    server_name developer.overheid.nl;
+    include $PWD/deploy/proxy/nginx.conf;
+  }
+}
+EOF
+  if ! out=$("$nginx" -t -q -e stderr -p "$root/nginx" -c "$root/nginx/nginx.conf" 2>&1) || [ -n "$out" ]; then
+    fail "nginx -t with deploy/proxy/nginx.conf:"
+    printf '%s\n' "$out" >&2
+  fi
+else
+  echo "   (nginx not installed: deploy/proxy/nginx.conf is not checked)"
+fi
+if command -v caddy >/dev/null; then
+  # Caddy keeps its data under HOME and the XDG folders: the scratch root.
+  mkdir -p "$root/caddy"
+  if ! out=$(HOME="$root/caddy" XDG_DATA_HOME="$root/caddy/data" XDG_CONFIG_HOME="$root/caddy/config" \
+    caddy validate --adapter caddyfile --config deploy/proxy/Caddyfile 2>&1); then
+    fail "caddy validate deploy/proxy/Caddyfile:"
+    printf '%s\n' "$out" >&2
+  elif printf '%s\n' "$out" | grep -q '"level":"warn"'; then
+    fail "caddy validate deploy/proxy/Caddyfile warns:"
+    printf '%s\n' "$out" | grep '"level":"warn"' >&2
+  fi
+else
+  echo "   (caddy not installed: deploy/proxy/Caddyfile is not checked)"
+fi
 
 if [ "$failed" -ne 0 ]; then
   echo "deploy/check.sh: FAILED" >&2

@@ -27,6 +27,7 @@ mod misconfig;
 mod notify;
 mod operations;
 mod retry_after;
+mod reverse_proxy;
 mod serve;
 mod serve_api;
 mod smtp;
