@@ -23,6 +23,26 @@ const PLAN_LOCK: i32 = 0x7062_706c;
 /// in the same transaction (see `record`).
 const ANALYZE_AFTER: usize = 10_000;
 
+/// The deliveries of one post, from parallel arrays (a macro, so that
+/// `concat!` can extend it).
+macro_rules! insert_deliveries {
+    () => {
+        "INSERT INTO deliveries
+             (blog, post_key, subscriber, channel, payload_id, status, attempts,
+              hold_until, created_at)
+         SELECT $1, $2, s, c, p, 'pending', 0, h, $3
+         FROM UNNEST($4::text[], $5::text[], $6::bigint[], $7::timestamptz[])
+              WITH ORDINALITY AS d (s, c, p, h, n)
+         ORDER BY n"
+    };
+}
+const INSERT: &str = insert_deliveries!();
+/// `INSERT`, leaving out the rows the post has already.
+const INSERT_NEW_ONLY: &str = concat!(
+    insert_deliveries!(),
+    " ON CONFLICT (blog, post_key, subscriber, channel) DO NOTHING"
+);
+
 pub(super) async fn record(
     store: &PgStore,
     blog: &str,
@@ -91,7 +111,26 @@ pub(super) async fn record(
                 .map_err(store.err(what))?;
             stored.insert(body, id);
         }
-        let d = &post.deliveries;
+        // The first of a (subscriber, channel) pair counts, as it would on
+        // conflict.
+        let mut pairs = std::collections::HashSet::new();
+        let d: Vec<&crate::state::NewDelivery> = post
+            .deliveries
+            .iter()
+            .filter(|d| pairs.insert((d.subscriber.as_str(), d.channel.as_str())))
+            .collect();
+        // Under the lock only this transaction adds deliveries to the blog
+        // (`record` is the one place that does): a post that has none yet
+        // cannot conflict, and its rows skip ON CONFLICT's speculative
+        // insertion, a third of the insert's time for 100,000 rows.
+        let fresh: bool = sqlx::query_scalar(
+            "SELECT NOT EXISTS (SELECT 1 FROM deliveries WHERE blog = $1 AND post_key = $2)",
+        )
+        .bind(blog)
+        .bind(&post.key)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store.err(what))?;
         let subscribers: Vec<&str> = d.iter().map(|d| d.subscriber.as_str()).collect();
         let channels: Vec<&str> = d.iter().map(|d| d.channel.as_str()).collect();
         let payloads: Vec<Option<i64>> = d
@@ -102,26 +141,18 @@ pub(super) async fn record(
         // One statement per post, however many subscribers: the arrays
         // travel as four parameters. Only the (post, subscriber, channel)
         // key is ignored on conflict; any other constraint fails loudly.
-        let done = sqlx::query(
-            "INSERT INTO deliveries
-                 (blog, post_key, subscriber, channel, payload_id, status, attempts,
-                  hold_until, created_at)
-             SELECT $1, $2, s, c, p, 'pending', 0, h, $3
-             FROM UNNEST($4::text[], $5::text[], $6::bigint[], $7::timestamptz[])
-                  WITH ORDINALITY AS d (s, c, p, h, n)
-             ORDER BY n
-             ON CONFLICT (blog, post_key, subscriber, channel) DO NOTHING",
-        )
-        .bind(blog)
-        .bind(&post.key)
-        .bind(now)
-        .bind(subscribers)
-        .bind(channels)
-        .bind(payloads)
-        .bind(holds)
-        .execute(&mut *tx)
-        .await
-        .map_err(store.err(what))?;
+        let insert = if fresh { INSERT } else { INSERT_NEW_ONLY };
+        let done = sqlx::query(insert)
+            .bind(blog)
+            .bind(&post.key)
+            .bind(now)
+            .bind(subscribers)
+            .bind(channels)
+            .bind(payloads)
+            .bind(holds)
+            .execute(&mut *tx)
+            .await
+            .map_err(store.err(what))?;
         inserted += done.rows_affected() as usize;
     }
     if inserted >= ANALYZE_AFTER {
@@ -208,11 +239,19 @@ pub(super) async fn claim_due(
     // and the rows ordered by (blog, id), an order only `deliveries_open`
     // gives: ordered by id alone, the planner may walk the primary key
     // through every row already sent before it finds a due one.
+    //
+    // Like an outcome (see `set_sent_at`), a claim is committed without
+    // waiting for the flush: the sending waits for each claim. Should the
+    // server crash and lose it, everything written after it is lost too
+    // (the log is one sequence), and its rows are due again under the same
+    // ids: what is sent again carries the same message id / webhook-id.
+    // Planning, which gives the rows their ids, stays synchronous.
     let claimed: Vec<ClaimedRef> = sqlx::query_as(
-        "UPDATE deliveries d
+        "WITH no_flush AS (SELECT set_config('synchronous_commit', 'off', true) AS v)
+         UPDATE deliveries d
          SET status = 'sending', lease_run = $2, lease_until = $4,
              attempts = d.attempts + 1, next_attempt_at = $4
-         WHERE d.id = ANY(ARRAY(
+         WHERE (SELECT v FROM no_flush) = 'off' AND d.id = ANY(ARRAY(
              SELECT id FROM deliveries
              WHERE blog >= $1 AND blog <= $1
                AND NOT closed AND (
