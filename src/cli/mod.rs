@@ -31,6 +31,7 @@ pub async fn run(cli: Cli) -> Outcome {
             let opts = BuildOptions {
                 force,
                 allow_shrink,
+                ..BuildOptions::default()
             };
             commands::build::run(&feed_files, now, opts).await
         }
@@ -44,8 +45,8 @@ pub async fn run(cli: Cli) -> Outcome {
             state,
         } => {
             let build = BuildOptions {
-                force: false,
                 allow_shrink,
+                ..BuildOptions::default()
             };
             let state = StateChoice {
                 path: state.as_deref(),
@@ -65,8 +66,8 @@ pub async fn run(cli: Cli) -> Outcome {
             state,
         } => {
             let build = (!no_build).then_some(BuildOptions {
-                force: false,
                 allow_shrink,
+                ..BuildOptions::default()
             });
             let state = StateChoice {
                 path: state.as_deref(),

@@ -159,11 +159,6 @@ pub fn subscribers(config: &BlogConfig) -> (Vec<Subscriber>, Vec<Diagnostic>) {
 pub enum Posts {
     /// Read the blog now, and add its problems to the run's (`notify`).
     Read,
-    /// Read the blog now; its problems were reported already. A build that
-    /// found the blog unchanged read no post and reported the problems the
-    /// last build found in these same files: adding them again would show
-    /// each one twice.
-    ReadReported,
     /// What the build of the same run read and reported the problems of:
     /// the posts its feeds show.
     Built(Vec<Post>),
@@ -186,7 +181,6 @@ pub async fn run(
     let posts = match posts_from {
         _ if opts.send_only => Vec::new(),
         Posts::Built(posts) => posts,
-        Posts::ReadReported => posts::load(config).posts,
         Posts::Read => {
             let blog = posts::load(config);
             problems.extend(blog.problems);

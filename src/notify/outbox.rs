@@ -116,9 +116,22 @@ pub async fn plan_run(
             deliveries,
         });
     }
+    // Only what the state does not hold yet: recording every post again at
+    // each run was a statement per post (10,000 for a large blog) that
+    // changed nothing.
+    let known: HashMap<&str, &SeenPost> = known.iter().map(|k| (k.key.as_str(), k)).collect();
+    let seen = plan
+        .seen
+        .into_iter()
+        .filter(|s| {
+            known.get(s.key.as_str()).is_none_or(|k| {
+                k.permalink != s.permalink || k.title != s.title || (s.announced && !k.announced)
+            })
+        })
+        .collect();
     Ok(Planned {
         summary,
-        seen: plan.seen,
+        seen,
         announcements,
     })
 }

@@ -117,3 +117,55 @@ async fn a_dry_run_changes_no_byte_on_disk_and_creates_no_state() {
     assert_eq!((real.planned, real.sent), (1, 1), "{real:?}");
     assert!(real.would_send.is_empty());
 }
+
+/// A run records only the posts the state does not hold as they are: a
+/// retitled post still gets its new title (the filter must not hide it).
+#[tokio::test]
+async fn a_retitled_post_is_recorded_again_and_an_unchanged_one_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("blog")).unwrap();
+    std::fs::write(dir.path().join("feeds.toml"), FEEDS).unwrap();
+    write_post(dir.path(), "2025-07-01-first.md", "First", "2025-07-01");
+    write_post(dir.path(), "2025-07-01-second.md", "Second", "2025-07-01");
+    let config = crate::config::load(&dir.path().join("feeds.toml")).unwrap();
+    let real = Options::default();
+    let titles = async || {
+        let store = Store::open_existing(&config.state).await.unwrap();
+        let seen = store.seen_posts(&config.name).await.unwrap();
+        store.close().await;
+        seen.into_iter()
+            .map(|s| (s.permalink, s.title))
+            .collect::<BTreeMap<_, _>>()
+    };
+    run(&config, at(2), &real, Posts::Read, &mut Vec::new())
+        .await
+        .unwrap();
+    let first = titles().await;
+    assert_eq!(
+        first.values().cloned().collect::<Vec<_>>(),
+        ["First", "Second"]
+    );
+
+    write_post(
+        dir.path(),
+        "2025-07-01-first.md",
+        "First, revised",
+        "2025-07-01",
+    );
+    let summary = run(&config, at(3), &real, Posts::Read, &mut Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        summary.planned, 0,
+        "a retitled post is not news: {summary:?}"
+    );
+    let second = titles().await;
+    assert_eq!(
+        second.values().cloned().collect::<Vec<_>>(),
+        ["First, revised", "Second"]
+    );
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        second.keys().collect::<Vec<_>>()
+    );
+}

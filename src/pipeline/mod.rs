@@ -41,7 +41,8 @@ pub struct BuildReport {
     /// and future posts included; those it took from its cache are the
     /// posts it read before from the same, unchanged files), so the notify
     /// half of a `run` plans from the posts the feeds show without reading
-    /// the blog again. `None` when `unchanged`: no post was read.
+    /// the blog again. When `unchanged`, the posts of the cache if
+    /// `BuildOptions::keep_posts` asked for them, else `None`.
     pub posts: Option<Vec<Post>>,
 }
 
@@ -64,6 +65,9 @@ pub struct BuildOptions {
     /// Publish even when the blog lost more than half of its published posts
     /// since the last build (or all of them).
     pub allow_shrink: bool,
+    /// The caller goes on with the posts (`run`): hand them over even when
+    /// nothing changed, taken from the build's cache instead of parsed.
+    pub keep_posts: bool,
 }
 
 /// Why a build could not run at all. The published output is untouched.
@@ -134,9 +138,23 @@ fn write(
         && previous.files.par_iter().all(|f| config.output.join(f).is_file())
     {
         tracing::info!(blog = %config.name, "nothing changed since the last build");
+        // Every file has the stamp the cache holds its post under: each
+        // post comes from the cache (the problems are the last build's).
+        let posts = opts.keep_posts.then(|| {
+            let cache = BuildCache::read(
+                &build_files.dir.join(&build_files.cache),
+                &cache::context(config),
+            );
+            let reuse = posts::Reuse {
+                cache: &cache.posts,
+                stamps: &stamps,
+            };
+            posts::load_cached(config, Some(reuse)).0.posts
+        });
         return Ok(BuildReport {
             problems: previous.problems.clone(),
             unchanged: true,
+            posts,
             ..BuildReport::default()
         });
     }

@@ -65,15 +65,18 @@ pub async fn run_blog(
     build: BuildOptions,
     opts: &Options,
 ) -> (Outcome, Option<Summary>) {
+    let build = BuildOptions {
+        keep_posts: true,
+        ..build
+    };
     let (built, posts) = build_blog(config, now, build).await;
     if built == Outcome::Fatal {
         return (built, None);
     }
     let posts = match posts {
         Some(posts) => Posts::Built(posts),
-        // An unchanged blog: the build read no post and reported the
-        // problems the last build found in the same files.
-        None => Posts::ReadReported,
+        // Not handed over (a build asked to keep them always does).
+        None => Posts::Read,
     };
     let (notified, summary) = notify_blog(config, now, opts, posts).await;
     (built.max(notified), summary)
