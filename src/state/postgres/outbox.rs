@@ -401,8 +401,8 @@ pub(super) async fn settle(store: &PgStore, outcomes: &[Settlement]) -> Result<(
 /// committed, so the flush would otherwise bound the sending rate. What
 /// this risks is the one thing SQLite's `synchronous = NORMAL` risks: a
 /// crash of the database server itself may undo the last outcomes, and
-/// those messages are sent again with the same id. Planning and claims stay
-/// synchronous. `set_config(…, true)` lasts until the end of the
+/// those messages are sent again with the same id (claims take the same
+/// risk; planning stays synchronous). `set_config(…, true)` lasts until the end of the
 /// transaction, which for a statement of its own is this statement: the
 /// setting needs no separate `SET LOCAL` (a round trip) and never outlives
 /// it. The ids are also given as `= ANY`, so that the rows are found by the

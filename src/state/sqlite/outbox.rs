@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 
 use super::{SqliteStore, runs, ts};
 use crate::state::Located as _;
@@ -244,13 +245,10 @@ pub(super) async fn settle(store: &SqliteStore, outcomes: &[Settlement]) -> Resu
     }
     let what = "recording what was sent";
     let mut tx = store.begin_immediate(what).await?;
-    let mut sent: Vec<(DateTime<Utc>, Vec<i64>)> = Vec::new();
+    let mut sent = Vec::new();
     for outcome in outcomes {
         match outcome {
-            Settlement::Sent { id, at } => match sent.last_mut() {
-                Some((t, ids)) if t == at => ids.push(*id),
-                _ => sent.push((*at, vec![*id])),
-            },
+            Settlement::Sent { id, at } => sent.push(json!([id, ts(*at)])),
             Settlement::Failed {
                 id,
                 at,
@@ -267,10 +265,31 @@ pub(super) async fn settle(store: &SqliteStore, outcomes: &[Settlement]) -> Resu
             }
         }
     }
-    for (at, ids) in &sent {
-        set_sent(&mut tx, ids, *at).await.map_err(store.err(what))?;
+    if !sent.is_empty() {
+        set_sent_at(&mut tx, Value::Array(sent))
+            .await
+            .map_err(store.err(what))?;
     }
     tx.commit().await.map_err(store.err(what))?;
+    Ok(())
+}
+
+/// Marks each row of `pairs` (`[[id, time], …]`) sent at its own time, in
+/// one statement however many times there are: with a real clock every
+/// outcome has a time of its own, and a statement per time was a statement
+/// (a round trip to the connection's thread) per delivery.
+async fn set_sent_at(conn: &mut sqlx::SqliteConnection, pairs: Value) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE deliveries
+         SET status = 'sent', sent_at = j.at, next_attempt_at = NULL,
+             lease_run = NULL, lease_until = NULL
+         FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS at
+               FROM json_each(?1)) AS j
+         WHERE deliveries.id = j.id",
+    )
+    .bind(pairs.to_string())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

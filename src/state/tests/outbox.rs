@@ -16,6 +16,7 @@ for_each_store!([
     held_deliveries_wait_for_their_hold_time_and_merge_into_one_digest,
     a_disabled_subscriber_is_listed_and_its_waiting_deliveries_die,
     settling_many_outcomes_at_once_records_each_as_its_own_call_would,
+    outcomes_settled_together_keep_each_its_own_time,
     a_posts_payload_is_stored_once_however_many_deliveries_carry_it,
 ]);
 
@@ -374,6 +375,58 @@ async fn settling_many_outcomes_at_once_records_each_as_its_own_call_would<S: Te
     assert_eq!(pending.attempts, 0, "a release does not count the attempt");
     // Nothing to do is no transaction at all.
     store.settle(&[]).await.unwrap();
+}
+
+/// With a real clock every outcome has a time of its own: a group settled
+/// at once (sent only, and sent beside a failure) keeps each one's.
+async fn outcomes_settled_together_keep_each_its_own_time<S: TestStore>() {
+    let (_keep, store) = S::fresh().await;
+    let four = announcement(
+        "hello",
+        ["alice", "bob", "carol", "dave"]
+            .iter()
+            .map(|s| delivery(s, "webhook", None))
+            .collect(),
+    );
+    store.record(BLOG, t0(), &[], &[four]).await.unwrap();
+    let run = store.begin_run(BLOG, t0(), Duration::ZERO).await.unwrap();
+    let claimed = store.claim_due(BLOG, &run, t0(), LEASE, 10).await.unwrap();
+    let sent = |i: usize, minute: i64| Settlement::Sent {
+        id: claimed[i].id,
+        at: minutes(minute),
+    };
+    store.settle(&[sent(0, 3), sent(1, 1)]).await.unwrap();
+    store
+        .settle(&[
+            sent(2, 7),
+            Settlement::Failed {
+                id: claimed[3].id,
+                at: minutes(5),
+                error: "HTTP 503".into(),
+                next_attempt_at: Some(minutes(10)),
+                dead: false,
+            },
+        ])
+        .await
+        .unwrap();
+    let mut when: Vec<(String, DateTime<Utc>)> = store
+        .history(BLOG, &HistoryFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.subscriber, d.sent_at))
+        .collect();
+    when.sort();
+    assert_eq!(
+        when,
+        [
+            ("alice".to_string(), minutes(3)),
+            ("bob".to_string(), minutes(1)),
+            ("carol".to_string(), minutes(7)),
+        ]
+    );
+    let counts = store.counts(BLOG).await.unwrap();
+    assert_eq!((counts["sent"], counts["retrying"]), (3, 1));
 }
 
 async fn a_posts_payload_is_stored_once_however_many_deliveries_carry_it<S: TestStore>() {
