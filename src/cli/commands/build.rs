@@ -18,8 +18,8 @@ pub async fn run(files: &[PathBuf], now: DateTime<Utc>, opts: BuildOptions) -> O
 
 /// Builds one blog and prints its problems; shared with `run` and `daemon`.
 /// Also returns the posts the build read, for the notify half of a `run`:
-/// `None` when it read none (the blog was unchanged, or the build could not
-/// run at all: `Outcome::Fatal`).
+/// `None` when the build could not run at all (`Outcome::Fatal`), or found
+/// the blog unchanged and was not asked to keep them (`keep_posts`).
 pub async fn build_blog(
     config: &BlogConfig,
     now: DateTime<Utc>,
