@@ -70,10 +70,10 @@ PY
 # Starts $1 workers at once on the state in POSTBODE_DATABASE_URL (or the
 # file), waits for all; prints "wall_s peak_kb".
 # CPU seconds (user + system, reaped children included) of the processes
-# named $1: where a run's time goes besides postbode itself.
+# with the pids given: where a run's time goes besides postbode itself.
 cpu_of() {
   local ticks=0 pid f
-  for pid in $(pgrep -x "$1"); do
+  for pid in "$@"; do
     f=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
     f=${f##*) }
     # Fields 14-17 of stat (utime stime cutime cstime) are 12-15 after "pid (comm) ".
@@ -81,11 +81,14 @@ cpu_of() {
   done
   echo "$ticks / $(getconf CLK_TCK)" | bc -l
 }
+pg_cpu() { cpu_of $(pgrep -x postgres); }
+# This benchmark's nginx only: its master and workers.
+nginx_cpu() { local m; m=$(cat "$WORK/nginx/nginx.pid"); cpu_of "$m" $(pgrep -P "$m"); }
 
 measure() {
   local k=$1 pids=() t0 t1 peak=0 cpu=0 pg0 ngx0
   rm -f "$WORK"/w*.time
-  pg0=$(cpu_of postgres) ngx0=$(cpu_of nginx)
+  pg0=$(pg_cpu) ngx0=$(nginx_cpu)
   t0=$(date +%s.%N)
   for w in $(seq 1 "$k"); do
     /usr/bin/time -f "%U %S %M" -o "$WORK/w$w.time" "$BIN" --now 2030-01-02T00:00:00Z notify "$WORK/bench.toml" >/dev/null 2>"$WORK/w$w.err" &
@@ -98,7 +101,7 @@ measure() {
     [ "$kb" -gt "$peak" ] && peak=$kb
     cpu=$(echo "$cpu + $user + $sys" | bc -l)
   done
-  echo "$(echo "$t1 - $t0" | bc -l) $peak $cpu $(echo "$(cpu_of postgres) - $pg0" | bc -l) $(echo "$(cpu_of nginx) - $ngx0" | bc -l)"
+  echo "$(echo "$t1 - $t0" | bc -l) $peak $cpu $(echo "$(pg_cpu) - $pg0" | bc -l) $(echo "$(nginx_cpu) - $ngx0" | bc -l)"
 }
 
 prepare() {
