@@ -10,20 +10,7 @@ const FIRST: &str = "2025-06-02T00:00:00Z";
 const LATER: &str = "2025-06-10T00:00:00Z";
 
 fn blog_with_subscribers() -> TestBlog {
-    let blog = TestBlog::new(
-        r#"state = "state.db"
-
-[email]
-from = "Test blog <noreply@example.org>"
-transport = "file"
-outbox = "outbox"
-unsubscribe_url = "https://example.org/unsubscribe?s={subscriber}&t={token}"
-
-[[subscribers]]
-id = "reader"
-email = "reader@example.org"
-"#,
-    );
+    let blog = TestBlog::new(ONE_READER_BY_FILE);
     blog.write(
         "2025-06-01-first.md",
         "---\ntitle: First\ntags: [news]\n---\nThe first post.\n",

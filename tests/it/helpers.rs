@@ -185,6 +185,21 @@ pub struct TestBlog {
 
 pub const SITE: &str = "https://example.org";
 
+/// Feed lines for a blog with a state and one email reader whose mail goes
+/// to a file outbox (no server needed).
+pub const ONE_READER_BY_FILE: &str = r#"state = "state.db"
+
+[email]
+from = "Test blog <noreply@example.org>"
+transport = "file"
+outbox = "outbox"
+unsubscribe_url = "https://example.org/unsubscribe?s={subscriber}&t={token}"
+
+[[subscribers]]
+id = "reader"
+email = "reader@example.org"
+"#;
+
 impl TestBlog {
     /// An empty blog: `blog/` and `feeds.toml` (site https://example.org, blog
     /// at /blog, output `out/`), plus any extra TOML lines.

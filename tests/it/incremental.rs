@@ -148,15 +148,8 @@ fn posts_whose_size_and_time_did_not_change_are_not_read_again() {
     let blog = blog();
     build(&blog, &[]);
     let path = blog.blog().join("2025/10/2-target.md");
-    let then = std::fs::metadata(&path).unwrap().modified().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replace("Tekst van", "Tekst VAN")).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(then)
-        .unwrap();
+    rewrite_keeping_time(&path, &text.replace("Tekst van", "Tekst VAN"));
     // Another post changes, so this is a rebuild, not an unchanged blog.
     let other = std::fs::read_to_string(blog.blog().join("2025/10/3-linker.md")).unwrap();
     edit(&blog, "2025/10/3-linker.md", &other.replace("Zie", "Kijk"));
@@ -205,20 +198,7 @@ fn a_damaged_build_cache_costs_time_not_correctness() {
 /// A blog with a state and one email subscriber (to a file outbox: no
 /// server needed), one good post and one broken post.
 fn blog_to_run() -> TestBlog {
-    let blog = TestBlog::new(
-        r#"state = "state.db"
-
-[email]
-from = "Test blog <noreply@example.org>"
-transport = "file"
-outbox = "outbox"
-unsubscribe_url = "https://example.org/unsubscribe?s={subscriber}&t={token}"
-
-[[subscribers]]
-id = "reader"
-email = "reader@example.org"
-"#,
-    );
+    let blog = TestBlog::new(ONE_READER_BY_FILE);
     blog.write("2025-06-01-good.md", "---\ntitle: Good\n---\nText.\n");
     blog.write(
         "2025-06-02-broken.md",
@@ -281,14 +261,7 @@ fn a_run_announces_a_post_as_the_feeds_it_just_wrote_show_it() {
     let (first, _) = run_json(&blog, "2025-06-10T00:00:00Z");
     assert_eq!(first.code, 1, "{}", first.stderr);
     let path = blog.blog().join("2025-07-01-later.md");
-    let then = std::fs::metadata(&path).unwrap().modified().unwrap();
-    std::fs::write(&path, later.replace("aaaa", "bbbb")).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(then)
-        .unwrap();
+    rewrite_keeping_time(&path, &later.replace("aaaa", "bbbb"));
 
     let (run, summary) = run_json(&blog, "2025-07-02T00:00:00Z");
     assert_eq!(run.code, 1, "{}", run.stderr);
@@ -298,4 +271,18 @@ fn a_run_announces_a_post_as_the_feeds_it_just_wrote_show_it() {
     assert!(url.ends_with("/aaaa"), "{summary}");
     let feed = std::fs::read_to_string(blog.out().join("atom.xml")).unwrap();
     assert!(feed.contains(url), "{url} is not in the feed:\n{feed}");
+}
+
+/// Writes `text` to `path` and gives the file back its modification time:
+/// with the length kept, a change that a rebuild trusting size and time
+/// does not see.
+fn rewrite_keeping_time(path: &std::path::Path, text: &str) {
+    let then = std::fs::metadata(path).unwrap().modified().unwrap();
+    std::fs::write(path, text).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(then)
+        .unwrap();
 }
