@@ -70,6 +70,28 @@ impl OutputDir {
                 format!("{}: {refused}", from.display()),
             ),
         })?;
+        // A name no file has yet is created in place, without a temporary
+        // file and a rename (half the directory operations, which are most
+        // of the cost of thousands of small images): no published feed
+        // names it before this build's feeds are written, after the copy,
+        // and a copy cut short leaves a file of another size, which the
+        // next build replaces.
+        if let Some(dir) = target.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        match new_file(&target) {
+            Ok(mut file) => {
+                return match io::copy(&mut source, &mut file) {
+                    Ok(_) => Ok(true),
+                    Err(e) => {
+                        let _ = fs::remove_file(&target);
+                        Err(e)
+                    }
+                };
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
         let size = source.metadata()?.len();
         match fs::metadata(&target) {
             Ok(meta) if meta.is_file() && meta.len() == size => return Ok(false),
@@ -197,6 +219,15 @@ fn has_contents(path: &Path, bytes: &[u8]) -> io::Result<bool> {
             _ => return Ok(false),
         }
     }
+}
+
+/// Creates `path`, failing if anything is there (a link included), readable
+/// by a web server running as another user (0666 minus the umask).
+fn new_file(path: &Path) -> io::Result<File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
 }
 
 /// A temporary file next to `target` (same directory, so the rename is
@@ -348,6 +379,23 @@ mod tests {
         fs::write(dir.path().join("out/assets/logo.3f2a.png"), b"png").unwrap();
         assert!(out.copy_if_missing("assets/logo.3f2a.png", &src).unwrap());
         assert_eq!(files(&dir.path().join("out")), ["assets/logo.3f2a.png"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_where_an_asset_goes_is_replaced_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("a.png");
+        fs::write(&src, b"png-bytes").unwrap();
+        let outside = dir.path().join("outside.txt");
+        fs::create_dir_all(dir.path().join("out/assets")).unwrap();
+        std::os::unix::fs::symlink(&outside, dir.path().join("out/assets/a.png")).unwrap();
+        let out = OutputDir::new(dir.path().join("out"));
+        assert!(out.copy_if_missing("assets/a.png", &src).unwrap());
+        assert!(!outside.exists(), "the copy went through the link");
+        let target = dir.path().join("out/assets/a.png");
+        assert!(!fs::symlink_metadata(&target).unwrap().is_symlink());
+        assert_eq!(fs::read(target).unwrap(), b"png-bytes");
     }
 
     #[test]

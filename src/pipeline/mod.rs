@@ -146,7 +146,7 @@ fn write(
                 &cache::context(config),
             );
             let reuse = posts::Reuse {
-                cache: &cache.posts,
+                cache: cache.posts,
                 stamps: &stamps,
             };
             posts::load_cached(config, Some(reuse)).0.posts
@@ -174,7 +174,7 @@ fn write(
     };
     phase("cache read");
     let reuse = posts::Reuse {
-        cache: &cache.posts,
+        cache: std::mem::take(&mut cache.posts),
         stamps: &stamps,
     };
     let (blog, post_cache) = posts::load_cached(config, Some(reuse));
@@ -222,6 +222,7 @@ fn write(
     // After the feeds it describes, so it never claims a file not written.
     pack.compact(&mut cache.renders);
     cache.write(&cache_path);
+    crate::memory::drop_aside(cache);
     phase("cache written");
     tracing::info!(blog = %config.name, files_written = written.count, "build finished");
     Ok(BuildReport {

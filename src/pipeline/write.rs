@@ -124,6 +124,31 @@ pub fn write_feeds(
         }
     }
     phase("rendered changed posts");
+    let out = OutputDir::new(&config.output);
+    // Images are copied before the feeds that show them are written, so a
+    // reader never follows a new feed to an image that is not there yet.
+    let assets: BTreeSet<(&String, &std::path::PathBuf)> = (shown.iter())
+        .filter_map(|p| records.get(&p.source))
+        .flat_map(|r| r.assets.iter().map(|(name, real)| (name, real)))
+        .collect();
+    let assets: Vec<(String, &std::path::PathBuf)> = assets
+        .into_iter()
+        .map(|(name, from)| (format!("assets/{name}"), from))
+        .collect();
+    let copied: Vec<bool> = assets
+        .par_iter()
+        .map(|(rel, from)| {
+            // Names carry a hash of the content: one the last build wrote
+            // and that is still there is this file.
+            if written_before.contains(rel) && config.output.join(rel).is_file() {
+                return Ok(false);
+            }
+            out.copy_if_missing(rel, from)
+        })
+        .collect::<std::io::Result<_>>()?;
+    let mut count = copied.iter().filter(|c| **c).count();
+    let asset_files: Vec<String> = assets.into_iter().map(|(rel, _)| rel).collect();
+    phase("assets copied");
     let outputs: HashMap<&str, String> = shown
         .par_iter()
         .map(|p| {
@@ -138,7 +163,6 @@ pub fn write_feeds(
 
     phase("item digests");
     // The feed files whose inputs changed, or that are not there as written.
-    let out = OutputDir::new(&config.output);
     let jobs: Vec<(String, usize, Format, String)> = plans
         .iter()
         .enumerate()
@@ -156,10 +180,7 @@ pub fn write_feeds(
         .filter(|(rel, _, _, digest)| {
             let kept = cache.feeds.get(rel).filter(|(d, _)| d == digest);
             !(written_before.contains(rel)
-                && kept.is_some_and(|(_, len)| {
-                    let meta = std::fs::metadata(config.output.join(rel));
-                    meta.is_ok_and(|m| m.is_file() && m.len() == *len)
-                }))
+                && kept.is_some_and(|(_, len)| file_len(config, rel) == Some(*len)))
         })
         .collect();
     phase("stale feeds found");
@@ -192,7 +213,7 @@ pub fn write_feeds(
             .collect::<std::io::Result<_>>()?;
         sizes.extend(written);
     }
-    let mut count = sizes.iter().filter(|(w, _)| *w).count();
+    count += sizes.iter().filter(|(w, _)| *w).count();
     let changed: Vec<String> = stale
         .iter()
         .zip(&sizes)
@@ -219,46 +240,47 @@ pub fn write_feeds(
     for record in renders.values() {
         problems.extend(record.warnings.iter().cloned());
     }
-    let assets: BTreeSet<(&String, &std::path::PathBuf)> = renders
-        .values()
-        .flat_map(|r| r.assets.iter().map(|(name, real)| (name, real)))
-        .collect();
     let mut keep: BTreeSet<String> = jobs.iter().map(|(rel, _, _, _)| rel.clone()).collect();
-    let assets: Vec<(String, &std::path::PathBuf)> = assets
-        .into_iter()
-        .map(|(name, from)| (format!("assets/{name}"), from))
-        .collect();
-    let copied: Vec<bool> = assets
-        .par_iter()
-        .map(|(rel, from)| {
-            // Names carry a hash of the content: one the last build wrote
-            // and that is still there is this file.
-            if written_before.contains(rel) && config.output.join(rel).is_file() {
-                return Ok(false);
+    keep.extend(asset_files);
+    // The OPML list and the index page change with the channels and their
+    // newest posts' titles, not with a post's content: after a one-post
+    // edit they are usually as they were, and rendering the index of 650
+    // channels costs more than the rest of such a build.
+    let lists_digest = lists_digest(&cache.context, &plans);
+    let fresh = |rel: &str| {
+        let kept = cache.feeds.get(rel);
+        written_before.contains(rel)
+            && kept
+                .is_some_and(|(d, len)| *d == lists_digest && file_len(config, rel) == Some(*len))
+    };
+    if !(fresh("feeds.opml") && fresh("index.html")) {
+        let none = HashMap::new();
+        let channels: Vec<Channel> = plans.iter().map(|p| channel(config, p, &none)).collect();
+        let refs: Vec<&Channel> = channels.iter().collect();
+        let opml = feeds::render_opml(&config.title, &refs, &config.formats);
+        count += usize::from(out.write_if_changed("feeds.opml", &opml)?);
+        let subscribe_url = config
+            .serve
+            .as_ref()
+            .map(|serve| serve.page(&config.name, "subscribe"));
+        let index = feeds::render_index_html(
+            &config.title,
+            &config.description,
+            &refs,
+            &config.formats,
+            subscribe_url.as_deref(),
+        );
+        count += usize::from(out.write_if_changed("index.html", &index)?);
+        for (rel, len) in [("feeds.opml", opml.len()), ("index.html", index.len())] {
+            feeds.insert(rel.to_owned(), (lists_digest.clone(), len as u64));
+        }
+    } else {
+        for rel in ["feeds.opml", "index.html"] {
+            if let Some(kept) = cache.feeds.remove(rel) {
+                feeds.insert(rel.to_owned(), kept);
             }
-            out.copy_if_missing(rel, from)
-        })
-        .collect::<std::io::Result<_>>()?;
-    count += copied.iter().filter(|c| **c).count();
-    keep.extend(assets.into_iter().map(|(rel, _)| rel));
-    phase("assets copied");
-    let none = HashMap::new();
-    let channels: Vec<Channel> = plans.iter().map(|p| channel(config, p, &none)).collect();
-    let refs: Vec<&Channel> = channels.iter().collect();
-    let opml = feeds::render_opml(&config.title, &refs, &config.formats);
-    count += usize::from(out.write_if_changed("feeds.opml", &opml)?);
-    let subscribe_url = config
-        .serve
-        .as_ref()
-        .map(|serve| serve.page(&config.name, "subscribe"));
-    let index = feeds::render_index_html(
-        &config.title,
-        &config.description,
-        &refs,
-        &config.formats,
-        subscribe_url.as_deref(),
-    );
-    count += usize::from(out.write_if_changed("index.html", &index)?);
+        }
+    }
     keep.extend(["feeds.opml".to_string(), "index.html".to_string()]);
     for stale in out.remove_stale(&keep, written_before)? {
         tracing::info!(file = %stale, "removed a feed that no longer has posts");
@@ -284,9 +306,11 @@ pub fn write_feeds(
 /// A post's content as the record's pack entry holds it, if that is there
 /// and is what the record says.
 fn unpack(pack: &Pack, record: &RenderRecord) -> Option<Rendered> {
-    let c = pack.get(record.at?)?;
-    let digest = content_digest(&c.html, c.summary.as_deref(), c.image_url.as_deref());
-    (digest == record.output).then(|| Rendered {
+    let at = record.at?;
+    let c = pack.get(at)?;
+    let holds = pack.appended_now(at)
+        || content_digest(&c.html, c.summary.as_deref(), c.image_url.as_deref()) == record.output;
+    holds.then(|| Rendered {
         html: c.html,
         summary: c.summary,
         image_url: c.image_url,
@@ -344,6 +368,37 @@ fn item<'a>(config: &BlogConfig, p: &'a Post, rendered: &'a HashMap<&str, Render
             })
             .collect(),
     }
+}
+
+/// The size of a regular file in the output folder.
+fn file_len(config: &BlogConfig, rel: &str) -> Option<u64> {
+    let meta = std::fs::metadata(config.output.join(rel)).ok()?;
+    meta.is_file().then_some(meta.len())
+}
+
+/// A digest of what the OPML list and the index page show: the build
+/// context (program, feed definition) and each channel's fields with the
+/// title, URL and date of its posts.
+fn lists_digest(context: &str, plans: &[ChannelPlan]) -> String {
+    let mut h = Sha256::new();
+    let mut field = |text: &str| {
+        h.update((text.len() as u64).to_le_bytes());
+        h.update(text);
+    };
+    field(context);
+    for plan in plans {
+        field(&format!("{:?}", plan.kind));
+        for text in [&plan.title, &plan.description, &plan.page_url, &plan.dir] {
+            field(text);
+        }
+        for p in &plan.posts {
+            field(&p.title);
+            field(&p.url);
+            field(&p.date.to_rfc3339());
+        }
+        field("");
+    }
+    hex::encode(h.finalize())
 }
 
 /// A digest of everything a feed item shows: the post's fields and its

@@ -136,6 +136,58 @@ impl PostCache {
         })
     }
 
+    /// Splits the cache into its entries and an empty cache with the same
+    /// context and tables of tags and authors: an entry taken from the
+    /// first goes back into the second as it is ([`PostCache::carry`]),
+    /// without copying its strings or looking up its tags again.
+    pub fn take_files(self) -> (PostCache, HashMap<String, CachedFile>) {
+        let mut tables = PostCache {
+            context: self.context,
+            tags: self.tags,
+            authors: self.authors,
+            ..PostCache::default()
+        };
+        tables.tag_ids = ids(&tables.tags);
+        tables.author_ids = ids(&tables.authors);
+        (tables, self.files)
+    }
+
+    /// Puts back an entry taken by [`PostCache::take_files`] from the
+    /// cache these tables come from.
+    pub fn carry(&mut self, file: CachedFile) {
+        self.files.insert(file.post.source.clone(), file);
+    }
+
+    /// Drops the tags and authors no entry refers to any more, when they
+    /// are most of the tables (carried tables keep those of edited posts).
+    pub fn compact(&mut self) {
+        let files = || self.files.values().map(|f| &f.post);
+        let used_tags = used(self.tags.len(), files().flat_map(|p| &p.tags));
+        let used_authors = used(self.authors.len(), files().flat_map(|p| &p.authors));
+        let mostly_unused = |used: &[bool]| used.iter().filter(|u| !**u).count() * 2 > used.len();
+        if !mostly_unused(&used_tags) && !mostly_unused(&used_authors) {
+            return;
+        }
+        let (tags, authors) = (
+            std::mem::take(&mut self.tags),
+            std::mem::take(&mut self.authors),
+        );
+        self.tag_ids.clear();
+        self.author_ids.clear();
+        for file in self.files.values_mut() {
+            for i in &mut file.post.tags {
+                *i = intern(&mut self.tags, &mut self.tag_ids, tags[*i as usize].clone());
+            }
+            for i in &mut file.post.authors {
+                *i = intern(
+                    &mut self.authors,
+                    &mut self.author_ids,
+                    authors[*i as usize].clone(),
+                );
+            }
+        }
+    }
+
     pub fn insert(&mut self, post: &Post, meta: FileMeta) {
         let tags = (post.tags.iter())
             .map(|t| intern(&mut self.tags, &mut self.tag_ids, t.into()))
@@ -160,6 +212,25 @@ impl PostCache {
         let file = CachedFile { meta, post: stored };
         self.files.insert(post.source.clone(), file);
     }
+}
+
+/// Each value of `table` by its index.
+fn ids<T: Clone + Eq + std::hash::Hash>(table: &[T]) -> HashMap<T, u32> {
+    (table.iter().enumerate())
+        .map(|(i, v)| (v.clone(), i as u32))
+        .collect()
+}
+
+/// Which of `len` indexes `refs` names (an index out of range is ignored:
+/// a damaged entry is never carried, see [`PostCache::post`]).
+fn used<'a>(len: usize, refs: impl Iterator<Item = &'a u32>) -> Vec<bool> {
+    let mut used = vec![false; len];
+    for i in refs {
+        if let Some(u) = used.get_mut(*i as usize) {
+            *u = true;
+        }
+    }
+    used
 }
 
 /// The index of `value` in `table`, added when new.
@@ -291,9 +362,8 @@ impl From<&StoredAuthor> for Author {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_stored_post_comes_back_with_every_field() {
-        let post = Post {
+    fn sample_post() -> Post {
+        Post {
             source: "2025/01/a.md".into(),
             permalink: "/blog/a".into(),
             url: "https://x/blog/a".into(),
@@ -320,27 +390,59 @@ mod tests {
             unlisted: true,
             image: Some("./img/a.png".into()),
             body_line: 7,
-        };
-        let meta = FileMeta {
+        }
+    }
+
+    fn meta_of(post: &Post) -> FileMeta {
+        FileMeta {
             stamp: Stamp {
                 len: 1,
                 mtime_ns: 2,
             },
             hash: "h".into(),
             image: None,
-            digest: post_digest(&post),
+            digest: post_digest(post),
             problems: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_stored_post_comes_back_with_every_field() {
+        let post = sample_post();
         let mut cache = PostCache::default();
-        cache.insert(&post, meta.clone());
+        cache.insert(&post, meta_of(&post));
         let mut second = post.clone();
         second.source = "2025/01/b.md".into();
-        cache.insert(&second, meta);
-        let json = serde_json::to_string(&cache).unwrap();
-        assert_eq!(json.matches("about APIs").count(), 1, "{json}");
-        let back: PostCache = serde_json::from_str(&json).unwrap();
+        cache.insert(&second, meta_of(&second));
+        let bytes = postcard::to_allocvec(&cache).unwrap();
+        let about = bytes.windows(10).filter(|w| w == b"about APIs").count();
+        assert_eq!(about, 1, "the tag is stored once");
+        let back: PostCache = postcard::from_bytes(&bytes).unwrap();
         let back = back.post(&back.files["2025/01/a.md"]).unwrap();
         assert_eq!(format!("{back:?}"), format!("{post:?}"));
+    }
+
+    #[test]
+    fn carried_entries_keep_their_tags_and_unused_ones_are_dropped_in_time() {
+        let post = sample_post();
+        let mut last = PostCache::default();
+        last.insert(&post, meta_of(&post));
+        // A post edited again and again gets a new inline tag each time.
+        let mut edited = post.clone();
+        edited.source = "2025/01/b.md".into();
+        for i in 0..5 {
+            let (mut next, mut files) = last.take_files();
+            next.carry(files.remove("2025/01/a.md").unwrap());
+            edited.tags[0].label = format!("Tag {i}");
+            next.insert(&edited, meta_of(&edited));
+            next.compact();
+            last = next;
+        }
+        let back = last.post(&last.files["2025/01/a.md"]).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{post:?}"));
+        let back = last.post(&last.files["2025/01/b.md"]).unwrap();
+        assert_eq!(back.tags[0].label, "Tag 4");
+        assert!(last.tags.len() <= 4, "{:?}", last.tags);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
 use crate::model::Post;
 use authors::AuthorsFile;
-use cache::{FileMeta, PostCache, Stamps};
+use cache::{CachedFile, FileMeta, PostCache, Stamps};
 use confined::{Refusal, Roots};
 use discover::PostFile;
 use frontmatter::FrontMatter;
@@ -60,7 +60,7 @@ pub fn load(config: &BlogConfig) -> Blog {
 /// What [`load_cached`] reuses from the last build: its posts, and the
 /// stamps of the blog's files taken before this build reads any.
 pub struct Reuse<'a> {
-    pub cache: &'a PostCache,
+    pub cache: PostCache,
     pub stamps: &'a Stamps,
 }
 
@@ -97,26 +97,34 @@ pub fn load_cached(config: &BlogConfig, reuse: Option<Reuse>) -> (Blog, PostCach
         authors_route: config.blog_route("/authors"),
     };
     let files = discover::post_files(&config.source, &cx.roots, &mut problems);
-    let results: Vec<(Option<Post>, Vec<Diagnostic>, Option<FileMeta>)> = files
-        .par_iter()
+    // The entries of unchanged files move from the last cache to the next,
+    // which keeps the last one's tables of tags and authors.
+    let stamps = reuse.as_ref().map(|r| r.stamps);
+    let (mut next, mut last) = match reuse {
+        Some(r) => r.cache.take_files(),
+        None => Default::default(),
+    };
+    let kept: Vec<Option<CachedFile>> = (files.iter())
         .map(|f| {
-            let reused = reuse.as_ref().and_then(|r| {
-                let entry = r.cache.files.get(&f.relative)?;
-                let post = entry
-                    .meta
-                    .holds(&f.path, r.stamps)
-                    .then(|| r.cache.post(entry));
-                Some((post??, entry))
-            });
-            if let Some((post, entry)) = reused {
+            let entry = last.remove(&f.relative)?;
+            stamps
+                .is_some_and(|s| entry.meta.holds(&f.path, s))
+                .then_some(entry)
+        })
+        .collect();
+    crate::memory::drop_aside(last);
+    let tables = &next;
+    let results: Vec<(Option<Post>, Vec<Diagnostic>, Entry)> = (files.par_iter())
+        .zip(kept)
+        .map(|(f, kept)| {
+            if let Some((post, entry)) = kept.and_then(|e| Some((tables.post(&e)?, e))) {
                 return (
                     Some(post),
                     entry.meta.problems.clone(),
-                    Some(entry.meta.clone()),
+                    Entry::Kept(Box::new(entry)),
                 );
             }
             let (post, diags, read) = read_post(&cx, f);
-            let stamps = reuse.as_ref().map(|r| r.stamps);
             let entry = match (&post, read, stamps.and_then(|s| s.get(&f.path))) {
                 (Some(p), Read::Stable(hash), Some(stamp)) => Some(FileMeta {
                     stamp: *stamp,
@@ -132,22 +140,34 @@ pub fn load_cached(config: &BlogConfig, reuse: Option<Reuse>) -> (Blog, PostCach
                 }),
                 _ => None,
             };
-            (post, diags, entry)
+            (post, diags, entry.map_or(Entry::None, Entry::Read))
         })
         .collect();
     let mut posts = Vec::with_capacity(results.len());
-    let mut next = PostCache::default();
     for (post, mut diags, entry) in results {
         problems.append(&mut diags);
-        if let (Some(p), Some(meta)) = (&post, entry) {
-            next.insert(p, meta);
+        match (&post, entry) {
+            (_, Entry::Kept(file)) => next.carry(*file),
+            (Some(p), Entry::Read(meta)) => next.insert(p, meta),
+            _ => {}
         }
         posts.extend(post);
     }
+    next.compact();
     reject_duplicate_permalinks(&mut posts, &mut problems, &config.source);
     // Docusaurus sorts by date, newest first; equal dates keep file order.
     posts.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.source.cmp(&b.source)));
     (Blog { posts, problems }, next)
+}
+
+/// What the next cache gets of one post file.
+enum Entry {
+    /// The last cache's entry, the file being as it was (boxed: an entry
+    /// is large, and most are kept).
+    Kept(Box<CachedFile>),
+    /// The file was read now and may be cached.
+    Read(FileMeta),
+    None,
 }
 
 /// Two files with one URL would overwrite each other's page; Docusaurus fails

@@ -93,6 +93,29 @@ fn a_rebuild_after_a_one_post_edit_writes_what_a_full_build_writes() {
 }
 
 #[test]
+fn the_feeds_index_and_opml_follow_a_retitled_post_and_come_back_when_removed() {
+    let blog = blog();
+    build(&blog, &[]);
+    let text = std::fs::read_to_string(blog.blog().join("2025/10/3-linker.md")).unwrap();
+    // A body edit leaves the lists as they are; a removed index comes back.
+    edit(&blog, "2025/10/3-linker.md", &text.replace("Zie", "Kijk"));
+    std::fs::remove_file(blog.out().join("index.html")).unwrap();
+    let after = build(&blog, &[]);
+    assert_same(&after, &full_build(&blog));
+    // A new title is in the index page's latest posts.
+    let retitled = text.replace("# Verwijzer", "# Nieuwe verwijzer");
+    edit(
+        &blog,
+        "2025/10/3-linker.md",
+        &format!("---\ntitle: Nieuw & anders\n{}", &retitled[4..]),
+    );
+    let after = build(&blog, &[]);
+    let index = String::from_utf8(after["index.html"].clone()).unwrap();
+    assert!(index.contains("Nieuw &amp; anders"), "{index}");
+    assert_same(&after, &full_build(&blog));
+}
+
+#[test]
 fn a_post_whose_link_target_moved_links_to_the_new_page_though_its_file_did_not_change() {
     let blog = blog();
     let before = build(&blog, &[]);
@@ -193,6 +216,14 @@ fn a_damaged_build_cache_costs_time_not_correctness() {
     let again = build(&blog, &[]);
     assert!(atom(&again).contains("Lees"));
     assert_same(&again, &full_build(&blog));
+
+    // A cache cut off halfway (a full disk) is no cache either.
+    let bytes = std::fs::read(&cache).unwrap();
+    std::fs::write(&cache, &bytes[..bytes.len() / 2]).unwrap();
+    edit(&blog, "2025/10/3-linker.md", &text.replace("Zie", "Open"));
+    let cut = build(&blog, &[]);
+    assert!(atom(&cut).contains("Open"));
+    assert_same(&cut, &full_build(&blog));
 }
 
 /// A blog with a state and one email subscriber (to a file outbox: no
