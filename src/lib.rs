@@ -8,7 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod feeds;
-pub(crate) mod memory;
+pub mod memory;
 pub mod model;
 pub mod net;
 pub mod notify;

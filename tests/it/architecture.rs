@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("templates", 1),
     ("config", 0),
     ("diag", 0),
+    ("memory", 0),
     ("model", 0),
     ("net", 0),
     ("paths", 0),
