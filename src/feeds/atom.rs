@@ -1,5 +1,7 @@
 //! Atom 1.0 (RFC 4287) for one channel, built with `atom_syndication`'s
-//! builders so escaping and element order are the crate's business, not ours.
+//! builders so escaping and element order are the crate's business, not ours
+//! – except for the entries' content, the one large part, which is escaped
+//! straight into the output (see [`splice_contents`]).
 //!
 //! Field mapping follows Docusaurus's `feed.ts` where it is right (id = the
 //! page URL, categories = tag labels) and goes further where the W3C
@@ -16,6 +18,21 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 /// Appends the channel as Atom to `out`.
 pub(super) fn write(channel: &Channel, out: &mut Vec<u8>) {
+    write_with(channel, out, Contents::Spliced);
+}
+
+/// How entries' content gets into the document.
+#[derive(Clone, Copy, PartialEq)]
+enum Contents {
+    /// Handed to the crate, which escapes a copy of each (kept to check
+    /// that splicing gives the same bytes).
+    #[cfg_attr(not(test), allow(dead_code))]
+    ThroughTheCrate,
+    /// A marker handed to the crate, replaced afterwards.
+    Spliced,
+}
+
+fn write_with(channel: &Channel, out: &mut Vec<u8>, contents: Contents) {
     let mut links = vec![
         link(&channel.page_url, "alternate", Some("text/html")),
         // The validator checks that the self link is where the file is served.
@@ -70,7 +87,14 @@ pub(super) fn write(channel: &Channel, out: &mut Vec<u8>) {
                 .items
                 .iter()
                 .zip(&updates)
-                .map(|(item, updated)| entry(item, *updated))
+                .enumerate()
+                .map(|(i, (item, updated))| {
+                    let content = match contents {
+                        Contents::ThroughTheCrate => xml_safe(item.content_html).into_owned(),
+                        Contents::Spliced => marker(i),
+                    };
+                    entry(item, *updated, content)
+                })
                 .collect::<Vec<_>>(),
         )
         .build();
@@ -79,10 +103,74 @@ pub(super) fn write(channel: &Channel, out: &mut Vec<u8>) {
         write_document_declaration: true,
         indent_size: Some(2),
     };
-    let out = feed
-        .write_with_config(out, config)
+    if contents == Contents::ThroughTheCrate {
+        let out = feed
+            .write_with_config(out, config)
+            .expect("writing Atom into a Vec<u8> cannot fail");
+        out.push(b'\n');
+        return;
+    }
+    let skeleton = feed
+        .write_with_config(
+            Vec::with_capacity(4096 + 2048 * channel.items.len()),
+            config,
+        )
         .expect("writing Atom into a Vec<u8> cannot fail");
+    splice_contents(&skeleton, channel, out);
     out.push(b'\n');
+}
+
+/// The content `atom_syndication` is given for entry `i`: text it writes
+/// as it is (private-use characters and hex digits need no escaping), with
+/// a number no post can foresee, drawn once per process.
+fn marker(i: usize) -> String {
+    static NONCE: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
+        use std::hash::{BuildHasher, Hasher};
+        std::hash::RandomState::new().build_hasher().finish()
+    });
+    format!("\u{E000}{:016x}:{i}\u{E000}", *NONCE)
+}
+
+/// Copies the crate's document to `out` with each entry's marker replaced
+/// by the entry's content, escaped as the crate escapes text. The crate
+/// would copy each post's HTML (already copied once by `xml_safe`) into an
+/// owned string and escape it into another: Atom cost almost three times
+/// RSS, and the content is most of a feed's bytes.
+fn splice_contents(skeleton: &[u8], channel: &Channel, out: &mut Vec<u8>) {
+    let mut rest = skeleton;
+    for (i, item) in channel.items.iter().enumerate() {
+        let marker = marker(i);
+        // Markers come in entry order, after everything else the entry
+        // shows (a title cannot hold a marker: the nonce is not known).
+        let at = memchr::memmem::find(rest, marker.as_bytes())
+            .expect("atom_syndication writes every entry's content");
+        out.extend_from_slice(&rest[..at]);
+        escape_text(&xml_safe(item.content_html), out);
+        rest = &rest[at + marker.len()..];
+    }
+    out.extend_from_slice(rest);
+}
+
+/// Appends `text` escaped as quick-xml escapes text (`escape::escape`):
+/// the five characters XML predefines, nothing else.
+fn escape_text(text: &str, out: &mut Vec<u8>) {
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + bytes.len() / 4);
+    let mut start = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        let entity: &[u8] = match b {
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'&' => b"&amp;",
+            b'\'' => b"&apos;",
+            b'"' => b"&quot;",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(entity);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
 }
 
 /// The W3C validator warns when two entries share an `updated` value, which
@@ -104,7 +192,7 @@ fn distinct_updates(items: &[Item]) -> Vec<DateTime<Utc>> {
     out
 }
 
-fn entry(item: &Item, updated: DateTime<Utc>) -> Entry {
+fn entry(item: &Item, updated: DateTime<Utc>, content: String) -> Entry {
     let post = item.post;
     let date = post.date.fixed_offset();
 
@@ -151,7 +239,7 @@ fn entry(item: &Item, updated: DateTime<Utc>) -> Entry {
         .content(
             ContentBuilder::default()
                 .content_type("html".to_owned())
-                .value(xml_safe(item.content_html).into_owned())
+                .value(content)
                 .build(),
         )
         .build()
@@ -173,6 +261,48 @@ mod tests {
 
     fn render(channel: &Channel) -> Vec<u8> {
         render_any(channel, Format::Atom)
+    }
+
+    #[test]
+    fn spliced_contents_are_the_bytes_the_crate_writes_itself() {
+        let posts = posts();
+        let mut channel = channel(&posts, ChannelKind::Blog);
+        // Text that looks like a marker is content like any other.
+        let lookalike = format!("<p>{}</p>", marker(0).replace(char::is_alphanumeric, "0"));
+        let own_marker = marker(1);
+        channel.items[0].content_html = &lookalike;
+        channel.items[1].content_html = &own_marker;
+        let mut spliced = Vec::new();
+        write_with(&channel, &mut spliced, Contents::Spliced);
+        let mut crate_only = Vec::new();
+        write_with(&channel, &mut crate_only, Contents::ThroughTheCrate);
+        assert_eq!(
+            String::from_utf8(spliced.clone()).unwrap(),
+            String::from_utf8(crate_only).unwrap()
+        );
+        let feed = parse(&spliced);
+        let content = |i: usize| feed.entries[i].content.as_ref().unwrap().body.clone();
+        assert_eq!(content(0).as_deref(), Some(lookalike.as_str()));
+        assert_eq!(content(1).as_deref(), Some(own_marker.as_str()));
+        assert_eq!(content(2).as_deref(), Some(&*xml_safe(HTML[2])));
+    }
+
+    #[test]
+    fn text_is_escaped_exactly_as_quick_xml_escapes_it() {
+        let cases = [
+            "",
+            "plain",
+            r#"<p class="a" title='b'>x &amp; y > z</p>"#,
+            r#"&&&<<<>>>'''"""#,
+            "\u{E000}é ✓ 𝄞 <b>",
+            "trailing <",
+        ];
+        for text in cases {
+            let mut ours = Vec::new();
+            escape_text(text, &mut ours);
+            let theirs = quick_xml::escape::escape(text);
+            assert_eq!(String::from_utf8(ours).unwrap(), theirs, "{text:?}");
+        }
     }
 
     fn parse(bytes: &[u8]) -> feed_rs::model::Feed {
