@@ -140,8 +140,8 @@ fn splice_contents(skeleton: &[u8], channel: &Channel, out: &mut Vec<u8>) {
     let mut rest = skeleton;
     for (i, item) in channel.items.iter().enumerate() {
         let marker = marker(i);
-        // Markers come in entry order, after everything else the entry
-        // shows (a title cannot hold a marker: the nonce is not known).
+        // Markers come in entry order, and nothing else in the document
+        // holds one: no post can know the nonce.
         let at = memchr::memmem::find(rest, marker.as_bytes())
             .expect("atom_syndication writes every entry's content");
         out.extend_from_slice(&rest[..at]);
