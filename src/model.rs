@@ -2,6 +2,8 @@
 //! front matter, file name, `tags.yml` and `authors.yml` have been resolved.
 //! Nothing here touches the file system; the loader in `posts/` fills it.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -78,8 +80,10 @@ pub struct Post {
     pub title: String,
     /// Front matter `description`, verbatim (Docusaurus keeps the trailing newline).
     pub description: Option<String>,
-    pub tags: Vec<Tag>,
-    pub authors: Vec<Author>,
+    /// Shared: a blog's posts name the same few tags and authors, and a
+    /// rebuild takes thousands of posts from its cache.
+    pub tags: Vec<Arc<Tag>>,
+    pub authors: Vec<Arc<Author>>,
     pub draft: bool,
     pub unlisted: bool,
     /// Front matter `image`, as written (relative, site-absolute or a URL).

@@ -165,20 +165,21 @@ fn author_key(author: &Author) -> Option<String> {
 mod tests {
     use super::*;
     use crate::feeds::test_support::posts;
+    use std::sync::Arc;
 
     fn config() -> BlogConfig {
         let toml = "title = \"T\"\nsite_url = \"https://example.org\"\nsource = \"blog\"\noutput = \"out\"\nby_tag = true\nby_author = false\n";
         crate::config::parse(toml, std::path::Path::new("/srv/feeds/t.toml")).unwrap()
     }
 
-    fn tag(slug: &str) -> Tag {
-        Tag {
+    fn tag(slug: &str) -> Arc<Tag> {
+        Arc::new(Tag {
             key: slug.into(),
             label: slug.into(),
             permalink: format!("/blog/tags/{slug}"),
             description: None,
             inline: false,
-        }
+        })
     }
 
     #[test]

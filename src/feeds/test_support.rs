@@ -2,6 +2,8 @@
 //! them exercise every optional field (images, summaries, several or no
 //! authors, markup and XML-hostile text), and a channel over them.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::{Channel, ChannelKind, Item};
@@ -21,23 +23,23 @@ fn date(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).single().unwrap()
 }
 
-fn tag(label: &str, slug: &str) -> Tag {
-    Tag {
+fn tag(label: &str, slug: &str) -> Arc<Tag> {
+    Arc::new(Tag {
         key: slug.into(),
         label: label.into(),
         permalink: format!("/blog/tags/{slug}"),
         description: None,
         inline: false,
-    }
+    })
 }
 
-fn author(key: Option<&str>, name: &str, email: Option<&str>) -> Author {
-    Author {
+fn author(key: Option<&str>, name: &str, email: Option<&str>) -> Arc<Author> {
+    Arc::new(Author {
         key: key.map(Into::into),
         name: Some(name.into()),
         email: email.map(Into::into),
         ..Author::default()
-    }
+    })
 }
 
 fn post(slug: &str, date: DateTime<Utc>, title: &str) -> Post {

@@ -205,6 +205,7 @@ mod tests {
     use crate::config::subscribers::{Digest, Language, Target};
     use crate::model::{Author, Tag};
     use chrono::TimeZone;
+    use std::sync::Arc;
 
     fn date(y: i32, m: u32, d: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()
@@ -226,19 +227,21 @@ mod tests {
             description: None,
             tags: tags
                 .iter()
-                .map(|(k, l)| Tag {
-                    key: k.to_string(),
-                    label: l.to_string(),
-                    permalink: format!("/blog/tags/{k}"),
-                    description: None,
-                    inline: false,
+                .map(|(k, l)| {
+                    Arc::new(Tag {
+                        key: k.to_string(),
+                        label: l.to_string(),
+                        permalink: format!("/blog/tags/{k}"),
+                        description: None,
+                        inline: false,
+                    })
                 })
                 .collect(),
-            authors: vec![Author {
+            authors: vec![Arc::new(Author {
                 key: Some(author.into()),
                 name: Some(author.to_uppercase()),
                 ..Author::default()
-            }],
+            })],
             draft: false,
             unlisted: false,
             image: None,

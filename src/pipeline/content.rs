@@ -112,7 +112,7 @@ impl<'a> Renderer<'a> {
         // Read again here rather than kept from loading: only shown posts
         // need their text. A file that vanished since is reported, and the
         // item keeps its title and summary.
-        let body = posts::read_body(self.config, post).unwrap_or_else(|d| {
+        let body = posts::read_body_in(self.config, &self.roots, post).unwrap_or_else(|d| {
             warnings.push(d);
             String::new()
         });

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -72,6 +73,12 @@ pub struct PostCache {
     tags: Vec<StoredTag>,
     authors: Vec<StoredAuthor>,
     pub files: HashMap<String, CachedFile>,
+    /// The tables as the model's values, shared by the posts taken from
+    /// the cache (filled by [`PostCache::take_files`]).
+    #[serde(skip)]
+    shared_tags: Vec<Arc<Tag>>,
+    #[serde(skip)]
+    shared_authors: Vec<Arc<Author>>,
     #[serde(skip)]
     tag_ids: HashMap<StoredTag, u32>,
     #[serde(skip)]
@@ -115,11 +122,8 @@ impl PostCache {
     /// this cache does not have (a damaged file).
     pub fn post(&self, file: &CachedFile) -> Option<Post> {
         let p = &file.post;
-        let tags = p
-            .tags
-            .iter()
-            .map(|i| self.tags.get(*i as usize).map(Tag::from));
-        let authors = (p.authors.iter()).map(|i| self.authors.get(*i as usize).map(Author::from));
+        let tags = (p.tags.iter()).map(|i| shared(&self.shared_tags, &self.tags, *i));
+        let authors = (p.authors.iter()).map(|i| shared(&self.shared_authors, &self.authors, *i));
         Some(Post {
             source: p.source.clone(),
             permalink: p.permalink.clone(),
@@ -149,6 +153,10 @@ impl PostCache {
         };
         tables.tag_ids = ids(&tables.tags);
         tables.author_ids = ids(&tables.authors);
+        tables.shared_tags = tables.tags.iter().map(|t| Arc::new(t.into())).collect();
+        tables.shared_authors = (tables.authors.iter())
+            .map(|a| Arc::new(a.into()))
+            .collect();
         (tables, self.files)
     }
 
@@ -174,6 +182,9 @@ impl PostCache {
         );
         self.tag_ids.clear();
         self.author_ids.clear();
+        // Indexes change: posts made from here on make their own values.
+        self.shared_tags.clear();
+        self.shared_authors.clear();
         for file in self.files.values_mut() {
             for i in &mut file.post.tags {
                 *i = intern(&mut self.tags, &mut self.tag_ids, tags[*i as usize].clone());
@@ -190,10 +201,10 @@ impl PostCache {
 
     pub fn insert(&mut self, post: &Post, meta: FileMeta) {
         let tags = (post.tags.iter())
-            .map(|t| intern(&mut self.tags, &mut self.tag_ids, t.into()))
+            .map(|t| intern(&mut self.tags, &mut self.tag_ids, (&**t).into()))
             .collect();
         let authors = (post.authors.iter())
-            .map(|a| intern(&mut self.authors, &mut self.author_ids, a.into()))
+            .map(|a| intern(&mut self.authors, &mut self.author_ids, (&**a).into()))
             .collect();
         let stored = StoredPost {
             source: post.source.clone(),
@@ -212,6 +223,12 @@ impl PostCache {
         let file = CachedFile { meta, post: stored };
         self.files.insert(post.source.clone(), file);
     }
+}
+
+/// The model's value of entry `i` of a table, shared when `shared` has it.
+fn shared<S, T: for<'a> From<&'a S>>(shared: &[Arc<T>], table: &[S], i: u32) -> Option<Arc<T>> {
+    let i = i as usize;
+    (shared.get(i).cloned()).or_else(|| table.get(i).map(|v| Arc::new(T::from(v))))
 }
 
 /// Each value of `table` by its index.
@@ -370,14 +387,14 @@ mod tests {
             date: DateTime::<Utc>::UNIX_EPOCH,
             title: "A".into(),
             description: Some("d\n".into()),
-            tags: vec![Tag {
+            tags: vec![Arc::new(Tag {
                 key: "api".into(),
                 label: "API".into(),
                 permalink: "/blog/tags/api".into(),
                 description: Some("about APIs".into()),
                 inline: true,
-            }],
-            authors: vec![Author {
+            })],
+            authors: vec![Arc::new(Author {
                 key: Some("jan".into()),
                 name: Some("Jan".into()),
                 title: Some("t".into()),
@@ -385,7 +402,7 @@ mod tests {
                 email: Some("j@x.nl".into()),
                 image_url: Some("/j.png".into()),
                 page: Some("/blog/authors/jan".into()),
-            }],
+            })],
             draft: true,
             unlisted: true,
             image: Some("./img/a.png".into()),
@@ -433,7 +450,7 @@ mod tests {
         for i in 0..5 {
             let (mut next, mut files) = last.take_files();
             next.carry(files.remove("2025/01/a.md").unwrap());
-            edited.tags[0].label = format!("Tag {i}");
+            Arc::make_mut(&mut edited.tags[0]).label = format!("Tag {i}");
             next.insert(&edited, meta_of(&edited));
             next.compact();
             last = next;

@@ -15,6 +15,7 @@ mod yaml;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -383,8 +384,8 @@ fn parse_post(
         date,
         title,
         description: fm.description.clone(),
-        tags: post_tags,
-        authors: post_authors,
+        tags: post_tags.into_iter().map(Arc::new).collect(),
+        authors: post_authors.into_iter().map(Arc::new).collect(),
         draft: fm.draft.unwrap_or(false),
         unlisted: fm.unlisted.unwrap_or(false),
         image: fm.image.as_ref().map(|i| i.value.clone()),
@@ -409,8 +410,14 @@ fn refused_local_image(cx: &Context, post: &Path, image: &str) -> Option<Refusal
 /// matter, with the `# Title` that gave the title blanked out.
 /// Only a regular file inside the blog folder is read (see `confined`).
 pub fn read_body(config: &BlogConfig, post: &Post) -> Result<String, Diagnostic> {
+    read_body_in(config, &Roots::of_blog(config), post)
+}
+
+/// [`read_body`] with the blog's [`Roots`] at hand (a build reads thousands
+/// of bodies, and finding the roots costs a real path each).
+pub fn read_body_in(config: &BlogConfig, roots: &Roots, post: &Post) -> Result<String, Diagnostic> {
     let path = config.source.join(&post.source);
-    let text = read_text(&path, Some(&Roots::of_blog(config)))?;
+    let text = read_text(&path, Some(roots))?;
     let split = frontmatter::split(&text)
         .map_err(|line| Diagnostic::error(&path, "front matter is no longer closed").at(line, 1))?;
     Ok(frontmatter::take_content_title(split.body).1)

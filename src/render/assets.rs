@@ -55,8 +55,7 @@ impl Assets {
             return Ok(self.url_of(name));
         }
         // Read and hash outside the lock: other threads keep rendering.
-        let real = self.roots.resolve(abs_path)?;
-        let bytes = self.roots.read(&real)?;
+        let (real, bytes) = self.roots.read_located(abs_path)?;
         let name = public_name(abs_path, &bytes);
         let mut inner = self.lock();
         inner.files.entry(name.clone()).or_insert(real);
