@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// A tag as Docusaurus resolves it: a key from `tags.yml` (or an inline label)
 /// with its display label and the permalink of its tag page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Tag {
     /// The key used in front matter (`api`), or the inline label itself.
     #[serde(skip)]
@@ -38,7 +38,7 @@ impl Tag {
 
 /// An author, from `authors.yml`, inline front matter, or the legacy
 /// single-author fields.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Author {
     /// The `authors.yml` key; `None` for inline authors.
     pub key: Option<String>,

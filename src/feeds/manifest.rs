@@ -3,7 +3,7 @@
 //! holds, and the problems it reported. An unchanged blog is then not read
 //! again: the next build repeats the problems and stops.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -182,7 +182,7 @@ pub fn fingerprint(config: &BlogConfig) -> std::io::Result<(String, Stamps)> {
         (e.into_path(), stamp)
     }));
     files.par_sort_unstable();
-    let mut stamps = HashMap::with_capacity(files.len());
+    let mut stamps = crate::memory::fast_map(files.len());
     let mut others = Sha256::new();
     for (f, stamp) in files {
         let name = f.as_os_str().as_encoded_bytes();
@@ -204,7 +204,7 @@ pub fn fingerprint(config: &BlogConfig) -> std::io::Result<(String, Stamps)> {
         }
         hasher.update([0]);
     }
-    let others = hex::encode(others.finalize());
+    let others = others.finalize().into();
     Ok((hex::encode(hasher.finalize()), Stamps::new(stamps, others)))
 }
 

@@ -8,7 +8,8 @@
 //! file system). Skipping unchanged files keeps their mtime, so `ETag` and
 //! `Last-Modified` stay put and conditional requests from readers get 304s.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
+use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
@@ -56,6 +57,25 @@ impl OutputDir {
         Ok(true)
     }
 
+    /// The names of the regular files directly in folder `rel` (none when
+    /// it is missing): one listing instead of a stat per file, for the
+    /// thousands of images in `assets/`. A link is not a regular file.
+    pub fn regular_files_in(&self, rel: &str) -> io::Result<HashSet<OsString>> {
+        let entries = match fs::read_dir(self.target(rel)?) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(HashSet::new()),
+            Err(e) => return Err(e),
+        };
+        let mut names = HashSet::new();
+        for entry in entries {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                names.insert(entry.file_name());
+            }
+        }
+        Ok(names)
+    }
+
     /// Copies `from` atomically unless the target already exists with the
     /// same size: assets have content-hashed names, so same name and size
     /// means same file. Returns `Ok(true)` when it copied. `from` must be a
@@ -90,7 +110,8 @@ impl OutputDir {
             Err(e) => return Err(e),
         }
         let size = source.metadata()?.len();
-        match fs::metadata(&target) {
+        // Not following a link: one in the file's place is replaced.
+        match fs::symlink_metadata(&target) {
             Ok(meta) if meta.is_file() && meta.len() == size => return Ok(false),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -135,17 +156,19 @@ impl OutputDir {
         let walk = WalkDir::new(&self.root).min_depth(1).into_iter();
         for entry in walk {
             let entry = entry?;
+            // The name first: this runs over every file of the output.
+            let name = entry.file_name().to_str().unwrap_or_default();
+            if !(name.starts_with(TEMP_PREFIX)
+                && name.ends_with(TEMP_SUFFIX)
+                && entry.file_type().is_file())
+            {
+                continue;
+            }
             let Some(rel) = rel_string(&self.root, entry.path()) else {
                 continue; // not UTF-8, so not a name we write
             };
-            let name = rel.rsplit('/').next().unwrap_or(&rel);
-            if entry.file_type().is_file()
-                && name.starts_with(TEMP_PREFIX)
-                && name.ends_with(TEMP_SUFFIX)
-            {
-                fs::remove_file(entry.path())?;
-                removed.push(rel);
-            }
+            fs::remove_file(entry.path())?;
+            removed.push(rel);
         }
         removed.sort();
         for rel in &removed {

@@ -9,21 +9,21 @@
 //! and a build with `--force` ignores it. What a build writes does not depend
 //! on what it found here (`tests/it/incremental.rs` checks byte for byte).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
-use crate::posts::cache::{PostCache, Stamp};
+use crate::memory::FastMap;
+use crate::posts::cache::{Digest, PostCache, Stamp};
 
 /// The cache is postcard, not JSON: a 10,000-post blog's cache is read and
 /// written on every rebuild, and JSON cost a third of a one-post edit. The
 /// format is not self-describing, so the first bytes say which layout
 /// follows; a cache of another layout is an empty one.
-const CACHE_MAGIC: &[u8] = b"postbode build cache 2\n";
+const CACHE_MAGIC: &[u8] = b"postbode build cache 3\n";
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct BuildCache {
@@ -32,26 +32,27 @@ pub struct BuildCache {
     pub context: String,
     pub posts: PostCache,
     /// By post source path.
-    pub renders: HashMap<String, RenderRecord>,
+    pub renders: FastMap<String, RenderRecord>,
     /// Digest of the inputs of each feed file and its size, by its path in
     /// the output.
-    pub feeds: HashMap<String, (String, u64)>,
+    pub feeds: FastMap<String, (Digest, u64)>,
 }
 
 /// One rendered post: what its HTML depended on, a digest of what came
 /// out, and what it reported and published.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RenderRecord {
-    /// SHA-256 of the post file.
-    pub file_hash: String,
+    /// SHA-256 of the post file; `None` for a post not cached, whose
+    /// record only lives for this build.
+    pub file_hash: Option<Digest>,
     /// Digest of the stamps of every file in the blog folder that is not a
     /// post (images): an image the post names may have appeared, changed
     /// or gone.
-    pub files_digest: String,
+    pub files_digest: Digest,
     /// Every link to a post file the renderer asked about, with its answer.
     pub links: Vec<(PathBuf, Option<String>)>,
     /// Digest of the HTML, summary and image URL.
-    pub output: String,
+    pub output: Digest,
     pub warnings: Vec<Diagnostic>,
     /// `(public name, real path)` of each file it published under `assets/`.
     pub assets: Vec<(String, PathBuf)>,
@@ -197,7 +198,7 @@ impl Pack {
 
     /// Rewrites the pack with only the entries `records` refer to, when
     /// they are less than half of it.
-    pub fn compact(self, records: &mut HashMap<String, RenderRecord>) {
+    pub fn compact(self, records: &mut FastMap<String, RenderRecord>) {
         let live: u64 = records.values().filter_map(|r| r.at).map(|at| at.1).sum();
         let size = std::fs::metadata(&self.path).map_or(0, |m| m.len());
         if size <= 2 * live + (1 << 20) {

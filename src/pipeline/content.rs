@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
+
+use crate::posts::cache::Digest;
 
 use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
@@ -63,7 +65,7 @@ pub struct Rendered {
 
 impl Rendered {
     /// A digest of what feeds show of this post's content.
-    pub fn digest(&self) -> String {
+    pub fn digest(&self) -> Digest {
         content_digest(
             &self.html,
             self.summary.as_deref(),
@@ -72,7 +74,7 @@ impl Rendered {
     }
 }
 
-pub fn content_digest(html: &str, summary: Option<&str>, image_url: Option<&str>) -> String {
+pub fn content_digest(html: &str, summary: Option<&str>, image_url: Option<&str>) -> Digest {
     let mut h = Sha256::new();
     for part in [Some(html), summary, image_url] {
         match part {
@@ -84,7 +86,7 @@ pub fn content_digest(html: &str, summary: Option<&str>, image_url: Option<&str>
             None => h.update([0]),
         }
     }
-    hex::encode(h.finalize())
+    h.finalize().into()
 }
 
 impl<'a> Renderer<'a> {

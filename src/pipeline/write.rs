@@ -8,14 +8,15 @@
 use std::collections::{BTreeSet, HashMap};
 
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
 use crate::feeds::channels::{ChannelPlan, plan_channels};
 use crate::feeds::{self, Channel, Format, Item, OutputDir};
+use crate::memory::FastMap;
 use crate::model::Post;
-use crate::posts::cache::{Stamps, post_digest};
+use crate::posts::cache::{Digest, Stamps, post_digest};
 
 use super::cache::{BuildCache, Pack, Parts, RenderRecord};
 
@@ -75,19 +76,13 @@ pub fn write_feeds(
     // A post whose inputs are as its record says renders as it did then.
     let renderer = Renderer::new(config, posts);
     let files_digest = &stamps.others;
-    let file_hash = |p: &Post| {
-        cache
-            .posts
-            .files
-            .get(&p.source)
-            .map(|f| f.meta.hash.as_str())
-    };
+    let file_hash = |p: &Post| cache.posts.files.get(&p.source).map(|f| f.meta.hash);
     let mut records = std::mem::take(&mut cache.renders);
     let dirty: Vec<&Post> = shown
         .iter()
         .filter(|p| {
             let holds = records.get(&p.source).is_some_and(|record| {
-                file_hash(p) == Some(record.file_hash.as_str())
+                file_hash(p).is_some_and(|hash| record.file_hash == Some(hash))
                     && record.files_digest == *files_digest
                     && (record.links.iter()).all(|(path, url)| renderer.index.url_for(path) == *url)
             });
@@ -111,9 +106,9 @@ pub fn write_feeds(
         let at = pack.append(&parts)?;
         for ((p, r), at) in batch.iter().zip(done).zip(at) {
             let record = RenderRecord {
-                // Empty for a post that is not cached: dropped at the end.
-                file_hash: file_hash(p).unwrap_or_default().to_owned(),
-                files_digest: files_digest.clone(),
+                // None for a post that is not cached: dropped at the end.
+                file_hash: file_hash(p),
+                files_digest: *files_digest,
                 output: r.digest(),
                 links: r.links,
                 warnings: r.warnings,
@@ -135,12 +130,14 @@ pub fn write_feeds(
         .into_iter()
         .map(|(name, from)| (format!("assets/{name}"), from))
         .collect();
+    let present = out.regular_files_in("assets")?;
     let copied: Vec<bool> = assets
         .par_iter()
         .map(|(rel, from)| {
             // Names carry a hash of the content: one the last build wrote
             // and that is still there is this file.
-            if written_before.contains(rel) && config.output.join(rel).is_file() {
+            let name = rel.strip_prefix("assets/").map(std::ffi::OsStr::new);
+            if written_before.contains(rel) && name.is_some_and(|n| present.contains(n)) {
                 return Ok(false);
             }
             out.copy_if_missing(rel, from)
@@ -149,12 +146,12 @@ pub fn write_feeds(
     let mut count = copied.iter().filter(|c| **c).count();
     let asset_files: Vec<String> = assets.into_iter().map(|(rel, _)| rel).collect();
     phase("assets copied");
-    let outputs: HashMap<&str, String> = shown
+    let outputs: HashMap<&str, Digest> = shown
         .par_iter()
         .map(|p| {
             let src = p.source.as_str();
             let post = match cache.posts.files.get(src) {
-                Some(file) => file.meta.digest.clone(),
+                Some(file) => file.meta.digest,
                 None => post_digest(p),
             };
             (src, item_digest(&post, &records[src].output))
@@ -163,19 +160,19 @@ pub fn write_feeds(
 
     phase("item digests");
     // The feed files whose inputs changed, or that are not there as written.
-    let jobs: Vec<(String, usize, Format, String)> = plans
+    let jobs: Vec<(String, usize, Format, Digest)> = plans
         .iter()
         .enumerate()
         .flat_map(|(i, plan)| {
             let digest = channel_digest(&cache.context, plan, &outputs);
             config.formats.iter().map(move |f| {
                 let rel = feeds::feed_path(&plan.dir, *f);
-                let digest = format!("{digest}:{f:?}");
+                let digest = format_digest(&digest, *f);
                 (rel, i, *f, digest)
             })
         })
         .collect();
-    let stale: Vec<&(String, usize, Format, String)> = jobs
+    let stale: Vec<&(String, usize, Format, Digest)> = jobs
         .par_iter()
         .filter(|(rel, _, _, digest)| {
             let kept = cache.feeds.get(rel).filter(|(d, _)| d == digest);
@@ -221,19 +218,19 @@ pub fn write_feeds(
         .map(|((rel, _, _, _), _)| format!("{}/{rel}", config.feeds_url))
         .collect();
     phase("feeds serialised");
-    let mut feeds: HashMap<String, (String, u64)> = HashMap::with_capacity(jobs.len());
+    let mut feeds: FastMap<String, (Digest, u64)> = crate::memory::fast_map(jobs.len());
     for (rel, _, _, digest) in &jobs {
         if let Some(kept) = cache.feeds.remove(rel).filter(|(d, _)| d == digest) {
             feeds.insert(rel.clone(), kept);
         }
     }
     for ((rel, _, _, digest), (_, len)) in stale.iter().zip(&sizes) {
-        feeds.insert(rel.clone(), (digest.clone(), *len as u64));
+        feeds.insert(rel.clone(), (*digest, *len as u64));
     }
 
     // The records of the posts shown: warnings and assets of all, and
     // what the next build may reuse.
-    let mut renders: HashMap<String, RenderRecord> = shown
+    let mut renders: FastMap<String, RenderRecord> = shown
         .iter()
         .filter_map(|p| Some((p.source.clone(), records.remove(&p.source)?)))
         .collect();
@@ -272,7 +269,7 @@ pub fn write_feeds(
         );
         count += usize::from(out.write_if_changed("index.html", &index)?);
         for (rel, len) in [("feeds.opml", opml.len()), ("index.html", index.len())] {
-            feeds.insert(rel.to_owned(), (lists_digest.clone(), len as u64));
+            feeds.insert(rel.to_owned(), (lists_digest, len as u64));
         }
     } else {
         for rel in ["feeds.opml", "index.html"] {
@@ -286,7 +283,7 @@ pub fn write_feeds(
         tracing::info!(file = %stale, "removed a feed that no longer has posts");
     }
     // A record without a file hash was only there for this build.
-    renders.retain(|_, r| !r.file_hash.is_empty());
+    renders.retain(|_, r| r.file_hash.is_some());
     cache.renders = renders;
     cache.feeds = feeds;
     phase("index written");
@@ -379,7 +376,7 @@ fn file_len(config: &BlogConfig, rel: &str) -> Option<u64> {
 /// A digest of what the OPML list and the index page show: the build
 /// context (program, feed definition) and each channel's fields with the
 /// title, URL and date of its posts.
-fn lists_digest(context: &str, plans: &[ChannelPlan]) -> String {
+fn lists_digest(context: &str, plans: &[ChannelPlan]) -> Digest {
     let mut h = Sha256::new();
     let mut field = |text: &str| {
         h.update((text.len() as u64).to_le_bytes());
@@ -398,22 +395,29 @@ fn lists_digest(context: &str, plans: &[ChannelPlan]) -> String {
         }
         field("");
     }
-    hex::encode(h.finalize())
+    h.finalize().into()
 }
 
 /// A digest of everything a feed item shows: the post's fields and its
 /// rendered content.
-fn item_digest(post: &str, output: &str) -> String {
+fn item_digest(post: &Digest, output: &Digest) -> Digest {
     let mut h = Sha256::new();
     h.update(post);
-    h.update([0]);
     h.update(output);
-    hex::encode(h.finalize())
+    h.finalize().into()
+}
+
+/// The digest of one feed file: its channel's, and its format.
+fn format_digest(channel: &Digest, format: Format) -> Digest {
+    let mut h = Sha256::new();
+    h.update(channel);
+    h.update(format.file_name());
+    h.finalize().into()
 }
 
 /// A digest of a channel's inputs: the build context (program, feed
 /// definition), the channel's own fields and its items in order.
-fn channel_digest(context: &str, plan: &ChannelPlan, items: &HashMap<&str, String>) -> String {
+fn channel_digest(context: &str, plan: &ChannelPlan, items: &HashMap<&str, Digest>) -> Digest {
     let mut h = Sha256::new();
     for field in [
         context,
@@ -427,7 +431,7 @@ fn channel_digest(context: &str, plan: &ChannelPlan, items: &HashMap<&str, Strin
         h.update(field);
     }
     for p in &plan.posts {
-        h.update(&items[p.source.as_str()]);
+        h.update(items[p.source.as_str()]);
     }
-    hex::encode(h.finalize())
+    h.finalize().into()
 }

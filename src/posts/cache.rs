@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::diag::Diagnostic;
+use crate::memory::FastMap;
 use crate::model::{Author, Post, Tag};
 
 /// Size and modification time (nanoseconds since the epoch) of a file.
@@ -43,17 +44,21 @@ impl Stamp {
     }
 }
 
+/// A SHA-256 digest, kept as bytes: a cache holds five per post, and as
+/// hex each was an allocation and twice the size.
+pub type Digest = [u8; 32];
+
 /// The stamp of every file in the blog folder, by the path the walk gave
 /// it (compared as bytes: hashing a `Path` by its components costs more).
 #[derive(Debug, Default)]
 pub struct Stamps {
-    by_path: HashMap<OsString, Stamp>,
+    by_path: FastMap<OsString, Stamp>,
     /// A digest of the stamps of the files that are not posts (images).
-    pub others: String,
+    pub others: Digest,
 }
 
 impl Stamps {
-    pub fn new(by_path: HashMap<OsString, Stamp>, others: String) -> Stamps {
+    pub fn new(by_path: FastMap<OsString, Stamp>, others: Digest) -> Stamps {
         Stamps { by_path, others }
     }
 
@@ -72,7 +77,7 @@ pub struct PostCache {
     /// kept with each of its posts); posts refer to them by index.
     tags: Vec<StoredTag>,
     authors: Vec<StoredAuthor>,
-    pub files: HashMap<String, CachedFile>,
+    pub files: FastMap<String, CachedFile>,
     /// The tables as the model's values, shared by the posts taken from
     /// the cache (filled by [`PostCache::take_files`]).
     #[serde(skip)]
@@ -96,13 +101,13 @@ pub struct CachedFile {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileMeta {
     pub stamp: Stamp,
-    /// SHA-256 of the file's bytes, hex: what the render cache is keyed by.
-    pub hash: String,
+    /// SHA-256 of the file's bytes: what the render cache is keyed by.
+    pub hash: Digest,
     /// The local front matter `image` the loader checked, with its stamp
     /// then (`None`: not in the blog folder).
     pub image: Option<(PathBuf, Option<Stamp>)>,
     /// [`post_digest`] of the post.
-    pub digest: String,
+    pub digest: Digest,
     pub problems: Vec<Diagnostic>,
 }
 
@@ -144,11 +149,12 @@ impl PostCache {
     /// context and tables of tags and authors: an entry taken from the
     /// first goes back into the second as it is ([`PostCache::carry`]),
     /// without copying its strings or looking up its tags again.
-    pub fn take_files(self) -> (PostCache, HashMap<String, CachedFile>) {
+    pub fn take_files(self) -> (PostCache, FastMap<String, CachedFile>) {
         let mut tables = PostCache {
             context: self.context,
             tags: self.tags,
             authors: self.authors,
+            files: crate::memory::fast_map(self.files.len()),
             ..PostCache::default()
         };
         tables.tag_ids = ids(&tables.tags);
@@ -265,9 +271,9 @@ fn intern<T: Clone + Eq + std::hash::Hash>(
 
 /// A digest of every field of a post (by its `Debug` form): what feeds
 /// may show of it besides its rendered content.
-pub fn post_digest(post: &Post) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(format!("{post:?}")))
+pub fn post_digest(post: &Post) -> Digest {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(format!("{post:?}")).into()
 }
 
 /// The local file a front matter `image` names, as the loader resolves it
@@ -416,7 +422,7 @@ mod tests {
                 len: 1,
                 mtime_ns: 2,
             },
-            hash: "h".into(),
+            hash: [7; 32],
             image: None,
             digest: post_digest(post),
             problems: Vec::new(),

@@ -13,7 +13,7 @@ pub mod lodash;
 pub mod tags;
 mod yaml;
 
-use std::collections::HashMap;
+use std::collections::{HashSet, hash_map};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -155,6 +155,7 @@ pub fn load_cached(config: &BlogConfig, reuse: Option<Reuse>) -> (Blog, PostCach
         posts.extend(post);
     }
     next.compact();
+    share_tags_and_authors(&mut posts);
     reject_duplicate_permalinks(&mut posts, &mut problems, &config.source);
     // Docusaurus sorts by date, newest first; equal dates keep file order.
     posts.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.source.cmp(&b.source)));
@@ -171,27 +172,52 @@ enum Entry {
     None,
 }
 
+/// One value for each distinct tag and author: every post read from its
+/// file made its own, and a 50,000-post blog holds the same few thousand
+/// some 200,000 times.
+fn share_tags_and_authors(posts: &mut [Post]) {
+    fn share<T: Eq + std::hash::Hash>(seen: &mut HashSet<Arc<T>>, value: &mut Arc<T>) {
+        match seen.get(value) {
+            Some(shared) => *value = Arc::clone(shared),
+            None => {
+                seen.insert(Arc::clone(value));
+            }
+        }
+    }
+    let (mut tags, mut authors) = (HashSet::new(), HashSet::new());
+    for post in posts {
+        post.tags.iter_mut().for_each(|t| share(&mut tags, t));
+        post.authors.iter_mut().for_each(|a| share(&mut authors, a));
+    }
+}
+
 /// Two files with one URL would overwrite each other's page; Docusaurus fails
 /// the build. We keep the first (in file order) and report the others.
 fn reject_duplicate_permalinks(posts: &mut Vec<Post>, problems: &mut Vec<Diagnostic>, root: &Path) {
     posts.sort_by(|a, b| a.source.cmp(&b.source));
-    let mut seen: HashMap<String, String> = HashMap::new();
-    posts.retain(|p| match seen.get(&p.permalink) {
-        Some(first) => {
-            problems.push(Diagnostic::error(
-                root.join(&p.source),
-                format!(
-                    "permalink {} is already used by {first}; this post is left out",
-                    p.permalink
-                ),
-            ));
-            false
+    let mut first: crate::memory::FastMap<&str, &str> = crate::memory::fast_map(posts.len());
+    let mut left_out = vec![false; posts.len()];
+    for (p, out) in posts.iter().zip(&mut left_out) {
+        match first.entry(&p.permalink) {
+            hash_map::Entry::Occupied(used) => {
+                problems.push(Diagnostic::error(
+                    root.join(&p.source),
+                    format!(
+                        "permalink {} is already used by {}; this post is left out",
+                        p.permalink,
+                        used.get()
+                    ),
+                ));
+                *out = true;
+            }
+            hash_map::Entry::Vacant(free) => {
+                free.insert(&p.source);
+            }
         }
-        None => {
-            seen.insert(p.permalink.clone(), p.source.clone());
-            true
-        }
-    });
+    }
+    drop(first);
+    let mut out = left_out.into_iter();
+    posts.retain(|_| !out.next().unwrap_or(false));
 }
 
 /// Reads a file as UTF-8, naming the line and column of the first bad byte.
@@ -218,7 +244,7 @@ pub(crate) fn read_text(path: &Path, roots: Option<&Roots>) -> Result<String, Di
 /// Whether a post read now may be cached: `Stable` with the SHA-256 of
 /// its bytes when it depends on nothing but its file (and `context`).
 enum Read {
-    Stable(String),
+    Stable(cache::Digest),
     Volatile,
 }
 
@@ -260,7 +286,7 @@ fn parse_post(
             return None;
         }
     };
-    *read = Read::Stable(hex::encode(Sha256::digest(text.as_bytes())));
+    *read = Read::Stable(Sha256::digest(text.as_bytes()).into());
     let split = match frontmatter::split(&text) {
         Ok(s) => s,
         Err(line) => {
@@ -436,3 +462,36 @@ fn join_permalink(base: &str, slug: &str) -> String {
 }
 
 type At<'a> = dyn Fn(&serde_saphyr::Location) -> (usize, usize) + 'a;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn posts_share_one_value_per_distinct_tag_and_author() {
+        let dir = tempfile::tempdir().unwrap();
+        let blog = dir.path().join("blog");
+        std::fs::create_dir_all(&blog).unwrap();
+        for (file, tags) in [
+            ("2025-01-01-a.md", "[api, open]"),
+            ("2025-01-02-b.md", "[api]"),
+            ("2025-01-03-c.md", "[open]"),
+        ] {
+            let text = format!("---\ntitle: T\ntags: {tags}\nauthor: Anna\n---\n\nText.\n");
+            std::fs::write(blog.join(file), text).unwrap();
+        }
+        let toml = "title = \"T\"\nsite_url = \"https://example.org\"\nsource = \"blog\"\noutput = \"out\"\n";
+        let config = crate::config::parse(toml, &dir.path().join("t.toml")).unwrap();
+        let posts = load(&config).posts;
+        assert_eq!(posts.len(), 3);
+        let tag = |p: &Post, label: &str| p.tags.iter().find(|t| t.label == label).cloned();
+        let api: Vec<_> = posts.iter().filter_map(|p| tag(p, "api")).collect();
+        let open: Vec<_> = posts.iter().filter_map(|p| tag(p, "open")).collect();
+        assert_eq!((api.len(), open.len()), (2, 2));
+        assert!(Arc::ptr_eq(&api[0], &api[1]));
+        assert!(Arc::ptr_eq(&open[0], &open[1]));
+        assert!(!Arc::ptr_eq(&api[0], &open[0]));
+        assert!(Arc::ptr_eq(&posts[0].authors[0], &posts[2].authors[0]));
+        assert_eq!(posts[0].authors[0].name.as_deref(), Some("Anna"));
+    }
+}

@@ -93,6 +93,40 @@ fn a_rebuild_after_a_one_post_edit_writes_what_a_full_build_writes() {
 }
 
 #[test]
+fn an_image_removed_from_the_output_or_replaced_by_a_link_is_published_again_by_an_edit_rebuild() {
+    let blog = blog();
+    let first = build(&blog, &[]);
+    let image = (first.keys())
+        .find(|k| k.starts_with("assets/p-"))
+        .expect("the linker's image is published")
+        .clone();
+    std::fs::remove_file(blog.out().join(&image)).unwrap();
+    let text = std::fs::read_to_string(blog.blog().join("2025/10/2-target.md")).unwrap();
+    edit(
+        &blog,
+        "2025/10/2-target.md",
+        &text.replace("Tekst", "Andere tekst"),
+    );
+    let after = build(&blog, &[]);
+    assert_same(&after, &full_build(&blog));
+    // A link where the image goes is replaced by the file itself.
+    let target = blog.out().join(&image);
+    std::fs::remove_file(&target).unwrap();
+    let elsewhere = blog.path().join("elsewhere.png");
+    std::fs::write(&elsewhere, b"png one").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &target).unwrap();
+    edit(
+        &blog,
+        "2025/10/2-target.md",
+        &text.replace("Tekst", "Weer andere tekst"),
+    );
+    let after = build(&blog, &[]);
+    assert_same(&after, &full_build(&blog));
+    let meta = std::fs::symlink_metadata(&target).unwrap();
+    assert!(meta.file_type().is_file(), "{image} is still a link");
+}
+
+#[test]
 fn the_feeds_index_and_opml_follow_a_retitled_post_and_come_back_when_removed() {
     let blog = blog();
     build(&blog, &[]);
