@@ -116,13 +116,23 @@ impl Roots {
 
     /// [`Roots::read`], with the real path of the file read.
     pub fn read_located(&self, path: &Path) -> Result<(PathBuf, Vec<u8>), Refusal> {
-        if let Some((real, file)) = self.open_beneath(path, Open::Read) {
+        let mut bytes = Vec::new();
+        let real = self.read_into(path, &mut bytes)?;
+        Ok((real, bytes))
+    }
+
+    /// [`Roots::read`] into `bytes` (cleared first), which a caller reading
+    /// thousands of files keeps; returns the real path of the file read.
+    pub fn read_into(&self, path: &Path, bytes: &mut Vec<u8>) -> Result<PathBuf, Refusal> {
+        bytes.clear();
+        if let Some((real, mut file)) = self.open_beneath(path, Open::Read) {
             check_type(&file.metadata()?.file_type())?;
-            return Ok((real, read_open(file)?));
+            file.read_to_end(bytes)?;
+            return Ok(real);
         }
         let real = self.resolve(path)?;
-        let bytes = read_open(open_regular(&real)?)?;
-        Ok((real, bytes))
+        open_regular(&real)?.read_to_end(bytes)?;
+        Ok(real)
     }
 
     /// The fast way to what the slow one (real path, then checks) finds:
