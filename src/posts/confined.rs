@@ -125,10 +125,16 @@ impl Roots {
     /// thousands of files keeps; returns the real path of the file read.
     pub fn read_into(&self, path: &Path, bytes: &mut Vec<u8>) -> Result<PathBuf, Refusal> {
         bytes.clear();
-        if let Some((real, mut file)) = self.open_beneath(path, Open::Read) {
+        // The type is known before the file is opened to read (opening a
+        // device may do something), and checked again on the open file.
+        let located = self.open_beneath(path, Open::Path);
+        if let Some((real, file)) = located {
             check_type(&file.metadata()?.file_type())?;
-            file.read_to_end(bytes)?;
-            return Ok(real);
+            if let Some((_, mut file)) = self.open_beneath(path, Open::Read) {
+                check_type(&file.metadata()?.file_type())?;
+                file.read_to_end(bytes)?;
+                return Ok(real);
+            }
         }
         let real = self.resolve(path)?;
         open_regular(&real)?.read_to_end(bytes)?;
@@ -150,7 +156,8 @@ impl Roots {
 enum Open {
     /// Only to know it is there, whatever it is.
     Path,
-    /// To read it, without blocking on a FIFO.
+    /// To read it, without blocking on a FIFO: only what [`Open::Path`]
+    /// found to be a regular file.
     Read,
 }
 
