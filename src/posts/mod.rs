@@ -325,9 +325,10 @@ fn with_text_buffer<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 
 thread_local! {
     /// The text of the post being read (to parse it, or for its body to
-    /// render), one buffer per thread. A fresh string per post, freed
-    /// between the small strings a post keeps, fragmented the heap: some
-    /// 5 KB of resident memory per post, 250 MB for a 50,000-post blog.
+    /// render), one buffer per thread: a build reads tens of thousands of
+    /// files, and each no longer costs a fresh allocation grown while
+    /// reading. (It does not lower the peak memory: that is the posts'
+    /// metadata, see benches/README.md.)
     static TEXT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
