@@ -230,7 +230,9 @@ fn read_text_into<'b>(
     roots: &Roots,
     bytes: &'b mut Vec<u8>,
 ) -> Result<&'b str, Diagnostic> {
-    roots.read_into(path, bytes).map_err(|e| refused(path, e))?;
+    roots
+        .read_into(path, bytes)
+        .map_err(|e| not_read(path, e))?;
     std::str::from_utf8(bytes).map_err(|e| not_utf8(path, &bytes[..e.valid_up_to()]))
 }
 
@@ -239,7 +241,7 @@ pub(crate) fn read_text(path: &Path, roots: Option<&Roots>) -> Result<String, Di
         Some(roots) => roots.read(path),
         None => confined::read_regular(path),
     };
-    let bytes = bytes.map_err(|e| refused(path, e))?;
+    let bytes = bytes.map_err(|e| not_read(path, e))?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         not_utf8(path, &e.as_bytes()[..valid])
@@ -248,7 +250,7 @@ pub(crate) fn read_text(path: &Path, roots: Option<&Roots>) -> Result<String, Di
 
 /// A file not read: an error when it could not be, a warning when it was
 /// refused (nothing is wrong with the blog's own files).
-fn refused(path: &Path, why: Refusal) -> Diagnostic {
+fn not_read(path: &Path, why: Refusal) -> Diagnostic {
     match why {
         Refusal::Io(e) => Diagnostic::error(path, format!("cannot read: {e}")),
         refused => Diagnostic::warning(path, format!("not read: {refused}")),
