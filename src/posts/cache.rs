@@ -166,6 +166,11 @@ impl PostCache {
         (tables, self.files)
     }
 
+    /// The values of the tables that posts taken from this cache share.
+    pub fn shared_values(&self) -> (&[Arc<Tag>], &[Arc<Author>]) {
+        (&self.shared_tags, &self.shared_authors)
+    }
+
     /// Puts back an entry taken by [`PostCache::take_files`] from the
     /// cache these tables come from.
     pub fn carry(&mut self, file: CachedFile) {
