@@ -224,9 +224,11 @@ async fn concurrent_runs_of_one_blog_share_the_outbox_without_claiming_a_row_twi
                     break;
                 }
                 mine.extend(batch.iter().map(|c| c.id));
+                // Sending takes time: without it, on a fast machine one run
+                // may claim the whole outbox before the others' first turn.
+                tokio::time::sleep(Duration::from_millis(2)).await;
                 let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
                 store.mark_sent_many(&ids, t0()).await.unwrap();
-                tokio::task::yield_now().await;
             }
             store.finish_run(run, t0(), "{}").await.unwrap();
             mine
