@@ -15,7 +15,7 @@ const TEMPLATE_NAME: &str = "feeds-index.html";
 const TEMPLATE: &str = include_str!("../../templates/feeds-index.html");
 
 /// How many recent posts each channel shows.
-const LATEST: usize = 5;
+pub const LATEST: usize = 5;
 
 #[derive(Serialize)]
 struct Page<'a> {

@@ -29,7 +29,7 @@ use serde::Serialize;
 use crate::model::{Author, Post};
 
 pub use crate::model::Format;
-pub use index::render_index_html;
+pub use index::{LATEST as INDEX_LATEST, render_index_html};
 pub use opml::render_opml;
 pub use output::OutputDir;
 

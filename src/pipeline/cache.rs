@@ -17,15 +17,18 @@ use sha2::{Digest as _, Sha256};
 use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
 use crate::memory::FastMap;
-use crate::posts::cache::{Digest, PostCache, Stamp};
+use crate::model::Post;
+use crate::posts::cache::{Digest, LastPosts, PostCache, PostsOnDisk, Stamp};
 
 /// The cache is postcard, not JSON: a 10,000-post blog's cache is read and
 /// written on every rebuild, and JSON cost a third of a one-post edit. The
 /// format is not self-describing, so the first bytes say which layout
 /// follows; a cache of another layout is an empty one.
-const CACHE_MAGIC: &[u8] = b"postbode build cache 3\n";
+const CACHE_MAGIC: &[u8] = b"postbode build cache 4\n";
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// What a build keeps for the next one. The posts are written with it
+/// ([`BuildCache::write`]) but not held twice: they are the build's.
+#[derive(Debug, Default)]
 pub struct BuildCache {
     /// The program, the feed definition, the tags and authors files: a
     /// cache made under other ones is not used.
@@ -36,6 +39,24 @@ pub struct BuildCache {
     /// Digest of the inputs of each feed file and its size, by its path in
     /// the output.
     pub feeds: FastMap<String, (Digest, u64)>,
+}
+
+/// [`BuildCache`] as its file holds it.
+#[derive(Deserialize)]
+struct OnDisk {
+    context: String,
+    posts: LastPosts,
+    renders: FastMap<String, RenderRecord>,
+    feeds: FastMap<String, (Digest, u64)>,
+}
+
+/// [`OnDisk`] as written, borrowed (same fields, same order).
+#[derive(Serialize)]
+struct OnDiskRef<'a> {
+    context: &'a str,
+    posts: PostsOnDisk<'a>,
+    renders: &'a FastMap<String, RenderRecord>,
+    feeds: &'a FastMap<String, (Digest, u64)>,
 }
 
 /// One rendered post: what its HTML depended on, a digest of what came
@@ -69,28 +90,44 @@ impl BuildCache {
         }
     }
 
-    /// The cache of the last build, if it was made in `context`.
-    pub fn read(path: &Path, context: &str) -> BuildCache {
+    /// The cache of the last build, if it was made in `context`, and the
+    /// posts it holds.
+    pub fn read(path: &Path, context: &str) -> (BuildCache, LastPosts) {
         let cache = std::fs::read(path).ok().and_then(|bytes| {
             let body = bytes.strip_prefix(CACHE_MAGIC)?;
-            postcard::from_bytes::<BuildCache>(body).ok()
+            postcard::from_bytes::<OnDisk>(body).ok()
         });
         match cache {
-            Some(c) if c.context == context && c.posts.context == context => c,
-            _ => BuildCache::empty(context.to_owned()),
+            Some(c) if c.context == context && c.posts.context == context => {
+                let cache = BuildCache {
+                    context: c.context,
+                    posts: PostCache::default(),
+                    renders: c.renders,
+                    feeds: c.feeds,
+                };
+                (cache, c.posts)
+            }
+            _ => (BuildCache::empty(context.to_owned()), LastPosts::default()),
         }
     }
 
-    /// Written atomically; a failure only costs the next build its speed.
-    pub fn write(&self, path: &Path) {
+    /// Written atomically with `posts`, the build's (those of files the
+    /// cache knows are kept); a failure only costs the next build its speed.
+    pub fn write(&self, path: &Path, posts: &[Post]) {
         let Some(dir) = path.parent() else { return };
+        let on_disk = OnDiskRef {
+            context: &self.context,
+            posts: self.posts.with_posts(&self.context, posts),
+            renders: &self.renders,
+            feeds: &self.feeds,
+        };
         // Streamed to the file: built in memory first, the 40 MB cache of
         // a 50,000-post blog was the build's peak of memory.
         let written = (|| {
             let temp = tempfile::NamedTempFile::new_in(dir)?;
             let mut out = std::io::BufWriter::with_capacity(1 << 16, temp);
             std::io::Write::write_all(&mut out, CACHE_MAGIC)?;
-            postcard::to_io(self, &mut out).map_err(std::io::Error::other)?;
+            postcard::to_io(&on_disk, &mut out).map_err(std::io::Error::other)?;
             let temp = out.into_inner().map_err(|e| e.into_error())?;
             temp.persist(path).map_err(|e| e.error).map(drop)
         })();

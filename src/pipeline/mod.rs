@@ -141,12 +141,12 @@ fn write(
         // Every file has the stamp the cache holds its post under: each
         // post comes from the cache (the problems are the last build's).
         let posts = opts.keep_posts.then(|| {
-            let cache = BuildCache::read(
+            let (_, last_posts) = BuildCache::read(
                 &build_files.dir.join(&build_files.cache),
                 &cache::context(config),
             );
             let reuse = posts::Reuse {
-                cache: cache.posts,
+                cache: last_posts,
                 stamps: &stamps,
             };
             posts::load_cached(config, Some(reuse)).0.posts
@@ -167,20 +167,19 @@ fn write(
     phase("fingerprint");
     let context = cache::context(config);
     let cache_path = build_files.dir.join(&build_files.cache);
-    let mut cache = if opts.force {
-        BuildCache::empty(context)
+    let (mut cache, last_posts) = if opts.force {
+        (BuildCache::empty(context), Default::default())
     } else {
         BuildCache::read(&cache_path, &context)
     };
     phase("cache read");
     let reuse = posts::Reuse {
-        cache: std::mem::take(&mut cache.posts),
+        cache: last_posts,
         stamps: &stamps,
     };
     let (blog, post_cache) = posts::load_cached(config, Some(reuse));
     phase("posts loaded");
     cache.posts = post_cache;
-    cache.posts.context = cache.context.clone();
     let published = blog.posts.iter().filter(|p| p.is_published(now)).count();
     let before = previous.as_ref().map_or(0, |m| m.published);
     if !opts.allow_shrink && shrinks(before, published) {
@@ -221,7 +220,7 @@ fn write(
     manifest::remove_legacy(&config.output).map_err(write_error)?;
     // After the feeds it describes, so it never claims a file not written.
     pack.compact(&mut cache.renders);
-    cache.write(&cache_path);
+    cache.write(&cache_path, &blog.posts);
     crate::memory::drop_aside(cache);
     phase("cache written");
     tracing::info!(blog = %config.name, files_written = written.count, "build finished");

@@ -76,7 +76,7 @@ pub fn write_feeds(
     // A post whose inputs are as its record says renders as it did then.
     let renderer = Renderer::new(config, posts);
     let files_digest = &stamps.others;
-    let file_hash = |p: &Post| cache.posts.files.get(&p.source).map(|f| f.meta.hash);
+    let file_hash = |p: &Post| cache.posts.files.get(&p.source).map(|f| f.hash);
     let mut records = std::mem::take(&mut cache.renders);
     let dirty: Vec<&Post> = shown
         .iter()
@@ -151,7 +151,7 @@ pub fn write_feeds(
         .map(|p| {
             let src = p.source.as_str();
             let post = match cache.posts.files.get(src) {
-                Some(file) => file.meta.digest,
+                Some(file) => file.digest,
                 None => post_digest(p),
             };
             (src, item_digest(&post, &records[src].output))
@@ -203,7 +203,7 @@ pub fn write_feeds(
         let written: Vec<(bool, usize)> = batch
             .par_iter()
             .map(|(rel, i, f, _)| {
-                let channel = channel(config, &plans[*i], &contents);
+                let channel = channel(config, &plans[*i], &contents, usize::MAX);
                 let bytes = feeds::render(&channel, *f);
                 Ok((out.write_if_changed(rel, &bytes)?, bytes.len()))
             })
@@ -252,7 +252,10 @@ pub fn write_feeds(
     };
     if !(fresh("feeds.opml") && fresh("index.html")) {
         let none = HashMap::new();
-        let channels: Vec<Channel> = plans.iter().map(|p| channel(config, p, &none)).collect();
+        // The OPML list shows no posts, the index page its newest few.
+        let channels: Vec<Channel> = (plans.iter())
+            .map(|p| channel(config, p, &none, feeds::INDEX_LATEST))
+            .collect();
         let refs: Vec<&Channel> = channels.iter().collect();
         let opml = feeds::render_opml(&config.title, &refs, &config.formats);
         count += usize::from(out.write_if_changed("feeds.opml", &opml)?);
@@ -317,12 +320,14 @@ fn unpack(pack: &Pack, record: &RenderRecord) -> Option<Rendered> {
     })
 }
 
-/// One channel to serialise or list. A post not in `contents` has no
-/// content: the OPML and index pages do not show any.
+/// One channel to serialise or list, with its first `items` posts. A post
+/// not in `contents` has no content: the OPML and index pages do not show
+/// any.
 fn channel<'a>(
     config: &BlogConfig,
     plan: &ChannelPlan<'a>,
     contents: &'a HashMap<&str, Rendered>,
+    items: usize,
 ) -> Channel<'a> {
     Channel {
         kind: plan.kind,
@@ -339,9 +344,7 @@ fn channel<'a>(
         generator: format!("postbode {}", env!("CARGO_PKG_VERSION")),
         fallback_author: config.title.clone(),
         hub: config.websub_hub.clone(),
-        items: plan
-            .posts
-            .iter()
+        items: (plan.posts.iter().take(items))
             .map(|p| item(config, p, contents))
             .collect(),
     }
