@@ -84,7 +84,7 @@ pub fn plan_channels<'p>(
                     }),
                     page_url: config.site_link(permalink),
                     dir,
-                    posts: posts.into_iter().take(limit).collect(),
+                    posts: newest(&posts, limit),
                 },
             ));
         }
@@ -118,7 +118,7 @@ pub fn plan_channels<'p>(
                     description: format!("Posts by {} on {}", author.display_name(), config.title),
                     page_url,
                     dir: format!("authors/{key}"),
-                    posts: posts.into_iter().take(limit).collect(),
+                    posts: newest(&posts, limit),
                 },
             ));
         }
@@ -159,6 +159,12 @@ fn author_key(author: &Author) -> Option<String> {
         .clone()
         .or_else(|| author.name.as_deref().map(kebab_case))
         .filter(|k| !k.is_empty() && !k.contains(['/', '\\']) && k != "." && k != "..")
+}
+
+/// The first `limit` of a channel's posts, in a vector of their own (taken
+/// from `into_iter`, they would keep the room of all of its posts).
+fn newest<'p>(posts: &[&'p Post], limit: usize) -> Vec<&'p Post> {
+    posts[..posts.len().min(limit)].to_vec()
 }
 
 #[cfg(test)]
