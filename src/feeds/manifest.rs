@@ -34,6 +34,9 @@ pub struct BuildFiles {
     pub cache: String,
     pub pack: String,
     pub lock: PathBuf,
+    /// Present while a build writes: found at the start of the next, the
+    /// last one did not finish.
+    pub writing: PathBuf,
 }
 
 impl BuildFiles {
@@ -58,6 +61,7 @@ impl BuildFiles {
         let stem = format!("{}-{}", config.name, &hash[..12]);
         BuildFiles {
             lock: dir.join(format!("{stem}.lock")),
+            writing: dir.join(format!("{stem}.writing")),
             manifest: format!("{stem}.json"),
             cache: format!("{stem}.cache"),
             pack: format!("{stem}.pack"),

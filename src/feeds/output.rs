@@ -125,15 +125,17 @@ impl OutputDir {
 
     /// Removes the files an earlier build wrote (`written_before`, from its
     /// manifest) that this build no longer writes (`keep`), then the
-    /// directories that left empty, and temporary files a crashed write left
-    /// behind. Paths are relative to the root with `/`. Nothing else is ever
-    /// touched: the folder may be shared with a site's own files (a
-    /// Docusaurus build has its own `assets/` and `atom.xml`). Returns what
-    /// it removed, sorted.
+    /// directories that left empty, and with `sweep` temporary files a
+    /// crashed write left behind (that looks at every file of the output:
+    /// worth it only after a build that did not finish). Paths are relative
+    /// to the root with `/`. Nothing else is ever touched: the folder may be
+    /// shared with a site's own files (a Docusaurus build has its own
+    /// `assets/` and `atom.xml`). Returns what it removed, sorted.
     pub fn remove_stale(
         &self,
         keep: &BTreeSet<String>,
         written_before: &BTreeSet<String>,
+        sweep: bool,
     ) -> io::Result<Vec<String>> {
         if !self.root.is_dir() {
             return Ok(Vec::new());
@@ -153,8 +155,8 @@ impl OutputDir {
                 Err(e) => return Err(e),
             }
         }
-        let walk = WalkDir::new(&self.root).min_depth(1).into_iter();
-        for entry in walk {
+        let walk = sweep.then(|| WalkDir::new(&self.root).min_depth(1));
+        for entry in walk.into_iter().flatten() {
             let entry = entry?;
             // The name first: this runs over every file of the output.
             let name = entry.file_name().to_str().unwrap_or_default();
@@ -472,7 +474,7 @@ mod tests {
             "assets/new.5678.png",
         ]);
 
-        let removed = out.remove_stale(&kept, &before).unwrap();
+        let removed = out.remove_stale(&kept, &before, true).unwrap();
         assert_eq!(
             removed,
             [
@@ -498,7 +500,7 @@ mod tests {
         );
         assert!(!dir.path().join("tags/old").exists());
         assert!(dir.path().join("authors/gone").exists());
-        assert!(out.remove_stale(&kept, &before).unwrap().is_empty());
+        assert!(out.remove_stale(&kept, &before, true).unwrap().is_empty());
     }
 
     #[test]
@@ -508,7 +510,7 @@ mod tests {
         for rel in ["atom.xml", "assets/js/main.js", ".postbode-x.tmp"] {
             out.write_if_changed(rel, b"x").unwrap();
         }
-        let removed = out.remove_stale(&keep(&[]), &keep(&[])).unwrap();
+        let removed = out.remove_stale(&keep(&[]), &keep(&[]), true).unwrap();
         assert_eq!(removed, [".postbode-x.tmp"]);
         assert_eq!(files(dir.path()), ["assets/js/main.js", "atom.xml"]);
     }
@@ -518,7 +520,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = OutputDir::new(dir.path().join("not-yet"));
         assert!(
-            out.remove_stale(&BTreeSet::new(), &keep(&["atom.xml"]))
+            out.remove_stale(&BTreeSet::new(), &keep(&["atom.xml"]), true)
                 .unwrap()
                 .is_empty()
         );

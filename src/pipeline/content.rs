@@ -4,7 +4,7 @@
 //! says what it depended on (links to other posts) and published (assets),
 //! so that a rebuild can tell whether rendering it again would change it.
 
-use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -14,25 +14,30 @@ use crate::posts::cache::Digest;
 
 use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
+use crate::memory::FastMap;
 use crate::model::Post;
 use crate::posts;
 use crate::render::{self, Assets, Document, LinkResolver, Site};
 
 /// Resolves links between post files to the target's URL, the way
 /// Docusaurus turns `[x](./other.md)` into a link to the other post's page.
-pub struct PostIndex {
-    urls: HashMap<PathBuf, String>,
+pub struct PostIndex<'p> {
+    /// By normalised path, compared as bytes (a normalised path has one
+    /// spelling; hashing a `Path` by its components cost more than the
+    /// rest of an edit rebuild's rendering).
+    urls: FastMap<OsString, &'p str>,
 }
 
-impl PostIndex {
+impl PostIndex<'_> {
     pub fn url_for(&self, abs_path: &Path) -> Option<String> {
-        self.urls.get(&render::normalize_path(abs_path)).cloned()
+        let path = render::normalize_path(abs_path);
+        self.urls.get(path.as_os_str()).map(|url| url.to_string())
     }
 }
 
 /// The index, noting every question one post's rendering asks of it.
 struct Recording<'a> {
-    index: &'a PostIndex,
+    index: &'a PostIndex<'a>,
     asked: Mutex<Vec<(PathBuf, Option<String>)>>,
 }
 
@@ -47,7 +52,7 @@ impl LinkResolver for Recording<'_> {
 
 pub struct Renderer<'a> {
     config: &'a BlogConfig,
-    pub index: PostIndex,
+    pub index: PostIndex<'a>,
     assets_url: String,
     roots: posts::confined::Roots,
 }
@@ -90,16 +95,24 @@ pub fn content_digest(html: &str, summary: Option<&str>, image_url: Option<&str>
 }
 
 impl<'a> Renderer<'a> {
-    pub fn new(config: &'a BlogConfig, posts: &[Post]) -> Self {
-        let urls = posts
-            .iter()
-            .map(|p| {
-                (
-                    render::normalize_path(&config.source.join(&p.source)),
-                    p.url.clone(),
-                )
-            })
-            .collect();
+    pub fn new(config: &'a BlogConfig, posts: &'a [Post]) -> Self {
+        // A post's source is relative, one `/` between plain names: joined
+        // to the normalised folder, it is normalised (50,000 posts, each
+        // normalised on its own, cost more than an edit's rendering).
+        let root = render::normalize_path(&config.source);
+        let plain = |source: &str| {
+            root != Path::new(".")
+                && (source.split('/')).all(|part| !matches!(part, "" | "." | ".."))
+        };
+        let mut urls = crate::memory::fast_map(posts.len());
+        for p in posts {
+            let path = if plain(&p.source) {
+                root.join(&p.source)
+            } else {
+                render::normalize_path(&config.source.join(&p.source))
+            };
+            urls.insert(path.into_os_string(), p.url.as_str());
+        }
         Renderer {
             config,
             index: PostIndex { urls },

@@ -133,6 +133,7 @@ fn write(
     let previous = build_files.read();
     if let Some(previous) = previous.as_ref().filter(|_| !opts.force)
         && previous.still_fresh(&inputs, now)
+        && !build_files.writing.exists()
         // A published folder emptied meanwhile (a site build that cleans
         // its output) must be written again, though no post changed.
         && previous.files.par_iter().all(|f| config.output.join(f).is_file())
@@ -146,7 +147,7 @@ fn write(
                 &cache::context(config),
             );
             let reuse = posts::Reuse {
-                cache: last_posts,
+                cache: last_posts.take(),
                 stamps: &stamps,
             };
             posts::load_cached(config, Some(reuse)).0.posts
@@ -167,17 +168,25 @@ fn write(
     phase("fingerprint");
     let context = cache::context(config);
     let cache_path = build_files.dir.join(&build_files.cache);
-    let (mut cache, last_posts) = if opts.force {
-        (BuildCache::empty(context), Default::default())
-    } else {
-        BuildCache::read(&cache_path, &context)
-    };
-    phase("cache read");
+    // The cache is read while the blog folder is walked for its posts:
+    // each is one thread's work.
+    let ((mut cache, last_posts), found) = rayon::join(
+        || {
+            if opts.force {
+                (BuildCache::empty(context), Default::default())
+            } else {
+                let (cache, last_posts) = BuildCache::read(&cache_path, &context);
+                (cache, last_posts.take())
+            }
+        },
+        || posts::find(config),
+    );
+    phase("cache read, posts found");
     let reuse = posts::Reuse {
         cache: last_posts,
         stamps: &stamps,
     };
-    let (blog, post_cache) = posts::load_cached(config, Some(reuse));
+    let (blog, post_cache) = posts::load_found(config, found, Some(reuse));
     phase("posts loaded");
     cache.posts = post_cache;
     let published = blog.posts.iter().filter(|p| p.is_published(now)).count();
@@ -191,6 +200,10 @@ fn write(
     }
     let pack_path = build_files.dir.join(&build_files.pack);
     let pack = cache::Pack::open(pack_path, cache.renders.is_empty()).map_err(write_error)?;
+    // A build that stopped half-way (killed, or a failed write) may have
+    // left temporary files in the output: the marker says so.
+    let unfinished = opts.force || previous.is_none() || build_files.writing.exists();
+    std::fs::write(&build_files.writing, b"").map_err(write_error)?;
     let written_before = previous.map(|m| m.files).unwrap_or_default();
     let mut problems = blog.problems;
     let last = write::Last {
@@ -198,6 +211,7 @@ fn write(
         cache: &mut cache,
         stamps: &stamps,
         pack: &pack,
+        unfinished,
     };
     let written =
         write::write_feeds(config, &blog.posts, now, &mut problems, last).map_err(write_error)?;
@@ -218,6 +232,7 @@ fn write(
         .write_if_changed(&build_files.manifest, &bytes)
         .map_err(write_error)?;
     manifest::remove_legacy(&config.output).map_err(write_error)?;
+    std::fs::remove_file(&build_files.writing).map_err(write_error)?;
     // After the feeds it describes, so it never claims a file not written.
     pack.compact(&mut cache.renders);
     cache.write(&cache_path, &blog.posts);

@@ -43,6 +43,9 @@ pub struct Last<'a> {
     pub cache: &'a mut BuildCache,
     pub stamps: &'a Stamps,
     pub pack: &'a Pack,
+    /// The last build may not have finished: look for the temporary files
+    /// it may have left in the output.
+    pub unfinished: bool,
 }
 
 /// Writes every feed file whose bytes change (unchanged ones are left
@@ -61,6 +64,7 @@ pub fn write_feeds(
         cache,
         stamps,
         pack,
+        unfinished,
     } = last;
     let clock = std::time::Instant::now();
     let phase =
@@ -230,10 +234,9 @@ pub fn write_feeds(
 
     // The records of the posts shown: warnings and assets of all, and
     // what the next build may reuse.
-    let mut renders: FastMap<String, RenderRecord> = shown
-        .iter()
-        .filter_map(|p| Some((p.source.clone(), records.remove(&p.source)?)))
-        .collect();
+    // `shown` is sorted by source; the table is kept, not built again.
+    records.retain(|source, _| (shown.binary_search_by(|p| p.source.as_str().cmp(source))).is_ok());
+    let mut renders = records;
     for record in renders.values() {
         problems.extend(record.warnings.iter().cloned());
     }
@@ -282,7 +285,7 @@ pub fn write_feeds(
         }
     }
     keep.extend(["feeds.opml".to_string(), "index.html".to_string()]);
-    for stale in out.remove_stale(&keep, written_before)? {
+    for stale in out.remove_stale(&keep, written_before, unfinished)? {
         tracing::info!(file = %stale, "removed a feed that no longer has posts");
     }
     // A record without a file hash was only there for this build.
@@ -378,25 +381,27 @@ fn file_len(config: &BlogConfig, rel: &str) -> Option<u64> {
 
 /// A digest of what the OPML list and the index page show: the build
 /// context (program, feed definition) and each channel's fields with the
-/// title, URL and date of its posts.
+/// title, URL and date of the posts the index page lists.
 fn lists_digest(context: &str, plans: &[ChannelPlan]) -> Digest {
     let mut h = Sha256::new();
-    let mut field = |text: &str| {
-        h.update((text.len() as u64).to_le_bytes());
-        h.update(text);
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
     };
-    field(context);
+    field(context.as_bytes());
     for plan in plans {
-        field(&format!("{:?}", plan.kind));
+        field(format!("{:?}", plan.kind).as_bytes());
         for text in [&plan.title, &plan.description, &plan.page_url, &plan.dir] {
-            field(text);
+            field(text.as_bytes());
         }
-        for p in &plan.posts {
-            field(&p.title);
-            field(&p.url);
-            field(&p.date.to_rfc3339());
+        // The OPML list shows no posts, the index page its newest few.
+        for p in plan.posts.iter().take(feeds::INDEX_LATEST) {
+            field(p.title.as_bytes());
+            field(p.url.as_bytes());
+            field(&p.date.timestamp().to_le_bytes());
+            field(&p.date.timestamp_subsec_nanos().to_le_bytes());
         }
-        field("");
+        field(b"");
     }
     h.finalize().into()
 }

@@ -232,9 +232,16 @@ pub struct Tables {
     authors: Vec<Arc<Author>>,
 }
 
+/// [`LastPosts`] taken apart: its entries by path, and the values their
+/// posts share.
+#[derive(Debug, Default)]
+pub struct Last {
+    pub tables: Tables,
+    pub files: FastMap<String, LastFile>,
+}
+
 impl LastPosts {
-    /// Its entries by path, and the values their posts share.
-    pub fn take(self) -> (Tables, FastMap<String, LastFile>) {
+    pub fn take(self) -> Last {
         let tables = Tables {
             tags: self.tags.iter().map(|t| Arc::new(t.into())).collect(),
             authors: self.authors.iter().map(|a| Arc::new(a.into())).collect(),
@@ -243,7 +250,7 @@ impl LastPosts {
         for (meta, post) in self.files {
             files.insert(post.source.clone(), LastFile { meta, post });
         }
-        (tables, files)
+        Last { tables, files }
     }
 }
 
@@ -516,7 +523,7 @@ mod tests {
         let about = bytes.windows(10).filter(|w| w == b"about APIs").count();
         assert_eq!(about, 1, "the tag is stored once");
         assert_eq!(back.context, "ctx");
-        let (tables, mut files) = back.take();
+        let Last { tables, mut files } = back.take();
         let (back, meta) = tables.post(files.remove("2025/01/a.md").unwrap()).unwrap();
         assert_eq!(format!("{back:?}"), format!("{post:?}"));
         assert_eq!(meta.digest, post_digest(&post));
@@ -538,7 +545,7 @@ mod tests {
             Arc::make_mut(&mut posts[1].tags[0]).label = format!("Tag {i}");
             let (_, back) = written_and_read(&posts);
             assert_eq!(back.tags.len(), 2, "{:?}", back.tags);
-            let (tables, mut files) = back.take();
+            let Last { tables, mut files } = back.take();
             let (b, _) = tables.post(files.remove("2025/01/b.md").unwrap()).unwrap();
             assert_eq!(b.tags[0].label, format!("Tag {i}"));
             posts[1] = b;
@@ -554,7 +561,7 @@ mod tests {
         assert!(back.files.is_empty() && back.tags.is_empty());
         let (_, mut back) = written_and_read(&posts[..1]);
         back.files[0].1.tags = vec![7];
-        let (tables, mut files) = back.take();
+        let Last { tables, mut files } = back.take();
         assert!(tables.post(files.remove("2025/01/a.md").unwrap()).is_none());
     }
 

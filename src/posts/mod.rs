@@ -23,7 +23,7 @@ use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
 use crate::model::{Author, Post, Tag};
 use authors::AuthorsFile;
-use cache::{FileMeta, LastFile, LastPosts, PostCache, Stamps};
+use cache::{FileMeta, Last, LastFile, PostCache, Stamps};
 use confined::{Refusal, Roots};
 use discover::PostFile;
 use frontmatter::FrontMatter;
@@ -110,17 +110,52 @@ pub fn load(config: &BlogConfig) -> Blog {
     load_cached(config, None).0
 }
 
-/// What [`load_cached`] reuses from the last build: its posts, and the
-/// stamps of the blog's files taken before this build reads any.
+/// What [`load_cached`] reuses from the last build: its posts (see
+/// [`LastPosts::take`]), and the stamps of the blog's files taken before
+/// this build reads any.
 pub struct Reuse<'a> {
-    pub cache: LastPosts,
+    pub cache: Last,
     pub stamps: &'a Stamps,
+}
+
+/// The post files of a blog folder, found by [`find`].
+pub struct Found {
+    roots: Roots,
+    files: Vec<PostFile>,
+    problems: Vec<Diagnostic>,
+}
+
+/// Walks the blog folder for its post files: on its own, so that a build
+/// can read its cache meanwhile.
+pub fn find(config: &BlogConfig) -> Found {
+    let roots = Roots::of_blog(config);
+    let mut problems = Vec::new();
+    let files = if config.source.is_dir() {
+        discover::post_files(&config.source, &roots, &mut problems)
+    } else {
+        Vec::new()
+    };
+    Found {
+        roots,
+        files,
+        problems,
+    }
 }
 
 /// [`load`], reusing the posts of `reuse` whose files are unchanged, and
 /// returning what the next build may reuse (files read now get the stamp
 /// from `reuse`, taken before reading; without it nothing is cached).
 pub fn load_cached(config: &BlogConfig, reuse: Option<Reuse>) -> (Blog, PostCache) {
+    load_found(config, find(config), reuse)
+}
+
+/// [`load_cached`] of the post files `found`.
+pub fn load_found(config: &BlogConfig, found: Found, reuse: Option<Reuse>) -> (Blog, PostCache) {
+    let Found {
+        roots,
+        files,
+        problems: mut found_problems,
+    } = found;
     let mut problems = Vec::new();
     if !config.source.is_dir() {
         problems.push(Diagnostic::error(
@@ -141,23 +176,23 @@ pub fn load_cached(config: &BlogConfig, reuse: Option<Reuse>) -> (Blog, PostCach
         .authors_file
         .as_deref()
         .and_then(|p| AuthorsFile::load(p, &mut problems));
+    problems.append(&mut found_problems);
     let cx = Context {
         config,
-        roots: Roots::of_blog(config),
+        roots,
         tags,
         authors,
         tags_route: config.blog_route("/tags"),
         authors_route: config.blog_route("/authors"),
         shared: Shared::default(),
     };
-    let files = discover::post_files(&config.source, &cx.roots, &mut problems);
     // The posts of unchanged files move out of the last cache without a
     // copy; the next cache keeps what it knows of each file, not the post.
     let stamps = reuse.as_ref().map(|r| r.stamps);
-    let (tables, mut last) = match reuse {
-        Some(r) => r.cache.take(),
-        None => Default::default(),
-    };
+    let Last {
+        tables,
+        files: mut last,
+    } = reuse.map(|r| r.cache).unwrap_or_default();
     let (cached_tags, cached_authors) = tables.values();
     cx.shared.seed(cached_tags, cached_authors);
     // Boxed: an entry is 400 bytes, and a full build has none.
@@ -581,12 +616,14 @@ mod tests {
         // again, and all three still share their values.
         let (_, stamps) = crate::feeds::manifest::fingerprint(&config).unwrap();
         let reuse = Reuse {
-            cache: LastPosts::default(),
+            cache: Last::default(),
             stamps: &stamps,
         };
         let (first, cache) = load_cached(&config, Some(reuse));
         let bytes = postcard::to_allocvec(&cache.with_posts("", &first.posts)).unwrap();
-        let cache: LastPosts = postcard::from_bytes(&bytes).unwrap();
+        let cache = postcard::from_bytes::<cache::LastPosts>(&bytes)
+            .unwrap()
+            .take();
         let edited = "---\ntitle: T2\ntags: [api]\nauthor: Anna\n---\n\nMore text.\n";
         std::fs::write(blog.join("2025-01-02-b.md"), edited).unwrap();
         let (_, stamps) = crate::feeds::manifest::fingerprint(&config).unwrap();

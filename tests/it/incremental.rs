@@ -222,6 +222,35 @@ fn posts_whose_size_and_time_did_not_change_are_not_read_again() {
 }
 
 #[test]
+fn temporary_files_of_a_build_that_did_not_finish_are_removed_by_the_next() {
+    let blog = blog();
+    let first = build(&blog, &[]);
+    let internal = blog.path().join("postbode-build");
+    let marker = |dir: &std::path::Path| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "writing"))
+    };
+    assert_eq!(marker(&internal), None, "a finished build leaves no marker");
+    // What a build killed while writing leaves: its marker, and a
+    // temporary file beside the feed it was writing.
+    let lock = std::fs::read_dir(&internal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "lock"))
+        .expect("the build's lock file");
+    std::fs::write(lock.with_extension("writing"), "").unwrap();
+    let temp = blog.out().join("tags/api/.postbode-k1Ll3d.tmp");
+    std::fs::write(&temp, "half a feed").unwrap();
+    // Nothing changed in the blog, yet the next build cleans up.
+    let after = build(&blog, &[]);
+    assert!(!temp.exists(), "the temporary file is still there");
+    assert_eq!(marker(&internal), None);
+    assert_eq!(after, first);
+}
+
+#[test]
 fn a_damaged_build_cache_costs_time_not_correctness() {
     let blog = blog();
     build(&blog, &[]);
