@@ -5,7 +5,7 @@
 //! of its inputs – channel, posts, rendered content – changed. Unchanged
 //! feeds are neither serialised nor read back.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
@@ -150,7 +150,7 @@ pub fn write_feeds(
     let mut count = copied.iter().filter(|c| **c).count();
     let asset_files: Vec<String> = assets.into_iter().map(|(rel, _)| rel).collect();
     phase("assets copied");
-    let outputs: HashMap<&str, Digest> = shown
+    let outputs: FastMap<&str, Digest> = shown
         .par_iter()
         .map(|p| {
             let src = p.source.as_str();
@@ -196,7 +196,7 @@ pub fn write_feeds(
             .collect();
         wanted.sort_by(|a, b| a.source.cmp(&b.source));
         wanted.dedup_by(|a, b| a.source == b.source);
-        let contents: HashMap<&str, Rendered> = wanted
+        let contents: FastMap<&str, Rendered> = wanted
             .par_iter()
             .map(|p| {
                 let record = &records[&p.source];
@@ -254,7 +254,7 @@ pub fn write_feeds(
                 .is_some_and(|(d, len)| *d == lists_digest && file_len(config, rel) == Some(*len))
     };
     if !(fresh("feeds.opml") && fresh("index.html")) {
-        let none = HashMap::new();
+        let none = FastMap::default();
         // The OPML list shows no posts, the index page its newest few.
         let channels: Vec<Channel> = (plans.iter())
             .map(|p| channel(config, p, &none, feeds::INDEX_LATEST))
@@ -329,7 +329,7 @@ fn unpack(pack: &Pack, record: &RenderRecord) -> Option<Rendered> {
 fn channel<'a>(
     config: &BlogConfig,
     plan: &ChannelPlan<'a>,
-    contents: &'a HashMap<&str, Rendered>,
+    contents: &'a FastMap<&str, Rendered>,
     items: usize,
 ) -> Channel<'a> {
     Channel {
@@ -353,7 +353,7 @@ fn channel<'a>(
     }
 }
 
-fn item<'a>(config: &BlogConfig, p: &'a Post, rendered: &'a HashMap<&str, Rendered>) -> Item<'a> {
+fn item<'a>(config: &BlogConfig, p: &'a Post, rendered: &'a FastMap<&str, Rendered>) -> Item<'a> {
     let r = rendered.get(p.source.as_str());
     Item {
         post: p,
@@ -425,7 +425,7 @@ fn format_digest(channel: &Digest, format: Format) -> Digest {
 
 /// A digest of a channel's inputs: the build context (program, feed
 /// definition), the channel's own fields and its items in order.
-fn channel_digest(context: &str, plan: &ChannelPlan, items: &HashMap<&str, Digest>) -> Digest {
+fn channel_digest(context: &str, plan: &ChannelPlan, items: &FastMap<&str, Digest>) -> Digest {
     let mut h = Sha256::new();
     for field in [
         context,
