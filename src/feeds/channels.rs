@@ -3,10 +3,13 @@
 //! `limit` posts. One code path for all three kinds (as zola's
 //! `render_feeds`): only titles and folders differ.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Arc;
 
 use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
+use crate::memory::FastMap;
 use crate::model::{Author, Post, Tag};
 use crate::posts::lodash::kebab_case;
 use crate::posts::tags::permalink_problem;
@@ -48,17 +51,14 @@ pub fn plan_channels<'p>(
     let mut candidates: Vec<(usize, ChannelPlan<'p>)> = Vec::new();
     if config.by_tag {
         // Docusaurus groups by permalink; the first tag seen names the group.
-        let mut tags: BTreeMap<&str, (&Tag, Vec<&'p Post>)> = BTreeMap::new();
-        for p in published {
-            for t in &p.tags {
-                tags.entry(t.permalink.as_str())
-                    .or_insert_with(|| (t, Vec::new()))
-                    .1
-                    .push(p);
-            }
-        }
+        let tags = group(
+            published,
+            |p| &p.tags,
+            |t: &Tag| Some(t.permalink.as_str()),
+            false,
+        );
         let mut dirs: HashMap<String, &str> = HashMap::new();
-        for (permalink, (tag, posts)) in tags {
+        for (permalink, tag, posts) in tags {
             // The loader rejects such permalinks; this keeps a folder name
             // that climbs out of `tags/` from ever reaching the writer.
             if permalink_problem(permalink).is_some() {
@@ -90,19 +90,9 @@ pub fn plan_channels<'p>(
         }
     }
     if config.by_author {
-        let mut authors: BTreeMap<String, (&Author, Vec<&'p Post>)> = BTreeMap::new();
-        for p in published {
-            for a in &p.authors {
-                if let Some(key) = author_key(a) {
-                    let (_, posts) = authors.entry(key).or_insert_with(|| (a, Vec::new()));
-                    // A post that names one author twice is shown once.
-                    if !posts.last().is_some_and(|last| std::ptr::eq(*last, *p)) {
-                        posts.push(p);
-                    }
-                }
-            }
-        }
-        for (key, (author, posts)) in authors {
+        // A post that names one author twice is shown once.
+        let authors = group(published, |p| &p.authors, author_key, true);
+        for (key, author, posts) in authors {
             let page_url = author
                 .page
                 .as_deref()
@@ -159,6 +149,41 @@ fn author_key(author: &Author) -> Option<String> {
         .clone()
         .or_else(|| author.name.as_deref().map(kebab_case))
         .filter(|k| !k.is_empty() && !k.contains(['/', '\\']) && k != "." && k != "..")
+}
+
+/// The posts of each key of their tags (or authors), in key order, each
+/// group named by the first value seen with its key; with `once`, a post
+/// whose values share a key is in its group once. Posts share their
+/// values: each distinct value's key is found once, not once per post
+/// (a 50,000-post blog names its tags some 300,000 times).
+fn group<'p, T, K: Ord + Hash + Eq + Clone>(
+    published: &[&'p Post],
+    values: impl Fn(&'p Post) -> &'p [Arc<T>],
+    key: impl Fn(&'p T) -> Option<K>,
+    once: bool,
+) -> Vec<(K, &'p T, Vec<&'p Post>)> {
+    let mut groups: Vec<(K, &'p T, Vec<&'p Post>)> = Vec::new();
+    let mut by_key: FastMap<K, usize> = FastMap::default();
+    // The group of each value seen (None: it has no key).
+    let mut by_value: FastMap<*const T, Option<usize>> = FastMap::default();
+    for p in published {
+        for value in values(p) {
+            let at = *by_value.entry(Arc::as_ptr(value)).or_insert_with(|| {
+                let k = key(value)?;
+                Some(*by_key.entry(k).or_insert_with_key(|k| {
+                    groups.push((k.clone(), &**value, Vec::new()));
+                    groups.len() - 1
+                }))
+            });
+            let Some(at) = at else { continue };
+            let posts = &mut groups[at].2;
+            if !(once && posts.last().is_some_and(|last| std::ptr::eq(*last, *p))) {
+                posts.push(p);
+            }
+        }
+    }
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    groups
 }
 
 /// The first `limit` of a channel's posts, in a vector of their own (taken
@@ -222,5 +247,55 @@ mod tests {
         let plans = plan_channels(&config(), &published, &mut Vec::new());
         let dirs: Vec<&str> = plans.iter().map(|p| p.dir.as_str()).collect();
         assert_eq!(dirs, ["", "tags/ok"]);
+    }
+
+    #[test]
+    fn tags_group_by_permalink_whether_or_not_posts_share_the_value() {
+        let mut all = posts();
+        assert!(all.len() >= 3);
+        let shared = tag("api");
+        let mut other = (*tag("api")).clone();
+        other.label = "Api (second spelling)".into();
+        let other = Arc::new(other);
+        all[0].tags = vec![Arc::clone(&shared), tag("zeta")];
+        all[1].tags = vec![Arc::clone(&other)];
+        all[2].tags = vec![Arc::clone(&shared), tag("alpha")];
+        let published: Vec<&Post> = all.iter().collect();
+        let plans = plan_channels(&config(), &published, &mut Vec::new());
+        let dirs: Vec<&str> = plans.iter().map(|p| p.dir.as_str()).collect();
+        assert_eq!(dirs, ["", "tags/alpha", "tags/api", "tags/zeta"]);
+        let api = &plans[2];
+        let sources: Vec<&str> = api.posts.iter().map(|p| p.source.as_str()).collect();
+        let expected: Vec<&str> = all[..3].iter().map(|p| p.source.as_str()).collect();
+        assert_eq!(sources, expected, "every post of the permalink, in order");
+        assert!(
+            api.title.ends_with("– api"),
+            "named by the first seen: {}",
+            api.title
+        );
+    }
+
+    #[test]
+    fn a_post_that_names_one_author_twice_is_in_the_authors_feed_once() {
+        let toml = "title = \"T\"\nsite_url = \"https://example.org\"\nsource = \"blog\"\noutput = \"out\"\nby_tag = false\nby_author = true\n";
+        let config = crate::config::parse(toml, std::path::Path::new("/srv/feeds/t.toml")).unwrap();
+        let mut all = posts();
+        let anna = |name: &str| {
+            Arc::new(Author {
+                key: Some("anna".into()),
+                name: Some(name.into()),
+                ..Author::default()
+            })
+        };
+        let (one, two) = (anna("Anna"), anna("Anna B."));
+        for p in &mut all {
+            p.authors = vec![Arc::clone(&one), Arc::clone(&two)];
+        }
+        let published: Vec<&Post> = all.iter().collect();
+        let plans = plan_channels(&config, &published, &mut Vec::new());
+        let dirs: Vec<&str> = plans.iter().map(|p| p.dir.as_str()).collect();
+        assert_eq!(dirs, ["", "authors/anna"]);
+        assert_eq!(plans[1].posts.len(), all.len().min(config.limit));
+        assert!(plans[1].title.ends_with("– Anna"), "{}", plans[1].title);
     }
 }

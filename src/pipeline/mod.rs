@@ -236,7 +236,9 @@ fn write(
     // After the feeds it describes, so it never claims a file not written.
     pack.compact(&mut cache.renders);
     cache.write(&cache_path, &blog.posts);
-    crate::memory::drop_aside(cache);
+    // Tables of every file of the blog and of the output: freeing them
+    // is no work the caller has to wait for.
+    crate::memory::drop_aside((cache, stamps, written_before, manifest.files));
     phase("cache written");
     tracing::info!(blog = %config.name, files_written = written.count, "build finished");
     Ok(BuildReport {

@@ -118,25 +118,49 @@ pub struct Reuse<'a> {
     pub stamps: &'a Stamps,
 }
 
-/// The post files of a blog folder, found by [`find`].
+/// What a blog is read with besides its posts: its tags and authors files
+/// and its post files, found by [`find`].
 pub struct Found {
     roots: Roots,
+    tags: Option<TagsFile>,
+    authors: Option<AuthorsFile>,
     files: Vec<PostFile>,
     problems: Vec<Diagnostic>,
 }
 
-/// Walks the blog folder for its post files: on its own, so that a build
-/// can read its cache meanwhile.
+/// Reads the tags and authors files while walking the blog folder for its
+/// post files: on their own, so that a build can read its cache meanwhile
+/// (each is one thread's work).
 pub fn find(config: &BlogConfig) -> Found {
     let roots = Roots::of_blog(config);
-    let mut problems = Vec::new();
-    let files = if config.source.is_dir() {
-        discover::post_files(&config.source, &roots, &mut problems)
-    } else {
-        Vec::new()
-    };
+    if !config.source.is_dir() {
+        return Found {
+            roots,
+            tags: None,
+            authors: None,
+            files: Vec::new(),
+            problems: Vec::new(),
+        };
+    }
+    let ((tags, authors, mut problems), (files, mut walk_problems)) = rayon::join(
+        || {
+            let mut problems = Vec::new();
+            let tags = (config.tags_file.as_deref()).and_then(|p| TagsFile::load(p, &mut problems));
+            let authors =
+                (config.authors_file.as_deref()).and_then(|p| AuthorsFile::load(p, &mut problems));
+            (tags, authors, problems)
+        },
+        || {
+            let mut problems = Vec::new();
+            let files = discover::post_files(&config.source, &roots, &mut problems);
+            (files, problems)
+        },
+    );
+    problems.append(&mut walk_problems);
     Found {
         roots,
+        tags,
+        authors,
         files,
         problems,
     }
@@ -153,10 +177,11 @@ pub fn load_cached(config: &BlogConfig, reuse: Option<Reuse>) -> (Blog, PostCach
 pub fn load_found(config: &BlogConfig, found: Found, reuse: Option<Reuse>) -> (Blog, PostCache) {
     let Found {
         roots,
+        tags,
+        authors,
         files,
-        problems: mut found_problems,
+        mut problems,
     } = found;
-    let mut problems = Vec::new();
     if !config.source.is_dir() {
         problems.push(Diagnostic::error(
             &config.source,
@@ -168,15 +193,6 @@ pub fn load_found(config: &BlogConfig, found: Found, reuse: Option<Reuse>) -> (B
         };
         return (blog, PostCache::default());
     }
-    let tags = config
-        .tags_file
-        .as_deref()
-        .and_then(|p| TagsFile::load(p, &mut problems));
-    let authors = config
-        .authors_file
-        .as_deref()
-        .and_then(|p| AuthorsFile::load(p, &mut problems));
-    problems.append(&mut found_problems);
     let cx = Context {
         config,
         roots,
