@@ -6,6 +6,9 @@
 /// which was most of the cost of filling them.
 pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
+/// A hash set for the same tables (see [`FastMap`]).
+pub type FastSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
+
 /// An empty [`FastMap`] with room for `n` entries.
 pub fn fast_map<K, V>(n: usize) -> FastMap<K, V> {
     FastMap::with_capacity_and_hasher(n, Default::default())

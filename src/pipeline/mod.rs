@@ -227,15 +227,22 @@ fn write(
         files: written.files,
     };
     phase("feeds written");
-    let bytes = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-    OutputDir::new(&build_files.dir)
-        .write_if_changed(&build_files.manifest, &bytes)
-        .map_err(write_error)?;
-    manifest::remove_legacy(&config.output).map_err(write_error)?;
-    std::fs::remove_file(&build_files.writing).map_err(write_error)?;
-    // After the feeds it describes, so it never claims a file not written.
-    pack.compact(&mut cache.renders);
-    cache.write(&cache_path, &blog.posts);
+    // Both after the feeds they describe, so neither claims a file not
+    // written; each holds on its own (a cache newer or older than the
+    // manifest is checked entry by entry), so they are written at once.
+    let (manifest_written, ()) = rayon::join(
+        || {
+            let bytes = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+            OutputDir::new(&build_files.dir).write_if_changed(&build_files.manifest, &bytes)?;
+            manifest::remove_legacy(&config.output)?;
+            std::fs::remove_file(&build_files.writing)
+        },
+        || {
+            pack.compact(&mut cache.renders);
+            cache.write(&cache_path, &blog.posts);
+        },
+    );
+    manifest_written.map_err(write_error)?;
     // Tables of every file of the blog and of the output: freeing them
     // is no work the caller has to wait for.
     crate::memory::drop_aside((cache, stamps, written_before, manifest.files));
