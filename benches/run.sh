@@ -81,6 +81,9 @@ timed() {
     local label=$1 tfile log status=0
     shift
     tfile=$(mktemp) log=$(mktemp)
+    # Each run starts with nothing left to write back: otherwise it pays
+    # for the output of the one before (or of Hugo's), as the disk is busy.
+    sync
     /usr/bin/time -f "%e s %M KB %U %S" -o "$tfile" "$@" >"$log" 2>&1 || status=$?
     # postbode exits 1 for problems in posts; the generated blogs have none.
     if [ "$status" -ne 0 ]; then
