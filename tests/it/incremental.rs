@@ -250,6 +250,102 @@ fn temporary_files_of_a_build_that_did_not_finish_are_removed_by_the_next() {
     assert_eq!(after, first);
 }
 
+/// What postbode wrote before the speed work of issue #12 (593751b, the
+/// last commit before it), for a blog `benches/gen_blog.py` generates: the
+/// SHA-256 of every output file. A change of the generator or of the
+/// output on purpose means making this list again with that build (see
+/// the file's first lines).
+const BEFORE_SPEED_WORK: &str = include_str!("../data/before-speed-work.sha256");
+
+/// The blog the list above was made from, in `dir`.
+fn generated_blog(dir: &std::path::Path) {
+    let status = std::process::Command::new("python3")
+        .arg(repo_dir().join("benches/gen_blog.py"))
+        .arg(dir)
+        .args([
+            "--posts",
+            "300",
+            "--tags",
+            "40",
+            "--authors",
+            "60",
+            "--seed",
+            "7",
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("python3 runs benches/gen_blog.py");
+    assert!(status.success(), "benches/gen_blog.py failed");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn digests(tree: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, String> {
+    (tree.iter())
+        .map(|(rel, bytes)| (rel.clone(), sha256_hex(bytes)))
+        .collect()
+}
+
+#[test]
+fn a_generated_blog_builds_to_the_bytes_written_before_the_speed_work() {
+    let generator = sha256_hex(&std::fs::read(repo_dir().join("benches/gen_blog.py")).unwrap());
+    let header = BEFORE_SPEED_WORK
+        .lines()
+        .find_map(|l| l.strip_prefix("# gen_blog.py "))
+        .expect("the list names the generator it was made with");
+    assert_eq!(
+        header, generator,
+        "benches/gen_blog.py changed since the list was made: make it again (see its first lines)"
+    );
+    let before: BTreeMap<String, String> = BEFORE_SPEED_WORK
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (digest, rel) = l.split_once("  ").expect("<sha256>  <path>");
+            (rel.to_owned(), digest.to_owned())
+        })
+        .collect();
+    assert!(before.len() > 100, "{} files listed", before.len());
+
+    let dir = tempfile::tempdir().unwrap();
+    generated_blog(dir.path());
+    let toml = dir.path().join("bench.toml");
+    let build = |extra: &[&str]| {
+        let mut args = vec!["--now", "2030-01-01T00:00:00Z", "build"];
+        args.extend(extra);
+        args.push(toml.to_str().unwrap());
+        let run = postbode_in(dir.path(), &args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        tree(&dir.path().join("out"))
+    };
+    let full = digests(&build(&[]));
+    let differ: std::collections::BTreeSet<&String> = (before.keys().chain(full.keys()))
+        .filter(|rel| before.get(*rel) != full.get(*rel))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "not as before the speed work: {differ:?}"
+    );
+
+    // An edit rebuild, then back: the cache's way to the same bytes.
+    let post = walkdir::WalkDir::new(dir.path().join("blog"))
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "md"))
+        .map(|e| e.into_path())
+        .max()
+        .unwrap();
+    let text = std::fs::read_to_string(&post).unwrap();
+    std::fs::write(&post, format!("{text}\nOne more line.\n")).unwrap();
+    assert_ne!(digests(&build(&[])), full, "the edit shows");
+    std::fs::write(&post, &text).unwrap();
+    assert_eq!(digests(&build(&[])), full);
+}
+
 #[test]
 fn a_damaged_build_cache_costs_time_not_correctness() {
     let blog = blog();
