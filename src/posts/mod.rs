@@ -111,7 +111,7 @@ pub fn load(config: &BlogConfig) -> Blog {
 }
 
 /// What [`load_cached`] reuses from the last build: its posts (see
-/// [`LastPosts::take`]), and the stamps of the blog's files taken before
+/// [`cache::LastPosts::take`]), and the stamps of the blog's files taken before
 /// this build reads any.
 pub struct Reuse<'a> {
     pub cache: Last,
