@@ -121,6 +121,8 @@ pub struct Reuse<'a> {
 /// What a blog is read with besides its posts: its tags and authors files
 /// and its post files, found by [`find`].
 pub struct Found {
+    /// The blog folder was not there (or not a folder) when walked.
+    missing: bool,
     roots: Roots,
     tags: Option<TagsFile>,
     authors: Option<AuthorsFile>,
@@ -135,6 +137,7 @@ pub fn find(config: &BlogConfig) -> Found {
     let roots = Roots::of_blog(config);
     if !config.source.is_dir() {
         return Found {
+            missing: true,
             roots,
             tags: None,
             authors: None,
@@ -158,6 +161,7 @@ pub fn find(config: &BlogConfig) -> Found {
     );
     problems.append(&mut walk_problems);
     Found {
+        missing: false,
         roots,
         tags,
         authors,
@@ -176,13 +180,14 @@ pub fn load_cached(config: &BlogConfig, reuse: Option<Reuse>) -> (Blog, PostCach
 /// [`load_cached`] of the post files `found`.
 pub fn load_found(config: &BlogConfig, found: Found, reuse: Option<Reuse>) -> (Blog, PostCache) {
     let Found {
+        missing,
         roots,
         tags,
         authors,
         files,
         mut problems,
     } = found;
-    if !config.source.is_dir() {
+    if missing {
         problems.push(Diagnostic::error(
             &config.source,
             "the blog folder (`source`) does not exist or is not a folder",

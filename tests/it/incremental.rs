@@ -280,8 +280,7 @@ fn generated_blog(dir: &std::path::Path) {
 
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 fn digests(tree: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, String> {
