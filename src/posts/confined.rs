@@ -33,6 +33,8 @@ pub enum Refusal {
     System { real: PathBuf },
     #[error("it is {kind}, not a regular file, and is not read; replace it with a regular file")]
     Special { kind: &'static str },
+    #[error("it is {len} bytes, more than the {max} bytes postbode reads")]
+    TooLarge { len: u64, max: u64 },
     #[error("cannot read it: {0}")]
     Io(#[from] io::Error),
 }
@@ -117,27 +119,32 @@ impl Roots {
     /// [`Roots::read`], with the real path of the file read.
     pub fn read_located(&self, path: &Path) -> Result<(PathBuf, Vec<u8>), Refusal> {
         let mut bytes = Vec::new();
-        let real = self.read_into(path, &mut bytes)?;
+        let real = self.read_into(path, &mut bytes, u64::MAX)?;
         Ok((real, bytes))
     }
 
     /// [`Roots::read`] into `bytes` (cleared first), which a caller reading
-    /// thousands of files keeps; returns the real path of the file read.
-    pub fn read_into(&self, path: &Path, bytes: &mut Vec<u8>) -> Result<PathBuf, Refusal> {
+    /// thousands of files keeps, refusing a file of more than `max` bytes;
+    /// returns the real path of the file read.
+    pub fn read_into(
+        &self,
+        path: &Path,
+        bytes: &mut Vec<u8>,
+        max: u64,
+    ) -> Result<PathBuf, Refusal> {
         bytes.clear();
         // The type is known before the file is opened to read (opening a
         // device may do something), and checked again on the open file.
         let located = self.open_beneath(path, Open::Path);
         if let Some((real, file)) = located {
             check_type(&file.metadata()?.file_type())?;
-            if let Some((_, mut file)) = self.open_beneath(path, Open::Read) {
-                check_type(&file.metadata()?.file_type())?;
-                file.read_to_end(bytes)?;
+            if let Some((_, file)) = self.open_beneath(path, Open::Read) {
+                read_sized(file, bytes, max)?;
                 return Ok(real);
             }
         }
         let real = self.resolve(path)?;
-        open_regular(&real)?.read_to_end(bytes)?;
+        read_sized(open_regular(&real)?, bytes, max)?;
         Ok(real)
     }
 
@@ -254,6 +261,50 @@ pub fn open_regular(real: &Path) -> Result<File, Refusal> {
     let file = options.open(real)?;
     check_type(&file.metadata()?.file_type())?;
     Ok(file)
+}
+
+/// The bytes of an open regular file into `bytes` (cleared first),
+/// refusing it when it has, or grows to, more than `max`. One `fstat` gives
+/// the type and the size, so a post costs two reads and nothing else:
+/// `read_to_end` would ask for the size again and seek, three more system
+/// calls for each of the thousands of files a build reads.
+fn read_sized(mut file: File, bytes: &mut Vec<u8>, max: u64) -> Result<(), Refusal> {
+    bytes.clear();
+    let meta = file.metadata()?;
+    check_type(&meta.file_type())?;
+    if meta.len() > max {
+        return Err(Refusal::TooLarge {
+            len: meta.len(),
+            max,
+        });
+    }
+    // One byte more than the size: a file that grew since fills it.
+    let room = usize::try_from(meta.len()).map_err(io::Error::other)? + 1;
+    bytes.resize(room, 0);
+    let mut filled = 0;
+    while filled < room {
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                bytes.clear();
+                return Err(e.into());
+            }
+        }
+    }
+    bytes.truncate(filled);
+    if filled == room {
+        // It grew: the rest, up to one byte past the limit.
+        let rest = max.saturating_add(1).saturating_sub(filled as u64);
+        (&mut file).take(rest).read_to_end(bytes)?;
+    }
+    let len = bytes.len() as u64;
+    if len > max {
+        bytes.clear();
+        return Err(Refusal::TooLarge { len, max });
+    }
+    Ok(())
 }
 
 fn read_open(mut file: File) -> Result<Vec<u8>, Refusal> {
@@ -402,5 +453,47 @@ mod tests {
         let err = roots.read(&fifo).unwrap_err();
         assert!(err.to_string().contains("named pipe"), "{err}");
         assert!(open_regular(&fifo).is_err());
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_and_one_at_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let blog = dir.path().join("blog");
+        fs::create_dir_all(&blog).unwrap();
+        fs::write(blog.join("ten.md"), "0123456789").unwrap();
+        std::os::unix::fs::symlink("ten.md", blog.join("link.md")).unwrap();
+        let roots = Roots::new([&blog]);
+        let mut bytes = b"left from the last file".to_vec();
+        // The fast way (`openat2`) and the slow one (a link on the way).
+        for name in ["ten.md", "link.md"] {
+            let path = blog.join(name);
+            roots.read_into(&path, &mut bytes, 10).unwrap();
+            assert_eq!(bytes, b"0123456789", "{name}");
+            let refused = roots.read_into(&path, &mut bytes, 9).unwrap_err();
+            assert!(
+                matches!(refused, Refusal::TooLarge { len: 10, max: 9 }),
+                "{name}: {refused}"
+            );
+            assert!(bytes.is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_file_longer_than_its_size_said_is_read_to_its_end_and_limited() {
+        // A /proc file says it has no bytes and has some: what a file that
+        // grows between the size and the read looks like.
+        let path = Path::new("/proc/self/mounts");
+        let said = fs::metadata(path).unwrap().len();
+        assert_eq!(said, 0, "the test needs a file that hides its size");
+        let mut bytes = Vec::new();
+        read_sized(File::open(path).unwrap(), &mut bytes, u64::MAX).unwrap();
+        assert!(bytes.len() > 1, "{} bytes", bytes.len());
+        assert_eq!(bytes, fs::read(path).unwrap());
+        let refused = read_sized(File::open(path).unwrap(), &mut bytes, 5).unwrap_err();
+        assert!(
+            matches!(refused, Refusal::TooLarge { len: 6, max: 5 }),
+            "{refused}"
+        );
+        assert!(bytes.is_empty());
     }
 }

@@ -305,7 +305,7 @@ fn read_text_into<'b>(
     bytes: &'b mut Vec<u8>,
 ) -> Result<&'b str, Diagnostic> {
     roots
-        .read_into(path, bytes)
+        .read_into(path, bytes, MAX_POST_BYTES)
         .map_err(|e| not_read(path, e))?;
     std::str::from_utf8(bytes).map_err(|e| not_utf8(path, &bytes[..e.valid_up_to()]))
 }
@@ -327,6 +327,10 @@ pub(crate) fn read_text(path: &Path, roots: Option<&Roots>) -> Result<String, Di
 fn not_read(path: &Path, why: Refusal) -> Diagnostic {
     match why {
         Refusal::Io(e) => Diagnostic::error(path, format!("cannot read: {e}")),
+        Refusal::TooLarge { len, max } => Diagnostic::error(
+            path,
+            format!("post is {len} bytes, more than the {max} bytes postbode reads; left out"),
+        ),
         refused => Diagnostic::warning(path, format!("not read: {refused}")),
     }
 }
@@ -359,23 +363,6 @@ fn parse_post(
     read: &mut Read,
 ) -> Option<Post> {
     let path = &file.path;
-    match std::fs::metadata(path) {
-        Ok(m) if m.len() > MAX_POST_BYTES => {
-            problems.push(Diagnostic::error(
-                path,
-                format!(
-                    "post is {} bytes, more than the {MAX_POST_BYTES} bytes postbode reads; left out",
-                    m.len()
-                ),
-            ));
-            return None;
-        }
-        Ok(_) => {}
-        Err(e) => {
-            problems.push(Diagnostic::error(path, format!("cannot read: {e}")));
-            return None;
-        }
-    }
     with_text_buffer(|bytes| {
         let text = match read_text_into(path, &cx.roots, bytes) {
             Ok(t) => t,
@@ -659,5 +646,38 @@ mod tests {
         assert!(Arc::ptr_eq(&read_again.authors[0], &cached.authors[0]));
         let api = |p: &Post| tag(p, "api").unwrap();
         assert!(Arc::ptr_eq(&api(read_again), &api(cached)));
+    }
+
+    #[test]
+    fn a_post_over_the_size_limit_is_an_error_and_the_others_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let blog = dir.path().join("blog");
+        std::fs::create_dir_all(&blog).unwrap();
+        let fits = "---\ntitle: Fits\n---\n\nText.\n";
+        std::fs::write(blog.join("2025-01-01-fits.md"), fits).unwrap();
+        let mut huge = String::from("---\ntitle: Huge\n---\n\n");
+        huge.push_str(&"x".repeat(MAX_POST_BYTES as usize + 1 - huge.len()));
+        std::fs::write(blog.join("2025-01-02-huge.md"), &huge).unwrap();
+        let toml = "title = \"T\"\nsite_url = \"https://example.org\"\nsource = \"blog\"\noutput = \"out\"\n";
+        std::fs::write(dir.path().join("t.toml"), toml).unwrap();
+        let config = crate::config::parse(toml, &dir.path().join("t.toml")).unwrap();
+        let loaded = load(&config);
+        let titles: Vec<_> = loaded.posts.iter().map(|p| p.title.as_str()).collect();
+        assert_eq!(titles, ["Fits"]);
+        let [problem] = loaded.problems.as_slice() else {
+            panic!("{:?}", loaded.problems);
+        };
+        assert!(problem.path.ends_with("2025-01-02-huge.md"), "{problem:?}");
+        assert_eq!(problem.severity, crate::diag::Severity::Error);
+        let said = format!(
+            "post is {} bytes, more than the {MAX_POST_BYTES} bytes",
+            huge.len()
+        );
+        assert!(problem.message.contains(&said), "{}", problem.message);
+
+        // Cut to the limit, it is read.
+        std::fs::write(blog.join("2025-01-02-huge.md"), &huge[..huge.len() - 1]).unwrap();
+        let loaded = load(&config);
+        assert_eq!((loaded.posts.len(), loaded.problems.len()), (2, 0));
     }
 }
