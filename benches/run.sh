@@ -15,7 +15,11 @@
 # rebuild after one post of the last month was edited (its tags' and its
 # author's feeds change, and the blog feed when it shows it). When `hugo` is installed, the same posts
 # are built by Hugo writing RSS only (home, tags, authors; 20 items, full
-# content) and the ratio postbode/Hugo of the full builds is printed. Each
+# content) and the ratio postbode/Hugo of the full builds is printed. The
+# floor (benches/floor: reading the posts, rendering them with pulldown-cmark
+# alone and writing postbode's output bytes, nothing else) is timed in each
+# run too, with its own ratio to Hugo: no build of these feeds can be faster
+# than it on the same machine. Each
 # run is timed by GNU time (wall seconds, peak RSS); the table shows medians
 # and the largest peak RSS. Missed targets fail the run only with
 # BENCH_STRICT=1 (exit 3). See benches/README.md.
@@ -58,6 +62,9 @@ if [ -z "${POSTBODE_BIN:-}" ]; then
     cargo build --release
 fi
 [ -x "$BIN" ] || { say "$BIN was not built"; exit 2; }
+say "cargo build --release (benches/floor)"
+cargo build --release --quiet --manifest-path benches/floor/Cargo.toml --target-dir "$ROOT/target/floor"
+FLOOR=$ROOT/target/floor/release/postbode-floor
 
 # Generates $DATA/<shape> unless it is there from the same generator and seed.
 ensure_blog() {
@@ -115,7 +122,7 @@ for shape in "${SHAPES[@]}"; do
     newest=$(find "$dir/blog" -name '*.md' | sort | tail -n 1)
     cp -p "$newest" "$dir/.edited-post"
     build=("$BIN" --now "$NOW" build "$dir/bench.toml")
-    full_s=() full_kb=() full_cpu=() same_s=() edit_s=() edit_kb=() edit_cpu=() hugo_s=() hugo_cpu=()
+    full_s=() full_kb=() full_cpu=() same_s=() edit_s=() edit_kb=() edit_cpu=() hugo_s=() hugo_cpu=() floor_s=()
     for rep in $(seq 1 "$REPS"); do
         # The last output is moved aside, not deleted: on ext4 without a
         # journal, files created within seconds of a mass deletion make the
@@ -134,10 +141,14 @@ for shape in "${SHAPES[@]}"; do
             read -r s _ cpu <<<"$(timed "$shape hugo" "$HUGO" --quiet -s "$dir/hugo" -d "$dir/hugo-out")"
             hugo_s+=("$s") hugo_cpu+=("$cpu")
         fi
-        say "$shape rep $rep: full ${full_s[-1]} s, unchanged ${same_s[-1]} s, edit ${edit_s[-1]} s${HUGO:+, hugo ${hugo_s[-1]:-} s}"
+        # Written to a new folder, removed with the old outputs (see above).
+        floor=$("$FLOOR" "$dir/blog" "$dir/out" "$dir/floor.$rep.$$")
+        floor=${floor%%$'\n'*}
+        floor_s+=("$(awk '{ print $8 }' <<<"$floor")")
+        say "$shape rep $rep: full ${full_s[-1]} s, unchanged ${same_s[-1]} s, edit ${edit_s[-1]} s${HUGO:+, hugo ${hugo_s[-1]:-} s}, floor: $floor"
     done
     cp -p "$dir/.edited-post" "$newest"
-    rm -rf "$dir"/out.old.* "$dir"/hugo-out.old.*
+    rm -rf "$dir"/out.old.* "$dir"/hugo-out.old.* "$dir"/floor.*
     # ... and the allocator stops skipping those inodes five seconds after
     # they were freed and written back.
     sync
@@ -148,18 +159,20 @@ for shape in "${SHAPES[@]}"; do
     e=$(median "${edit_s[@]}") ek=$(largest "${edit_kb[@]}")
     u=$(median "${same_s[@]}")
     fc=$(median "${full_cpu[@]}") ec=$(median "${edit_cpu[@]}")
-    ratio="-"
+    fl=$(median "${floor_s[@]}")
+    ratio="-" floor="floor $fl s"
     if [ -n "$HUGO" ]; then
         h=$(median "${hugo_s[@]}") hc=$(median "${hugo_cpu[@]}")
         ratio=$(awk -v a="$f" -v b="$h" -v c="$fc" -v d="$hc" \
             'BEGIN { printf "%.2f wall, %.2f CPU (hugo %s s, %s s CPU)", a / b, c / d, b, d }')
+        floor=$(awk -v a="$fl" -v b="$h" 'BEGIN { printf "floor %s s = %.2f x hugo", a, a / b }')
     fi
-    rows+=("$(printf '%-6s %6s %4s %5s | full %5s s %s (CPU %s s), %4s MB %s | edit %5s s %s (CPU %s s), %4s MB | unchanged %5s s %s | %s files, %.0f MB | postbode/hugo %s' \
+    rows+=("$(printf '%-6s %6s %4s %5s | full %5s s %s (CPU %s s), %4s MB %s | edit %5s s %s (CPU %s s), %4s MB | unchanged %5s s %s | %s files, %.0f MB | postbode/hugo %s | %s' \
         "$shape" "$posts" "$tags" "$authors" \
         "$f" "$(check "$f" "$t_full")" "$fc" "$(mb "$fk")" "$(check "$(mb "$fk")" "$t_mb")" \
         "$e" "$(check "$e" "$t_edit")" "$ec" "$(mb "$ek")" \
         "$u" "$(check "$u" "$t_same")" \
-        "$files" "$(awk -v b="$bytes" 'BEGIN { print b / 1e6 }')" "$ratio")")
+        "$files" "$(awk -v b="$bytes" 'BEGIN { print b / 1e6 }')" "$ratio" "$floor")")
 done
 
 echo
