@@ -14,9 +14,9 @@ impl Pre<'_, '_> {
     pub(super) fn scan_line(&mut self, start: usize, indent: &str) -> usize {
         let src = self.src;
         let b = src.as_bytes();
-        let mut line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
+        let mut line_end = super::line_end(src, start);
         let physical = &src[start..line_end];
-        if !physical.contains(['<', '{']) {
+        if memchr::memchr2(b'<', b'{', physical.as_bytes()).is_none() {
             // The common case: plain Markdown.
             self.out.push_str(indent);
             self.out.push_str(physical);
@@ -33,7 +33,7 @@ impl Pre<'_, '_> {
         let mut unclosed: HashMap<usize, usize> = HashMap::new();
         loop {
             if i > line_end {
-                line_end = src[i..].find('\n').map_or(src.len(), |k| i + k);
+                line_end = super::line_end(src, i);
             }
             let Some(off) = b[i..]
                 .iter()
