@@ -110,6 +110,33 @@ check() { # value limit -> ok / MISSED
     if awk -v v="$1" -v l="$2" 'BEGIN { exit !(v <= l) }'; then echo ok; else echo MISSED; fi
 }
 
+# Old outputs go to $TRASH and are deleted once, after the last timing. On
+# ext4 without a journal (this machine's disk) the inode allocator skips
+# every inode freed in the last 60 s (`recently_deleted`, RECENTCY_MIN in
+# fs/ext4/ialloc.c; 5 s before Linux 5.7), looking each one up for every
+# file it creates: a build within a minute of deleting the last outputs
+# paid for the deletion in system time (a `many` full build 1.5 -> 4 s).
+# So a run also starts at least 65 s after the deletion of the one before.
+TRASH=$DATA/.trash.$$
+DELETED_AT=$DATA/.deleted-at
+mkdir -p "$DATA"
+for old in "$DATA"/.trash.*; do
+    [ -e "$old" ] || continue
+    say "deleting $old, left by an interrupted run"
+    rm -rf "$old"
+    sync
+    date +%s >"$DELETED_AT"
+done
+if [ -f "$DELETED_AT" ]; then
+    wait_s=$(($(cat "$DELETED_AT") + 65 - $(date +%s)))
+    if [ "$wait_s" -gt 0 ]; then
+        say "waiting ${wait_s} s: the outputs of the last run were deleted less than 65 s ago"
+        sleep "$wait_s"
+    fi
+fi
+mkdir -p "$TRASH"
+trash() { [ ! -e "$1" ] || mv "$1" "$TRASH/$(basename "$(dirname "$1")").$(basename "$1").$RANDOM$RANDOM"; }
+
 missed=0
 rows=()
 for shape in "${SHAPES[@]}"; do
@@ -124,11 +151,8 @@ for shape in "${SHAPES[@]}"; do
     build=("$BIN" --now "$NOW" build "$dir/bench.toml")
     full_s=() full_kb=() full_cpu=() same_s=() edit_s=() edit_kb=() edit_cpu=() hugo_s=() hugo_cpu=() floor_s=()
     for rep in $(seq 1 "$REPS"); do
-        # The last output is moved aside, not deleted: on ext4 without a
-        # journal, files created within seconds of a mass deletion make the
-        # inode allocator skip every recently freed inode, which would bill
-        # the deletion to the next build. Removed once the shape is timed.
-        [ ! -e "$dir/out" ] || mv "$dir/out" "$dir/out.old.$rep.$$"
+        # The last output is moved aside, not deleted (see $TRASH above).
+        trash "$dir/out"
         read -r s kb cpu <<<"$(timed "$shape full" "${build[@]}" --force)"
         full_s+=("$s") full_kb+=("$kb") full_cpu+=("$cpu")
         read -r s _ _ <<<"$(timed "$shape unchanged" "${build[@]}")"
@@ -137,22 +161,17 @@ for shape in "${SHAPES[@]}"; do
         read -r s kb cpu <<<"$(timed "$shape edit" "${build[@]}")"
         edit_s+=("$s") edit_kb+=("$kb") edit_cpu+=("$cpu")
         if [ -n "$HUGO" ]; then
-            [ ! -e "$dir/hugo-out" ] || mv "$dir/hugo-out" "$dir/hugo-out.old.$rep.$$"
+            trash "$dir/hugo-out"
             read -r s _ cpu <<<"$(timed "$shape hugo" "$HUGO" --quiet -s "$dir/hugo" -d "$dir/hugo-out")"
             hugo_s+=("$s") hugo_cpu+=("$cpu")
         fi
-        # Written to a new folder, removed with the old outputs (see above).
-        floor=$("$FLOOR" "$dir/blog" "$dir/out" "$dir/floor.$rep.$$")
+        # Written to a new folder, which goes with the old outputs.
+        floor=$("$FLOOR" "$dir/blog" "$dir/out" "$TRASH/$shape.floor.$rep")
         floor=${floor%%$'\n'*}
         floor_s+=("$(awk '{ print $8 }' <<<"$floor")")
         say "$shape rep $rep: full ${full_s[-1]} s, unchanged ${same_s[-1]} s, edit ${edit_s[-1]} s${HUGO:+, hugo ${hugo_s[-1]:-} s}, floor: $floor"
     done
     cp -p "$dir/.edited-post" "$newest"
-    rm -rf "$dir"/out.old.* "$dir"/hugo-out.old.* "$dir"/floor.*
-    # ... and the allocator stops skipping those inodes five seconds after
-    # they were freed and written back.
-    sync
-    sleep 6
     files=$(find "$dir/out" -type f | wc -l)
     bytes=$(du -sb "$dir/out" | cut -f1)
     f=$(median "${full_s[@]}") fk=$(largest "${full_kb[@]}")
@@ -179,6 +198,11 @@ echo
 echo "postbode $(git describe --always --dirty 2>/dev/null || echo '?'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), median of $REPS runs, largest peak RSS"
 echo "shape   posts tags authors"
 for row in "${rows[@]}"; do echo "$row"; done
+
+say "deleting the old outputs"
+rm -rf "$TRASH"
+sync
+date +%s >"$DELETED_AT"
 
 printf '%s\n' "${rows[@]}" | grep -q MISSED && missed=1
 if [ "$missed" -ne 0 ]; then
