@@ -112,11 +112,13 @@ check() { # value limit -> ok / MISSED
 
 # Old outputs go to $TRASH and are deleted once, after the last timing. On
 # ext4 without a journal (this machine's disk) the inode allocator skips
-# every inode freed in the last 60 s (`recently_deleted`, RECENTCY_MIN in
-# fs/ext4/ialloc.c; 5 s before Linux 5.7), looking each one up for every
-# file it creates: a build within a minute of deleting the last outputs
-# paid for the deletion in system time (a `many` full build 1.5 -> 4 s).
-# So a run also starts at least 65 s after the deletion of the one before.
+# every inode freed in the last 60 s, or 360 s while its block of the inode
+# table is dirty – as it is again as soon as a file is created beside it
+# (`recently_deleted`, RECENTCY_MIN and RECENTCY_DIRTY in fs/ext4/ialloc.c)
+# – looking each one up for every file it creates: a build within minutes
+# of deleting the last outputs paid for the deletion in system time (a
+# `many` full build 1.5 -> 4 s). So a run starts at least 365 s after the
+# deletion of the one before.
 TRASH=$DATA/.trash.$$
 DELETED_AT=$DATA/.deleted-at
 mkdir -p "$DATA"
@@ -128,9 +130,9 @@ for old in "$DATA"/.trash.*; do
     date +%s >"$DELETED_AT"
 done
 if [ -f "$DELETED_AT" ]; then
-    wait_s=$(($(cat "$DELETED_AT") + 65 - $(date +%s)))
+    wait_s=$(($(cat "$DELETED_AT") + 365 - $(date +%s)))
     if [ "$wait_s" -gt 0 ]; then
-        say "waiting ${wait_s} s: the outputs of the last run were deleted less than 65 s ago"
+        say "waiting ${wait_s} s: the outputs of the last run were deleted less than 365 s ago"
         sleep "$wait_s"
     fi
 fi
@@ -149,6 +151,10 @@ for shape in "${SHAPES[@]}"; do
     newest=$(find "$dir/blog" -name '*.md' | sort | tail -n 1)
     cp -p "$newest" "$dir/.edited-post"
     build=("$BIN" --now "$NOW" build "$dir/bench.toml")
+    # Warm-cache figures: the posts (postbode's and Hugo's copies) may have
+    # left the page cache while the shapes before wrote gigabytes, which
+    # made the first full build of a shape read them from the disk.
+    find "$dir/blog" "$dir/hugo" -type f -exec cat {} + >/dev/null
     full_s=() full_kb=() full_cpu=() same_s=() edit_s=() edit_kb=() edit_cpu=() hugo_s=() hugo_cpu=() floor_s=()
     for rep in $(seq 1 "$REPS"); do
         # The last output is moved aside, not deleted (see $TRASH above).
