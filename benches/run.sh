@@ -153,8 +153,13 @@ for shape in "${SHAPES[@]}"; do
     build=("$BIN" --now "$NOW" build "$dir/bench.toml")
     # Warm-cache figures: the posts (postbode's and Hugo's copies) may have
     # left the page cache while the shapes before wrote gigabytes, which
-    # made the first full build of a shape read them from the disk.
-    find "$dir/blog" "$dir/hugo" -type f -exec cat {} + >/dev/null
+    # made the first full build of a shape read them from the disk. Those
+    # gigabytes also filled the memory with cached output, so that every
+    # later build paid for reclaiming it: as root, the page cache is
+    # emptied (after a sync, it only holds clean copies) first.
+    sync
+    if [ -w /proc/sys/vm/drop_caches ]; then echo 1 >/proc/sys/vm/drop_caches; fi
+    find "$dir/blog" "$dir/hugo" "$BIN" "$FLOOR" ${HUGO:+"$HUGO"} -type f -exec cat {} + >/dev/null
     full_s=() full_kb=() full_cpu=() same_s=() edit_s=() edit_kb=() edit_cpu=() hugo_s=() hugo_cpu=() floor_s=()
     for rep in $(seq 1 "$REPS"); do
         # The last output is moved aside, not deleted (see $TRASH above).

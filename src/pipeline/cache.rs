@@ -176,6 +176,9 @@ pub struct Pack {
     /// Its length when this build opened it: entries from here on were
     /// appended by this build.
     start: u64,
+    /// Where the next entry goes: each append takes its range from here,
+    /// so that threads write their entries at once, side by side.
+    end: std::sync::atomic::AtomicU64,
 }
 
 /// What a pack entry holds, borrowed: HTML, summary, image URL.
@@ -198,13 +201,21 @@ impl Pack {
                 _ => {}
             }
         }
+        // Not `append`: with O_APPEND, Linux ignores the offset of a
+        // positioned write.
         let file = std::fs::OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .create(true)
+            .truncate(false)
             .open(&path)?;
         let start = file.metadata()?.len();
-        Ok(Pack { path, file, start })
+        Ok(Pack {
+            path,
+            file,
+            start,
+            end: std::sync::atomic::AtomicU64::new(start),
+        })
     }
 
     /// Whether this build appended the entry at `at`: it holds what was
@@ -220,20 +231,17 @@ impl Pack {
         decode(&bytes)
     }
 
-    /// Appends the entries and returns where each went. One build at a
-    /// time appends (the build lock).
-    pub fn append(&self, entries: &[Parts]) -> std::io::Result<Vec<(u64, u64)>> {
-        let mut offset = self.file.metadata()?.len();
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, &self.file);
-        let mut at = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let bytes = encode(entry);
-            std::io::Write::write_all(&mut out, &bytes)?;
-            at.push((offset, bytes.len() as u64));
-            offset += bytes.len() as u64;
-        }
-        std::io::Write::flush(&mut out)?;
-        Ok(at)
+    /// Appends one entry and returns where it went. Threads of one build
+    /// may append at once (each writes its own range); one build at a time
+    /// appends (the build lock). An entry whose write failed is in no
+    /// record: its range is dead space, dropped by [`Pack::compact`].
+    pub fn append(&self, entry: &Parts) -> std::io::Result<(u64, u64)> {
+        use std::os::unix::fs::FileExt;
+        let bytes = encode(entry);
+        let len = bytes.len() as u64;
+        let offset = (self.end).fetch_add(len, std::sync::atomic::Ordering::Relaxed);
+        self.file.write_all_at(&bytes, offset)?;
+        Ok((offset, len))
     }
 
     /// Rewrites the pack with only the entries `records` refer to, when
@@ -320,4 +328,59 @@ fn decode(mut bytes: &[u8]) -> Option<Content> {
         summary,
         image_url,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rayon::prelude::*;
+
+    #[test]
+    fn entries_appended_by_many_threads_at_once_read_back_whole_and_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("posts.pack");
+        let texts: Vec<String> = (0..2000)
+            .map(|i| format!("<p>post {i}</p>").repeat(1 + i % 97))
+            .collect();
+        let pack = Pack::open(path.clone(), true).unwrap();
+        let at: Vec<(u64, u64)> = (texts.par_iter().enumerate())
+            .map(|(i, html)| {
+                let summary = (i % 3 == 0).then(|| format!("summary {i}"));
+                pack.append(&(html, summary.as_deref(), None)).unwrap()
+            })
+            .collect();
+        for (i, (html, at)) in texts.iter().zip(&at).enumerate() {
+            let c = pack.get(*at).expect("an entry where append said");
+            assert_eq!(&c.html, html);
+            assert_eq!(c.summary, (i % 3 == 0).then(|| format!("summary {i}")));
+            assert!(pack.appended_now(*at));
+        }
+        let mut ranges = at.clone();
+        ranges.sort();
+        assert!(
+            ranges.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0),
+            "no overlap"
+        );
+        let end = ranges.last().map(|(o, l)| o + l).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            end,
+            "no gap at the end"
+        );
+
+        // Opened again (the next build), the entries are still there, are
+        // not this build's, and new ones go after them.
+        drop(pack);
+        let pack = Pack::open(path, false).unwrap();
+        assert_eq!(pack.get(at[5]).unwrap().html, texts[5]);
+        assert!(!pack.appended_now(at[5]));
+        let next = pack
+            .append(&("<p>new</p>", None, Some("https://x/i.png")))
+            .unwrap();
+        assert_eq!(next.0, end);
+        assert_eq!(
+            pack.get(next).unwrap().image_url.as_deref(),
+            Some("https://x/i.png")
+        );
+    }
 }

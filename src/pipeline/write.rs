@@ -20,8 +20,6 @@ use crate::posts::cache::{Digest, Stamps, post_digest};
 
 use super::cache::{BuildCache, Pack, Parts, RenderRecord};
 
-/// Posts rendered between two writes to the pack.
-const RENDER_BATCH: usize = 512;
 /// Channels serialised with one set of contents in memory.
 const CHANNEL_BATCH: usize = 64;
 use super::content::{Rendered, Renderer, content_digest};
@@ -96,22 +94,20 @@ pub fn write_feeds(
         })
         .copied()
         .collect();
-    // The others are rendered a batch at a time, straight into the pack:
-    // memory holds one batch of HTML, not the blog's.
-    for batch in dirty.chunks(RENDER_BATCH) {
-        let done: Vec<Rendered> = batch.par_iter().map(|p| renderer.render(p)).collect();
-        let parts: Vec<Parts> = (done.iter())
-            .map(|r| {
-                (
-                    r.html.as_str(),
-                    r.summary.as_deref(),
-                    r.image_url.as_deref(),
-                )
-            })
-            .collect();
-        let at = pack.append(&parts)?;
-        for ((p, r), at) in batch.iter().zip(done).zip(at) {
-            let record = RenderRecord {
+    // The others go straight into the pack, each as soon as it is
+    // rendered: memory holds the HTML of the posts being rendered, not the
+    // blog's, and no thread waits for another's batch.
+    let rendered: Vec<RenderRecord> = dirty
+        .par_iter()
+        .map(|p| {
+            let r = renderer.render(p);
+            let parts: Parts = (
+                r.html.as_str(),
+                r.summary.as_deref(),
+                r.image_url.as_deref(),
+            );
+            let at = pack.append(&parts)?;
+            Ok(RenderRecord {
                 // None for a post that is not cached: dropped at the end.
                 file_hash: file_hash(p),
                 files_digest: *files_digest,
@@ -120,9 +116,11 @@ pub fn write_feeds(
                 warnings: r.warnings,
                 assets: r.assets,
                 at: Some(at),
-            };
-            records.insert(p.source.clone(), record);
-        }
+            })
+        })
+        .collect::<std::io::Result<_>>()?;
+    for (p, record) in dirty.iter().zip(rendered) {
+        records.insert(p.source.clone(), record);
     }
     phase("rendered changed posts");
     let out = OutputDir::new(&config.output);
