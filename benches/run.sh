@@ -153,12 +153,11 @@ for shape in "${SHAPES[@]}"; do
     build=("$BIN" --now "$NOW" build "$dir/bench.toml")
     # Warm-cache figures: the posts (postbode's and Hugo's copies) may have
     # left the page cache while the shapes before wrote gigabytes, which
-    # made the first full build of a shape read them from the disk. Those
-    # gigabytes also filled the memory with cached output, so that every
-    # later build paid for reclaiming it: as root, the page cache is
-    # emptied (after a sync, it only holds clean copies) first.
-    sync
-    if [ -w /proc/sys/vm/drop_caches ]; then echo 1 >/proc/sys/vm/drop_caches; fi
+    # made the first full build of a shape read them from the disk. (The
+    # page cache is not emptied: this VM reports free memory to its host
+    # – virtio-balloon free page reporting – and every page taken from a
+    # large free pool is faulted in by the host again, which made the next
+    # builds' writes several times slower.)
     find "$dir/blog" "$dir/hugo" "$BIN" "$FLOOR" ${HUGO:+"$HUGO"} -type f -exec cat {} + >/dev/null
     full_s=() full_kb=() full_cpu=() same_s=() edit_s=() edit_kb=() edit_cpu=() hugo_s=() hugo_cpu=() floor_s=()
     for rep in $(seq 1 "$REPS"); do

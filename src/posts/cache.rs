@@ -313,7 +313,18 @@ impl FileMeta {
 /// may show of it besides its rendered content.
 pub fn post_digest(post: &Post) -> Digest {
     use sha2::Digest as _;
-    sha2::Sha256::digest(format!("{post:?}")).into()
+    /// Hashes the text as it is formatted, without a copy of the whole.
+    struct Hashing(sha2::Sha256);
+    impl std::fmt::Write for Hashing {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.update(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut h = Hashing(sha2::Sha256::new());
+    // Writing to a hasher cannot fail.
+    let _ = std::fmt::Write::write_fmt(&mut h, format_args!("{post:?}"));
+    h.0.finalize().into()
 }
 
 /// The local file a front matter `image` names, as the loader resolves it
@@ -532,6 +543,24 @@ mod tests {
             Arc::ptr_eq(&b.tags[0], &back.tags[0]),
             "posts share the tag"
         );
+    }
+
+    #[test]
+    fn a_post_digest_is_the_sha256_of_its_debug_form_and_follows_every_field() {
+        use sha2::Digest as _;
+        let post = sample_post();
+        let whole: Digest = sha2::Sha256::digest(format!("{post:?}")).into();
+        assert_eq!(
+            post_digest(&post),
+            whole,
+            "as earlier builds' caches hold it"
+        );
+        let mut retagged = post.clone();
+        Arc::make_mut(&mut retagged.tags[0]).label = "Other".into();
+        let mut moved = post.clone();
+        moved.body_line += 1;
+        assert_ne!(post_digest(&retagged), whole);
+        assert_ne!(post_digest(&moved), whole);
     }
 
     #[test]

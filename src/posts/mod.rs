@@ -21,6 +21,7 @@ use rayon::prelude::*;
 
 use crate::config::BlogConfig;
 use crate::diag::Diagnostic;
+use crate::memory::FastMap;
 use crate::model::{Author, Post, Tag};
 use authors::AuthorsFile;
 use cache::{FileMeta, Last, LastFile, PostCache, Stamps};
@@ -49,6 +50,8 @@ struct Context<'a> {
     /// Where post files (and the images they name) may be read from.
     roots: Roots,
     tags: Option<TagsFile>,
+    /// The tags file's keys, resolved once.
+    declared_tags: FastMap<String, Tag>,
     authors: Option<AuthorsFile>,
     tags_route: String,
     authors_route: String,
@@ -198,12 +201,17 @@ pub fn load_found(config: &BlogConfig, found: Found, reuse: Option<Reuse>) -> (B
         };
         return (blog, PostCache::default());
     }
+    let tags_route = config.blog_route("/tags");
+    let declared_tags = (tags.as_ref())
+        .map(|t| t.resolve_all(&tags_route))
+        .unwrap_or_default();
     let cx = Context {
         config,
         roots,
         tags,
+        declared_tags,
         authors,
-        tags_route: config.blog_route("/tags"),
+        tags_route,
         authors_route: config.blog_route("/authors"),
         shared: Shared::default(),
     };
